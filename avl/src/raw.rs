@@ -1,0 +1,494 @@
+//! The raw core: an AVL tree of bare [`Link`]s that knows nothing of keys.
+//!
+//! Theory of operation (the short version; `docs/avl.md` has the long one).
+//!
+//! - Balance factor `b(n) = height(right) − height(left)` ∈ {−1, 0, +1},
+//!   packed in the low bits of the parent word.
+//! - **Insert** (`link_at`): the caller found an empty slot `(parent, dir)`
+//!   by whatever search it likes; the node is linked there as a leaf and we
+//!   retrace towards the root: each ancestor's factor moves towards the side
+//!   that grew; reaching 0 stops the climb, reaching ±2 needs one single or
+//!   double rotation, after which the subtree has its old height and the
+//!   climb stops too.
+//! - **Erase**: a node with two children is replaced by its in-order
+//!   successor (relinked into its place, no data is copied: nodes are the
+//!   user's), so the node actually cut out has at most one child. Then we
+//!   retrace: a factor that becomes ±1 stops the climb (height unchanged),
+//!   0 continues (height shrank), ±2 rotates and continues unless the
+//!   sibling was balanced.
+//! - Children are indexed by direction, so every mirror case shares code.
+//! - **Augmentation**: with `H::ENABLED`, every node whose subtree changed is
+//!   recomputed bottom-up: rotated pairs at the rotation, path nodes during
+//!   the climb; once the climb is over, propagation continues only while a
+//!   summary changes.
+//! - Nothing here recurses or allocates; every loop climbs or descends one
+//!   level per step, so stack use is constant.
+
+use crate::link::{sign, Link, LEFT, RIGHT};
+use core::ptr::NonNull;
+
+/// Recomputes augmented summaries; the tree instantiates it per adapter.
+pub(crate) trait Hooks {
+    /// False when there is nothing to maintain; lets the optimiser drop the
+    /// propagation loops entirely.
+    const ENABLED: bool;
+    /// Recomputes `node`'s summary from its children; true if it changed.
+    ///
+    /// # Safety
+    /// `node` and its children must be linked members of a live tree.
+    unsafe fn recompute(node: NonNull<Link>) -> bool;
+}
+
+/// The tree head: root, cached extremes and the count.
+pub(crate) struct RawTree {
+    pub(crate) root: Option<NonNull<Link>>,
+    pub(crate) first: Option<NonNull<Link>>,
+    pub(crate) last: Option<NonNull<Link>>,
+    pub(crate) len: usize,
+}
+
+/// Shorthand for reading a link through a raw pointer.
+///
+/// # Safety
+/// `l` must point to a live `Link`.
+#[inline(always)]
+pub(crate) unsafe fn r<'a>(l: NonNull<Link>) -> &'a Link {
+    // SAFETY: caller contract; `Link` is only ever accessed through shared
+    // references (its fields are `Cell`s), so aliasing is fine.
+    unsafe { l.as_ref() }
+}
+
+/// Which child of its parent `node` is.
+///
+/// # Safety
+/// `node` and `parent` must be live, `parent` the parent of `node`.
+#[inline(always)]
+unsafe fn dir_in(parent: NonNull<Link>, node: NonNull<Link>) -> usize {
+    // SAFETY: caller contract.
+    (unsafe { r(parent) }.child(RIGHT) == Some(node)) as usize
+}
+
+/// The extreme node of the subtree at `n` in direction `dir` (leftmost for
+/// LEFT).
+///
+/// # Safety
+/// `n` must be a live linked node.
+#[inline]
+pub(crate) unsafe fn extreme(mut n: NonNull<Link>, dir: usize) -> NonNull<Link> {
+    // SAFETY: children of live linked nodes are live linked nodes.
+    while let Some(c) = unsafe { r(n) }.child(dir) {
+        n = c;
+    }
+    n
+}
+
+/// In-order neighbour of `n` in direction `dir` (RIGHT = next, LEFT = prev).
+/// O(1) amortised over a full walk.
+///
+/// # Safety
+/// `n` must be a live linked node.
+#[inline]
+pub(crate) unsafe fn step(n: NonNull<Link>, dir: usize) -> Option<NonNull<Link>> {
+    // SAFETY (whole body): all links reached are live members of n's tree.
+    unsafe {
+        if let Some(c) = r(n).child(dir) {
+            return Some(extreme(c, 1 - dir));
+        }
+        let mut cur = n;
+        while let Some(p) = r(cur).parent() {
+            if r(p).child(1 - dir) == Some(cur) {
+                return Some(p);
+            }
+            cur = p;
+        }
+        None
+    }
+}
+
+impl RawTree {
+    pub(crate) const fn new() -> Self {
+        RawTree {
+            root: None,
+            first: None,
+            last: None,
+            len: 0,
+        }
+    }
+
+    /// Makes `new` the child of `parent` that `old` was (or the root).
+    ///
+    /// # Safety
+    /// `parent` must be `old`'s parent (None if `old` is the root).
+    #[inline(always)]
+    unsafe fn replace_child(
+        &mut self,
+        parent: Option<NonNull<Link>>,
+        old: NonNull<Link>,
+        new: Option<NonNull<Link>>,
+    ) {
+        match parent {
+            // SAFETY: caller contract.
+            Some(p) => unsafe { r(p).set_child(dir_in(p, old), new) },
+            None => self.root = new,
+        }
+    }
+
+    /// Rotates so that `p`'s child on side `d` takes `p`'s place; `p` becomes
+    /// that child's child on the other side. Balance factors are left to
+    /// the caller.
+    ///
+    /// # Safety
+    /// `p` must be linked in this tree with a child on side `d`.
+    #[inline(always)]
+    unsafe fn rotate(&mut self, p: NonNull<Link>, d: usize) -> NonNull<Link> {
+        // SAFETY (whole body): all nodes touched are members of this tree
+        // and `p.child[d]` exists (caller contract).
+        unsafe {
+            let pl = r(p);
+            let c = pl.child(d).unwrap_unchecked();
+            let cl = r(c);
+            let inner = cl.child(1 - d);
+            pl.set_child(d, inner);
+            if let Some(i) = inner {
+                r(i).set_parent(Some(p));
+            }
+            let gp = pl.parent();
+            cl.set_child(1 - d, Some(p));
+            cl.set_parent(gp);
+            pl.set_parent(Some(c));
+            self.replace_child(gp, p, Some(c));
+            c
+        }
+    }
+
+    /// Restores balance at `p`, which is two levels taller on side `h`.
+    /// Returns the new subtree root and whether the subtree got shorter than
+    /// it was just before the rebalance.
+    ///
+    /// # Safety
+    /// `p` is linked in this tree, with balance factor `sign(h)` already
+    /// recorded and its side `h` one level taller still.
+    unsafe fn rebalance<H: Hooks>(&mut self, p: NonNull<Link>, h: usize) -> (NonNull<Link>, bool) {
+        let s = sign(h);
+        // SAFETY (whole body): `p` is two levels taller on side h, so
+        // `p.child[h]` exists, and if that child leans the other way, its
+        // child on that side exists too.
+        unsafe {
+            let c = r(p).child(h).unwrap_unchecked();
+            let cb = r(c).balance();
+            if cb != -s {
+                // Single rotation (LL / RR; on erase also the balanced case).
+                self.rotate(p, h);
+                let shrunk = if cb == 0 {
+                    r(p).set_balance(s);
+                    r(c).set_balance(-s);
+                    false
+                } else {
+                    r(p).set_balance(0);
+                    r(c).set_balance(0);
+                    true
+                };
+                if H::ENABLED {
+                    H::recompute(p);
+                    H::recompute(c);
+                }
+                (c, shrunk)
+            } else {
+                // Double rotation (LR / RL): the inner grandchild g rises two
+                // levels, p and c become its children.
+                let g = r(c).child(1 - h).unwrap_unchecked();
+                let gb = r(g).balance();
+                self.rotate(c, 1 - h);
+                self.rotate(p, h);
+                r(p).set_balance(if gb == s { -s } else { 0 });
+                r(c).set_balance(if gb == -s { s } else { 0 });
+                r(g).set_balance(0);
+                if H::ENABLED {
+                    H::recompute(p);
+                    H::recompute(c);
+                    H::recompute(g);
+                }
+                (g, true)
+            }
+        }
+    }
+
+    /// Links unlinked `node` as the `dir` child of `parent` (or as the root
+    /// of an empty tree) and rebalances. O(log n), amortised O(1) rotations.
+    ///
+    /// # Safety
+    /// `node` is live and unlinked; the slot `parent.child[dir]` is empty
+    /// (`parent == None` only for an empty tree); the caller vouches that the
+    /// slot is the right place in the order.
+    pub(crate) unsafe fn link_at<H: Hooks>(
+        &mut self,
+        node: NonNull<Link>,
+        parent: Option<NonNull<Link>>,
+        dir: usize,
+    ) {
+        // SAFETY (whole body): `node` is live (caller contract), every other
+        // link touched is a member of this tree.
+        unsafe {
+            let nl = r(node);
+            nl.set_child(LEFT, None);
+            nl.set_child(RIGHT, None);
+            nl.set_parent_balance(parent, 0);
+            self.len += 1;
+            let Some(parent) = parent else {
+                self.root = Some(node);
+                self.first = Some(node);
+                self.last = Some(node);
+                if H::ENABLED {
+                    H::recompute(node);
+                }
+                return;
+            };
+            r(parent).set_child(dir, Some(node));
+            if dir == LEFT && self.first == Some(parent) {
+                self.first = Some(node);
+            }
+            if dir == RIGHT && self.last == Some(parent) {
+                self.last = Some(node);
+            }
+            if H::ENABLED {
+                H::recompute(node);
+            }
+            self.retrace_insert::<H>(node);
+        }
+    }
+
+    /// Climb after `child` grew by one level.
+    ///
+    /// # Safety
+    /// `child` is linked in this tree and its subtree just grew.
+    unsafe fn retrace_insert<H: Hooks>(&mut self, mut child: NonNull<Link>) {
+        let mut growing = true;
+        // SAFETY (whole body): every node reached by parent links is a
+        // member of this tree.
+        unsafe {
+            while let Some(p) = r(child).parent() {
+                if growing {
+                    let d = dir_in(p, child);
+                    let b = r(p).balance() + sign(d);
+                    if b == 0 {
+                        r(p).set_balance(0);
+                        growing = false;
+                    } else if b == sign(d) {
+                        r(p).set_balance(b);
+                    } else {
+                        // b == ±2: one rotation restores the old height.
+                        let (top, _) = self.rebalance::<H>(p, d);
+                        if !H::ENABLED {
+                            return;
+                        }
+                        growing = false;
+                        child = top;
+                        continue;
+                    }
+                }
+                if H::ENABLED {
+                    if !H::recompute(p) && !growing {
+                        return;
+                    }
+                } else if !growing {
+                    return;
+                }
+                child = p;
+            }
+        }
+    }
+
+    /// Unlinks `node` and rebalances. O(log n).
+    ///
+    /// # Safety
+    /// `node` must be linked in *this* tree.
+    pub(crate) unsafe fn erase<H: Hooks>(&mut self, node: NonNull<Link>) {
+        // SAFETY (whole body): `node` is a member of this tree, and so is
+        // every link reached from it.
+        unsafe {
+            if self.first == Some(node) {
+                self.first = step(node, RIGHT);
+            }
+            if self.last == Some(node) {
+                self.last = step(node, LEFT);
+            }
+            self.len -= 1;
+            let nl = r(node);
+            let parent = nl.parent();
+            // Where the climb starts, which of its sides lost a level, and the
+            // node that took `node`'s place (summaries must be recomputed up
+            // to it whether or not they change below it).
+            let (start, side, successor) = match (nl.child(LEFT), nl.child(RIGHT)) {
+                (Some(left), Some(right)) => {
+                    let s = extreme(right, LEFT);
+                    let sl = r(s);
+                    let climb = if s == right {
+                        (s, RIGHT)
+                    } else {
+                        let sp = sl.parent().unwrap_unchecked();
+                        let sr = sl.child(RIGHT);
+                        r(sp).set_child(LEFT, sr);
+                        if let Some(x) = sr {
+                            r(x).set_parent(Some(sp));
+                        }
+                        sl.set_child(RIGHT, Some(right));
+                        r(right).set_parent(Some(s));
+                        (sp, LEFT)
+                    };
+                    sl.set_child(LEFT, Some(left));
+                    r(left).set_parent(Some(s));
+                    sl.set_parent_balance(parent, nl.balance());
+                    self.replace_child(parent, node, Some(s));
+                    (Some(climb.0), climb.1, Some(s))
+                }
+                (only, None) | (None, only) => {
+                    if let Some(c) = only {
+                        r(c).set_parent(parent);
+                    }
+                    let side = match parent {
+                        Some(p) => dir_in(p, node),
+                        None => LEFT,
+                    };
+                    self.replace_child(parent, node, only);
+                    (parent, side, None)
+                }
+            };
+            nl.mark_unlinked();
+            if let Some(start) = start {
+                self.retrace_erase::<H>(start, side, successor);
+            }
+        }
+    }
+
+    /// Climb after side `side` of `p` lost a level.
+    ///
+    /// # Safety
+    /// `p` is linked in this tree; `floor`, if any, is an ancestor-or-self
+    /// of `p` whose summary must be recomputed even if those below it did
+    /// not change.
+    unsafe fn retrace_erase<H: Hooks>(
+        &mut self,
+        mut p: NonNull<Link>,
+        mut side: usize,
+        mut floor: Option<NonNull<Link>>,
+    ) {
+        let mut shrinking = true;
+        // SAFETY (whole body): every node reached is a member of this tree.
+        unsafe {
+            loop {
+                if floor == Some(p) {
+                    floor = None;
+                }
+                let mut top = p;
+                if shrinking {
+                    let b = r(p).balance() - sign(side);
+                    if b == 0 {
+                        r(p).set_balance(0);
+                    } else if b == -sign(side) {
+                        r(p).set_balance(b);
+                        shrinking = false;
+                    } else {
+                        let (t, shrunk) = self.rebalance::<H>(p, 1 - side);
+                        top = t;
+                        shrinking = shrunk;
+                    }
+                }
+                if H::ENABLED {
+                    let changed = H::recompute(top);
+                    if !changed && !shrinking && floor.is_none() && top == p {
+                        return;
+                    }
+                } else if !shrinking {
+                    return;
+                }
+                let Some(parent) = r(top).parent() else {
+                    return;
+                };
+                side = dir_in(parent, top);
+                p = parent;
+            }
+        }
+    }
+
+    /// Puts unlinked `new` exactly where linked `old` is; `old` leaves the
+    /// tree unlinked. No comparison, no rebalance.
+    ///
+    /// # Safety
+    /// `old` is linked in this tree, `new` is live and unlinked.
+    pub(crate) unsafe fn replace<H: Hooks>(&mut self, old: NonNull<Link>, new: NonNull<Link>) {
+        // SAFETY (whole body): `old` and its relatives are members of this
+        // tree; `new` is live.
+        unsafe {
+            let ol = r(old);
+            let nl = r(new);
+            let parent = ol.parent();
+            for d in [LEFT, RIGHT] {
+                let c = ol.child(d);
+                nl.set_child(d, c);
+                if let Some(c) = c {
+                    r(c).set_parent(Some(new));
+                }
+            }
+            nl.set_parent_balance(parent, ol.balance());
+            self.replace_child(parent, old, Some(new));
+            if self.first == Some(old) {
+                self.first = Some(new);
+            }
+            if self.last == Some(old) {
+                self.last = Some(new);
+            }
+            ol.mark_unlinked();
+            if H::ENABLED {
+                self.propagate::<H>(new);
+            }
+        }
+    }
+
+    /// Recomputes summaries from `node` up while they change.
+    ///
+    /// # Safety
+    /// `node` is linked in this tree.
+    pub(crate) unsafe fn propagate<H: Hooks>(&mut self, node: NonNull<Link>) {
+        let mut n = node;
+        // SAFETY: every node reached is a member of this tree.
+        unsafe {
+            while H::recompute(n) {
+                match r(n).parent() {
+                    Some(p) => n = p,
+                    None => return,
+                }
+            }
+        }
+    }
+
+    /// Detaches and returns one leaf of the subtree below `from` (the first
+    /// in postorder), or `from` itself if it is a leaf; returns the next
+    /// place to continue from. Leaves the rest a well-formed binary tree
+    /// (balance factors and the head's fields are not maintained: this is
+    /// the teardown path).
+    ///
+    /// # Safety
+    /// `from` is a node of a tree being torn down.
+    pub(crate) unsafe fn detach_postorder_leaf(
+        from: NonNull<Link>,
+    ) -> (NonNull<Link>, Option<NonNull<Link>>) {
+        let mut n = from;
+        // SAFETY (whole body): all nodes reached belong to the tree being
+        // torn down and are live.
+        unsafe {
+            loop {
+                let l = r(n);
+                match (l.child(LEFT), l.child(RIGHT)) {
+                    (Some(c), _) | (None, Some(c)) => n = c,
+                    (None, None) => break,
+                }
+            }
+            let parent = r(n).parent();
+            if let Some(p) = parent {
+                r(p).set_child(dir_in(p, n), None);
+            }
+            r(n).mark_unlinked();
+            (n, parent)
+        }
+    }
+}

@@ -1,0 +1,661 @@
+//! `AvlTree`: the typed tree over the raw core, with the key-based API.
+
+use crate::adapter::{Adapter, Augment, KeyAdapter};
+use crate::cursor::{Cursor, CursorMut};
+use crate::error::{AlreadyLinked, InsertError};
+use crate::iter::{Drain, IntoIter, Iter};
+use crate::link::{Link, LEFT, RIGHT};
+use crate::pointer::PointerOps;
+use crate::raw::{r, Hooks, RawTree};
+use core::cmp::Ordering;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Bound, RangeBounds};
+use core::ptr::NonNull;
+
+/// An intrusive AVL tree of nodes owned through `A::Pointer`.
+///
+/// The head is four words (root, cached first, cached last, length); each
+/// node carries a three-word [`Link`]. Insert, remove and search are
+/// O(log n); `first`/`last`/`len` are O(1); stepping to a neighbour is O(1)
+/// amortised. Nothing recurses and nothing allocates.
+///
+/// Dropping the tree releases every member's pointer (frees `Box`es, drops
+/// one count of `Rc`/`Arc`, ends borrows) and marks every link unlinked.
+pub struct AvlTree<A: Adapter> {
+    pub(crate) raw: RawTree,
+    _owns: PhantomData<A::Pointer>,
+}
+
+// SAFETY: the tree owns its members through `A::Pointer`; sending the tree
+// sends those pointers, and only them.
+unsafe impl<A: Adapter> Send for AvlTree<A> where A::Pointer: Send {}
+// SAFETY: `&AvlTree` gives out only `&A::Value`, and reads links that no
+// one can write without `&mut AvlTree`.
+unsafe impl<A: Adapter> Sync for AvlTree<A> where A::Pointer: Sync {}
+
+/// The raw core's summary hooks for adapter `A`.
+pub(crate) struct HooksOf<A>(PhantomData<A>);
+
+impl<A: Adapter> Hooks for HooksOf<A> {
+    const ENABLED: bool = <A::Augment as Augment<A::Value>>::ENABLED;
+
+    #[inline]
+    unsafe fn recompute(node: NonNull<Link>) -> bool {
+        // SAFETY: the raw core only passes linked members, whose children
+        // are linked members too.
+        unsafe {
+            let v = value_ref::<A>(node);
+            let left = r(node).child(LEFT).map(|c| value_ref::<A>(c));
+            let right = r(node).child(RIGHT).map(|c| value_ref::<A>(c));
+            let fresh = A::Augment::summarize(v, left, right);
+            if fresh == A::Augment::stored(v) {
+                false
+            } else {
+                A::Augment::store(v, fresh);
+                true
+            }
+        }
+    }
+}
+
+/// `container_of`, to a shared reference.
+///
+/// # Safety
+/// `link` is the link of a live node of adapter `A`, and the node outlives
+/// `'a` without being mutably borrowed.
+#[inline(always)]
+pub(crate) unsafe fn value_ref<'a, A: Adapter>(link: NonNull<Link>) -> &'a A::Value {
+    // SAFETY: caller contract.
+    unsafe { A::value(link).as_ref() }
+}
+
+/// Aborts the process if dropped during unwinding: a user summary callback
+/// that panics mid-rebalance would otherwise leave the tree half rebalanced.
+/// Forgotten on the normal path, so it costs nothing when nothing panics.
+pub(crate) struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        // A panic while panicking aborts: exactly what we want.
+        panic!("intrusive-avl: an Augment callback panicked during a rebalance");
+    }
+}
+
+/// Runs a structural change; with augmentation, under an abort guard.
+#[inline(always)]
+pub(crate) fn guarded<A: Adapter, R>(f: impl FnOnce() -> R) -> R {
+    if HooksOf::<A>::ENABLED {
+        let guard = AbortOnUnwind;
+        let out = f();
+        core::mem::forget(guard);
+        out
+    } else {
+        f()
+    }
+}
+
+/// Where a search ended: an existing node, or the empty slot a node with
+/// that key would be linked into.
+pub(crate) enum Slot {
+    Found(NonNull<Link>),
+    Vacant(Option<NonNull<Link>>, usize),
+}
+
+impl<A: Adapter> Default for AvlTree<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: Adapter> AvlTree<A> {
+    /// An empty tree. `const`, so it can live in a `static` behind a lock.
+    pub const fn new() -> Self {
+        AvlTree {
+            raw: RawTree::new(),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Number of nodes. O(1).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.raw.len
+    }
+
+    /// Whether the tree has no nodes. O(1).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.raw.root.is_none()
+    }
+
+    /// The first (smallest) node. O(1).
+    #[inline]
+    pub fn first(&self) -> Option<&A::Value> {
+        // SAFETY: cached ends are members, alive while `self` is borrowed.
+        self.raw.first.map(|l| unsafe { value_ref::<A>(l) })
+    }
+
+    /// The last (largest) node. O(1).
+    #[inline]
+    pub fn last(&self) -> Option<&A::Value> {
+        // SAFETY: as in `first`.
+        self.raw.last.map(|l| unsafe { value_ref::<A>(l) })
+    }
+
+    /// A cursor on the first node (null if empty).
+    pub fn front(&self) -> Cursor<'_, A> {
+        Cursor::new(self, self.raw.first)
+    }
+
+    /// A cursor on the last node (null if empty).
+    pub fn back(&self) -> Cursor<'_, A> {
+        Cursor::new(self, self.raw.last)
+    }
+
+    /// A cursor on the root, for custom descents (see [`Cursor::left`]).
+    pub fn root(&self) -> Cursor<'_, A> {
+        Cursor::new(self, self.raw.root)
+    }
+
+    /// A null cursor: `move_next` goes to the first node, `move_prev` to the
+    /// last.
+    pub fn cursor(&self) -> Cursor<'_, A> {
+        Cursor::new(self, None)
+    }
+
+    /// A mutable cursor on the first node (null if empty).
+    pub fn front_mut(&mut self) -> CursorMut<'_, A> {
+        let first = self.raw.first;
+        CursorMut::new(self, first)
+    }
+
+    /// A mutable cursor on the last node (null if empty).
+    pub fn back_mut(&mut self) -> CursorMut<'_, A> {
+        let last = self.raw.last;
+        CursorMut::new(self, last)
+    }
+
+    /// A null mutable cursor (see [`AvlTree::cursor`]).
+    pub fn cursor_mut(&mut self) -> CursorMut<'_, A> {
+        CursorMut::new(self, None)
+    }
+
+    /// A cursor on the node `ptr` points to, found in O(1) without comparing
+    /// keys.
+    ///
+    /// # Safety
+    /// `ptr` must point to a node that is linked in *this* tree.
+    pub unsafe fn cursor_from_ptr(&self, ptr: *const A::Value) -> Cursor<'_, A> {
+        // SAFETY: caller contract: a member of this tree, so non-null.
+        let link = A::link(unsafe { NonNull::new_unchecked(ptr as *mut A::Value) });
+        Cursor::new(self, Some(link))
+    }
+
+    /// A mutable cursor on the node `ptr` points to, in O(1) (for example to
+    /// remove a node the caller already holds, without a search).
+    ///
+    /// # Safety
+    /// `ptr` must point to a node that is linked in *this* tree.
+    pub unsafe fn cursor_mut_from_ptr(&mut self, ptr: *const A::Value) -> CursorMut<'_, A> {
+        // SAFETY: caller contract: a member of this tree, so non-null.
+        let link = A::link(unsafe { NonNull::new_unchecked(ptr as *mut A::Value) });
+        CursorMut::new(self, Some(link))
+    }
+
+    /// Iterates in order, both ways.
+    pub fn iter(&self) -> Iter<'_, A> {
+        Iter::new(self.raw.first, self.raw.last)
+    }
+
+    /// Removes and returns the first node. O(log n), amortised O(1).
+    pub fn pop_front(&mut self) -> Option<A::Pointer> {
+        self.front_mut().remove()
+    }
+
+    /// Removes and returns the last node.
+    pub fn pop_back(&mut self) -> Option<A::Pointer> {
+        self.back_mut().remove()
+    }
+
+    /// Empties the tree at once and returns its nodes in postorder, in O(n)
+    /// total without any rebalancing (illumos `avl_destroy_nodes`). Nodes
+    /// not taken are released when the iterator is dropped; if it is
+    /// forgotten they stay allocated and marked linked (never reusable, never
+    /// unsound).
+    pub fn drain_postorder(&mut self) -> Drain<'_, A> {
+        let root = self.raw.root.take();
+        self.raw = RawTree::new();
+        Drain::new(root)
+    }
+
+    /// Releases every node (O(n), no rebalancing).
+    pub fn clear(&mut self) {
+        self.drain_postorder().for_each(drop);
+    }
+
+    /// Moves all nodes into a new tree, leaving this one empty. O(1).
+    pub fn take(&mut self) -> Self {
+        core::mem::take(self)
+    }
+
+    /// Links `ptr` into the empty slot `(parent, dir)` found by a search.
+    pub(crate) fn link_slot(
+        &mut self,
+        ptr: A::Pointer,
+        parent: Option<NonNull<Link>>,
+        dir: usize,
+    ) -> Result<NonNull<Link>, AlreadyLinked<A::Pointer>> {
+        let node = A::link(ptr.into_raw());
+        // SAFETY: `node` is the link of the live value we were just given.
+        if unsafe { r(node) }.is_linked() {
+            // SAFETY: giving back exactly the pointer we took.
+            return Err(AlreadyLinked(unsafe {
+                A::Pointer::from_raw(A::value(node))
+            }));
+        }
+        // SAFETY: `node` is live and unlinked, `(parent, dir)` is an empty
+        // slot of this tree (callers search for it just before).
+        guarded::<A, _>(|| unsafe { self.raw.link_at::<HooksOf<A>>(node, parent, dir) });
+        Ok(node)
+    }
+
+    /// Descends with `go(node)` telling where the target lies relative to
+    /// `node`: `Less` = it is before the node (go left), `Greater` = after
+    /// (go right), `Equal` = this node.
+    #[inline]
+    pub(crate) fn search(&self, mut go: impl FnMut(&A::Value) -> Ordering) -> Slot {
+        let mut parent = None;
+        let mut dir = LEFT;
+        let mut cur = self.raw.root;
+        while let Some(n) = cur {
+            // SAFETY: nodes reached from the root are live members.
+            let v = unsafe { value_ref::<A>(n) };
+            dir = match go(v) {
+                Ordering::Less => LEFT,
+                Ordering::Greater => RIGHT,
+                Ordering::Equal => return Slot::Found(n),
+            };
+            parent = Some(n);
+            // SAFETY: as above.
+            cur = unsafe { r(n) }.child(dir);
+        }
+        Slot::Vacant(parent, dir)
+    }
+
+    /// The first node for which monotone `pred` holds (false…false true…true).
+    #[inline]
+    pub(crate) fn partition_point(
+        &self,
+        mut pred: impl FnMut(&A::Value) -> bool,
+    ) -> Option<NonNull<Link>> {
+        let mut found = None;
+        let mut cur = self.raw.root;
+        while let Some(n) = cur {
+            // SAFETY: nodes reached from the root are live members.
+            let go_left = pred(unsafe { value_ref::<A>(n) });
+            if go_left {
+                found = Some(n);
+            }
+            // SAFETY: as above.
+            cur = unsafe { r(n) }.child(if go_left { LEFT } else { RIGHT });
+        }
+        found
+    }
+
+    /// The last node for which monotone `pred` does not hold.
+    #[inline]
+    pub(crate) fn partition_last(
+        &self,
+        mut pred: impl FnMut(&A::Value) -> bool,
+    ) -> Option<NonNull<Link>> {
+        let mut found = None;
+        let mut cur = self.raw.root;
+        while let Some(n) = cur {
+            // SAFETY: nodes reached from the root are live members.
+            let go_left = pred(unsafe { value_ref::<A>(n) });
+            if !go_left {
+                found = Some(n);
+            }
+            // SAFETY: as above.
+            cur = unsafe { r(n) }.child(if go_left { LEFT } else { RIGHT });
+        }
+        found
+    }
+
+    /// A node for which `cmp(node)` is `Equal`, where `cmp(node)` orders the
+    /// node against the target (`node_key.cmp(&target)`), as Linux's
+    /// `rb_find(key, cmp)`. With duplicates, any of the equal nodes.
+    pub fn find_by(&self, mut cmp: impl FnMut(&A::Value) -> Ordering) -> Cursor<'_, A> {
+        let at = match self.search(|v| cmp(v).reverse()) {
+            Slot::Found(n) => Some(n),
+            Slot::Vacant(..) => None,
+        };
+        Cursor::new(self, at)
+    }
+
+    /// The first node not less than the target (`cmp(node) != Less`).
+    pub fn lower_bound_by(&self, mut cmp: impl FnMut(&A::Value) -> Ordering) -> Cursor<'_, A> {
+        Cursor::new(self, self.partition_point(|v| cmp(v) != Ordering::Less))
+    }
+
+    /// The first node greater than the target (`cmp(node) == Greater`).
+    pub fn upper_bound_by(&self, mut cmp: impl FnMut(&A::Value) -> Ordering) -> Cursor<'_, A> {
+        Cursor::new(self, self.partition_point(|v| cmp(v) == Ordering::Greater))
+    }
+
+    /// The last node not greater than the target (`cmp(node) != Greater`).
+    pub fn floor_by(&self, mut cmp: impl FnMut(&A::Value) -> Ordering) -> Cursor<'_, A> {
+        Cursor::new(self, self.partition_last(|v| cmp(v) == Ordering::Greater))
+    }
+
+    /// Mutable form of [`find_by`](AvlTree::find_by).
+    pub fn find_by_mut(&mut self, cmp: impl FnMut(&A::Value) -> Ordering) -> CursorMut<'_, A> {
+        let at = self.find_by(cmp).current_link();
+        CursorMut::new(self, at)
+    }
+
+    /// Mutable form of [`lower_bound_by`](AvlTree::lower_bound_by).
+    pub fn lower_bound_by_mut(
+        &mut self,
+        cmp: impl FnMut(&A::Value) -> Ordering,
+    ) -> CursorMut<'_, A> {
+        let at = self.lower_bound_by(cmp).current_link();
+        CursorMut::new(self, at)
+    }
+
+    /// Mutable form of [`upper_bound_by`](AvlTree::upper_bound_by).
+    pub fn upper_bound_by_mut(
+        &mut self,
+        cmp: impl FnMut(&A::Value) -> Ordering,
+    ) -> CursorMut<'_, A> {
+        let at = self.upper_bound_by(cmp).current_link();
+        CursorMut::new(self, at)
+    }
+
+    /// Mutable form of [`floor_by`](AvlTree::floor_by).
+    pub fn floor_by_mut(&mut self, cmp: impl FnMut(&A::Value) -> Ordering) -> CursorMut<'_, A> {
+        let at = self.floor_by(cmp).current_link();
+        CursorMut::new(self, at)
+    }
+
+    /// Inserts `ptr` with a node-vs-node `less` (Linux `rb_add`): after all
+    /// nodes it is not less than, so equal nodes keep insertion order.
+    ///
+    /// Refused with the pointer given back if its link is already linked.
+    pub fn insert_by(
+        &mut self,
+        ptr: A::Pointer,
+        mut less: impl FnMut(&A::Value, &A::Value) -> bool,
+    ) -> Result<CursorMut<'_, A>, AlreadyLinked<A::Pointer>> {
+        let raw = ptr.into_raw();
+        // SAFETY: `raw` came from a pointer we own until we give it back.
+        let new = unsafe { raw.as_ref() };
+        let (parent, dir) = match self.search(|v| {
+            if less(new, v) {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }) {
+            Slot::Vacant(p, d) => (p, d),
+            Slot::Found(_) => unreachable!("the closure never answers Equal"),
+        };
+        // SAFETY: `raw` came from `into_raw` just above.
+        let ptr = unsafe { A::Pointer::from_raw(raw) };
+        let node = self.link_slot(ptr, parent, dir)?;
+        Ok(CursorMut::new(self, Some(node)))
+    }
+
+    /// Descends from the root with `choose(node, left, right)` picking the
+    /// way at each node, for searches on augmented summaries (e.g. "lowest
+    /// node whose subtree holds a gap ≥ x"). Returns the node `choose`
+    /// settles on with [`Descend::Here`], or a null cursor.
+    pub fn descend(
+        &self,
+        mut choose: impl FnMut(&A::Value, Option<&A::Value>, Option<&A::Value>) -> Descend,
+    ) -> Cursor<'_, A> {
+        let mut cur = self.raw.root;
+        while let Some(n) = cur {
+            // SAFETY: nodes reached from the root are live members.
+            let (v, left, right) = unsafe {
+                let l = r(n);
+                (
+                    value_ref::<A>(n),
+                    l.child(LEFT).map(|c| value_ref::<A>(c)),
+                    l.child(RIGHT).map(|c| value_ref::<A>(c)),
+                )
+            };
+            // SAFETY: as above.
+            cur = match choose(v, left, right) {
+                Descend::Left => unsafe { r(n) }.child(LEFT),
+                Descend::Right => unsafe { r(n) }.child(RIGHT),
+                Descend::Here => return Cursor::new(self, Some(n)),
+                Descend::Stop => None,
+            };
+        }
+        Cursor::new(self, None)
+    }
+}
+
+/// The answer of a [`descend`](AvlTree::descend) step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Descend {
+    /// Continue into the left subtree (null ends the search: not found).
+    Left,
+    /// Continue into the right subtree.
+    Right,
+    /// This node is the answer.
+    Here,
+    /// Not found; stop.
+    Stop,
+}
+
+/// Where a key-based search landed: on an equal node, or on the empty slot
+/// a node with that key belongs in. Inserting through a vacant entry links
+/// the node with no second search.
+pub enum Entry<'a, A: Adapter> {
+    /// A node with the key exists; the cursor is on it.
+    Occupied(CursorMut<'a, A>),
+    /// No such node; [`VacantEntry::insert`] links one here.
+    Vacant(VacantEntry<'a, A>),
+}
+
+/// The empty slot a search ended on.
+pub struct VacantEntry<'a, A: Adapter> {
+    tree: &'a mut AvlTree<A>,
+    parent: Option<NonNull<Link>>,
+    dir: usize,
+}
+
+impl<'a, A: Adapter> VacantEntry<'a, A> {
+    /// Links `ptr` into the slot (no comparison). The caller vouches that
+    /// the node's key is the one searched for; a different key breaks the
+    /// order (reported by `validate`, never unsound).
+    pub fn insert(self, ptr: A::Pointer) -> Result<CursorMut<'a, A>, AlreadyLinked<A::Pointer>> {
+        let node = self.tree.link_slot(ptr, self.parent, self.dir)?;
+        Ok(CursorMut::new(self.tree, Some(node)))
+    }
+}
+
+impl<A: Adapter> AvlTree<A> {
+    /// The entry for the target `cmp` orders nodes against (see
+    /// [`find_by`](AvlTree::find_by)).
+    pub fn entry_by(&mut self, mut cmp: impl FnMut(&A::Value) -> Ordering) -> Entry<'_, A> {
+        match self.search(|v| cmp(v).reverse()) {
+            Slot::Found(n) => Entry::Occupied(CursorMut::new(self, Some(n))),
+            Slot::Vacant(parent, dir) => Entry::Vacant(VacantEntry {
+                tree: self,
+                parent,
+                dir,
+            }),
+        }
+    }
+}
+
+impl<A: KeyAdapter> AvlTree<A> {
+    /// Inserts `ptr` if no node has its key; O(log n).
+    ///
+    /// On a duplicate the tree is unchanged and the error carries both a
+    /// cursor on the existing node and the rejected pointer. A pointer whose
+    /// link is already linked (in this or any tree) is refused likewise.
+    pub fn insert(&mut self, ptr: A::Pointer) -> Result<CursorMut<'_, A>, InsertError<'_, A>> {
+        let raw = ptr.into_raw();
+        // SAFETY: `raw` came from a pointer we own until we give it back;
+        // all reads through it happen before the owner is rebuilt.
+        let (key, linked) = unsafe { (A::key(raw.as_ref()), r(A::link(raw)).is_linked()) };
+        // SAFETY: `raw` came from `into_raw` just above.
+        let ptr = unsafe { A::Pointer::from_raw(raw) };
+        if linked {
+            return Err(InsertError::AlreadyLinked(ptr));
+        }
+        match self.search(|v| key.cmp(&A::key(v))) {
+            Slot::Found(n) => Err(InsertError::Duplicate {
+                existing: CursorMut::new(self, Some(n)),
+                rejected: ptr,
+            }),
+            Slot::Vacant(parent, dir) => match self.link_slot(ptr, parent, dir) {
+                Ok(node) => Ok(CursorMut::new(self, Some(node))),
+                Err(AlreadyLinked(p)) => Err(InsertError::AlreadyLinked(p)),
+            },
+        }
+    }
+
+    /// Inserts `ptr` even if equal keys exist: after the last equal node, so
+    /// equal keys iterate in insertion order.
+    pub fn insert_multi(
+        &mut self,
+        ptr: A::Pointer,
+    ) -> Result<CursorMut<'_, A>, AlreadyLinked<A::Pointer>> {
+        self.insert_by(ptr, |a, b| A::key(a) < A::key(b))
+    }
+
+    /// The entry for `key`: occupied (cursor on it) or vacant (the slot).
+    pub fn entry(&mut self, key: &A::Key) -> Entry<'_, A> {
+        self.entry_by(|v| A::key(v).cmp(key))
+    }
+
+    /// The node with `key` (with duplicates, any of them).
+    pub fn get(&self, key: &A::Key) -> Option<&A::Value> {
+        self.find(key).get()
+    }
+
+    /// A cursor on the node with `key`, null if none.
+    pub fn find(&self, key: &A::Key) -> Cursor<'_, A> {
+        self.find_by(|v| A::key(v).cmp(key))
+    }
+
+    /// A mutable cursor on the node with `key`, null if none.
+    pub fn find_mut(&mut self, key: &A::Key) -> CursorMut<'_, A> {
+        self.find_by_mut(|v| A::key(v).cmp(key))
+    }
+
+    /// The first node with key ≥ `key`.
+    pub fn lower_bound(&self, key: &A::Key) -> Cursor<'_, A> {
+        self.lower_bound_by(|v| A::key(v).cmp(key))
+    }
+
+    /// The first node with key > `key`.
+    pub fn upper_bound(&self, key: &A::Key) -> Cursor<'_, A> {
+        self.upper_bound_by(|v| A::key(v).cmp(key))
+    }
+
+    /// The last node with key ≤ `key`.
+    pub fn floor(&self, key: &A::Key) -> Cursor<'_, A> {
+        self.floor_by(|v| A::key(v).cmp(key))
+    }
+
+    /// Mutable [`lower_bound`](AvlTree::lower_bound).
+    pub fn lower_bound_mut(&mut self, key: &A::Key) -> CursorMut<'_, A> {
+        self.lower_bound_by_mut(|v| A::key(v).cmp(key))
+    }
+
+    /// Mutable [`upper_bound`](AvlTree::upper_bound).
+    pub fn upper_bound_mut(&mut self, key: &A::Key) -> CursorMut<'_, A> {
+        self.upper_bound_by_mut(|v| A::key(v).cmp(key))
+    }
+
+    /// Mutable [`floor`](AvlTree::floor).
+    pub fn floor_mut(&mut self, key: &A::Key) -> CursorMut<'_, A> {
+        self.floor_by_mut(|v| A::key(v).cmp(key))
+    }
+
+    /// Removes the node with `key` (with duplicates, any one of them).
+    pub fn remove(&mut self, key: &A::Key) -> Option<A::Pointer> {
+        self.find_mut(key).remove()
+    }
+
+    /// The nodes whose keys lie in `range`, in order, both ways. An empty or
+    /// inverted range yields nothing (no panic).
+    pub fn range<R: RangeBounds<A::Key>>(&self, range: R) -> Iter<'_, A> {
+        let head = match range.start_bound() {
+            Bound::Included(k) => self.partition_point(|v| A::key(v) >= *k),
+            Bound::Excluded(k) => self.partition_point(|v| A::key(v) > *k),
+            Bound::Unbounded => self.raw.first,
+        };
+        let tail = match range.end_bound() {
+            Bound::Included(k) => self.partition_last(|v| A::key(v) > *k),
+            Bound::Excluded(k) => self.partition_last(|v| A::key(v) >= *k),
+            Bound::Unbounded => self.raw.last,
+        };
+        match (head, tail) {
+            // SAFETY: both are members of this tree.
+            (Some(h), Some(t))
+                if unsafe { A::key(value_ref::<A>(h)) <= A::key(value_ref::<A>(t)) } =>
+            {
+                Iter::new(Some(h), Some(t))
+            }
+            _ => Iter::new(None, None),
+        }
+    }
+}
+
+impl<A: Adapter> Drop for AvlTree<A> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl<'a, A: Adapter> IntoIterator for &'a AvlTree<A> {
+    type Item = &'a A::Value;
+    type IntoIter = Iter<'a, A>;
+    fn into_iter(self) -> Iter<'a, A> {
+        self.iter()
+    }
+}
+
+impl<A: Adapter> IntoIterator for AvlTree<A> {
+    type Item = A::Pointer;
+    type IntoIter = IntoIter<A>;
+    fn into_iter(self) -> IntoIter<A> {
+        IntoIter::new(self)
+    }
+}
+
+impl<A: Adapter> fmt::Debug for AvlTree<A>
+where
+    A::Value: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<A: Adapter> AvlTree<A> {
+    /// Height of the tree (0 when empty), from the balance factors: O(log n).
+    pub fn height(&self) -> usize {
+        let mut h = 0;
+        let mut cur = self.raw.root;
+        while let Some(n) = cur {
+            h += 1;
+            // SAFETY: nodes reached from the root are live members.
+            let l = unsafe { r(n) };
+            cur = if l.balance() > 0 {
+                l.child(RIGHT)
+            } else {
+                l.child(LEFT)
+            };
+        }
+        h
+    }
+}
