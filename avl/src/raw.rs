@@ -364,8 +364,8 @@ impl RawTree {
     ///
     /// # Safety
     /// `p` is linked in this tree; `floor`, if any, is an ancestor-or-self
-    /// of `p` whose summary must be recomputed even if those below it did
-    /// not change.
+    /// of `p` (the successor that moved up): summaries are recomputed up to
+    /// its parent at least, whether or not they change on the way.
     unsafe fn retrace_erase<H: Hooks>(
         &mut self,
         mut p: NonNull<Link>,
@@ -376,9 +376,6 @@ impl RawTree {
         // SAFETY (whole body): every node reached is a member of this tree.
         unsafe {
             loop {
-                if floor == Some(p) {
-                    floor = None;
-                }
                 let mut top = p;
                 if shrinking {
                     let b = r(p).balance() - sign(side);
@@ -395,8 +392,15 @@ impl RawTree {
                 }
                 if H::ENABLED {
                     let changed = H::recompute(top);
+                    // "Unchanged" means something only where the stored
+                    // summary described the same position before the erase:
+                    // not at or below the successor, which moved up, nor at
+                    // a rotated subtree's new root.
                     if !changed && !shrinking && floor.is_none() && top == p {
                         return;
+                    }
+                    if floor == Some(p) {
+                        floor = None;
                     }
                 } else if !shrinking {
                     return;
@@ -439,7 +443,13 @@ impl RawTree {
             }
             ol.mark_unlinked();
             if H::ENABLED {
-                self.propagate::<H>(new);
+                // `new` arrived with a summary of its own, unrelated to this
+                // subtree: comparing against it says nothing, so recompute it
+                // unconditionally and let the early stop start at the parent.
+                H::recompute(new);
+                if let Some(p) = parent {
+                    self.propagate::<H>(p);
+                }
             }
         }
     }

@@ -86,9 +86,12 @@ fn erase_two_children_and_root() {
 #[test]
 fn long_cascades_stay_balanced() {
     // Sequential inserts and removals from both ends drive every retrace path.
-    let mut t = tree_of(&(0..1000).collect::<Vec<_>>());
-    assert!(t.height() <= 11, "height {}", t.height());
-    for k in (0..1000).step_by(3) {
+    // Under Miri a smaller tree: every step is validated in O(n log n).
+    let n = if cfg!(miri) { 100 } else { 1000 };
+    let mut t = tree_of(&(0..n).collect::<Vec<_>>());
+    // A perfectly filled prefix: sequential inserts give the minimum height.
+    assert_eq!(t.height(), (n as f64 + 1.0).log2().ceil() as usize);
+    for k in (0..n).step_by(3) {
         erase(&mut t, k);
     }
     while t.len() > 10 {
