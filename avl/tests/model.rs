@@ -233,7 +233,7 @@ where
                 if augmented {
                     let root_max = t.root().get().map(|r| r.max.get());
                     let got = if root_max.is_some_and(|mx| mx >= x) {
-                        t.descend(|n, l, r| {
+                        t.descend(|n, l, _right| {
                             if l.is_some_and(|l| l.max.get() >= x) {
                                 Descend::Left
                             } else if n.val.get() >= x {

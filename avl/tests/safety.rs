@@ -129,6 +129,9 @@ fn rc_and_arc_counts_balance() {
         .iter()
         .all(|n| Rc::strong_count(n) == 1 && !n.link.is_linked()));
 
+    // `Link` is not `Sync` (the tree rewrites it through `Cell`s), so an
+    // `Arc` of a linked node is a single-threaded shared owner here.
+    #[allow(clippy::arc_with_non_send_sync)]
     let a: Vec<Arc<Node>> = (0..4).map(|k| Arc::new(plain(k))).collect();
     let mut t = AvlTree::<ArcByKey>::new();
     for n in &a {
