@@ -104,7 +104,13 @@ mod embed {
 
 // ---- workloads -----------------------------------------------------------
 
-const PEERS: [&str; 5] = ["intrusive-avl", "intrusive-collections", "wavltree", "embed-avl", "BTreeMap"];
+const PEERS: [&str; 5] = [
+    "intrusive-avl",
+    "intrusive-collections",
+    "wavltree",
+    "embed-avl",
+    "BTreeMap",
+];
 const OPS: [&str; 4] = ["insert", "find", "remove", "iterate"];
 
 struct Keys {
@@ -124,11 +130,19 @@ fn keys(n: usize) -> Keys {
     }
     let mut lookup_order = insert_order.clone();
     lookup_order.shuffle(&mut rng);
-    Keys { insert_order, lookup_order }
+    Keys {
+        insert_order,
+        lookup_order,
+    }
 }
 
 /// Times `work` over `iters` fresh trees: `setup` and `teardown` untimed.
-fn timed<S>(iters: u64, mut setup: impl FnMut() -> S, mut work: impl FnMut(&mut S), mut teardown: impl FnMut(S)) -> Duration {
+fn timed<S>(
+    iters: u64,
+    mut setup: impl FnMut() -> S,
+    mut work: impl FnMut(&mut S),
+    mut teardown: impl FnMut(S),
+) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         let mut s = setup();
@@ -141,7 +155,14 @@ fn timed<S>(iters: u64, mut setup: impl FnMut() -> S, mut work: impl FnMut(&mut 
 }
 
 fn bench_ours(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
-    let nodes: Vec<ours::Node> = k.insert_order.iter().map(|&key| ours::Node { key, link: intrusive_avl::Link::new() }).collect();
+    let nodes: Vec<ours::Node> = k
+        .insert_order
+        .iter()
+        .map(|&key| ours::Node {
+            key,
+            link: intrusive_avl::Link::new(),
+        })
+        .collect();
     let build = || {
         let mut t = ours::Tree::new();
         for nd in &nodes {
@@ -152,21 +173,70 @@ fn bench_ours(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
     let mut g = c.benchmark_group(op);
     configure(&mut g, n);
     g.bench_function(BenchmarkId::new(PEERS[0], n), |b| match op {
-        "insert" => b.iter_custom(|it| timed(it, ours::Tree::new, |t| for nd in &nodes { t.insert(nd).ok(); }, drop)),
+        "insert" => b.iter_custom(|it| {
+            timed(
+                it,
+                ours::Tree::new,
+                |t| {
+                    for nd in &nodes {
+                        t.insert(nd).ok();
+                    }
+                },
+                drop,
+            )
+        }),
         "find" => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| for key in &k.lookup_order { black_box(t.get(key)); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        for key in &k.lookup_order {
+                            black_box(t.get(key));
+                        }
+                    },
+                    drop,
+                )
+            })
         }
-        "remove" => b.iter_custom(|it| timed(it, build, |t| for key in &k.lookup_order { black_box(t.remove(key)); }, drop)),
+        "remove" => b.iter_custom(|it| {
+            timed(
+                it,
+                build,
+                |t| {
+                    for key in &k.lookup_order {
+                        black_box(t.remove(key));
+                    }
+                },
+                drop,
+            )
+        }),
         _ => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| { black_box(t.iter().map(|n| n.key).sum::<u64>()); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        black_box(t.iter().map(|n| n.key).sum::<u64>());
+                    },
+                    drop,
+                )
+            })
         }
     });
 }
 
 fn bench_ic(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
-    let nodes: Vec<ic::Node> = k.insert_order.iter().map(|&key| ic::Node { key, link: Default::default() }).collect();
+    let nodes: Vec<ic::Node> = k
+        .insert_order
+        .iter()
+        .map(|&key| ic::Node {
+            key,
+            link: Default::default(),
+        })
+        .collect();
     let build = || {
         let mut t = ic::Tree::new(ic::A::new());
         for nd in &nodes {
@@ -179,23 +249,72 @@ fn bench_ic(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
     g.bench_function(BenchmarkId::new(PEERS[1], n), |b| match op {
         // `insert` is the multi-key insert (no duplicate check), the
         // fastest this API offers; keys are unique anyway.
-        "insert" => b.iter_custom(|it| timed(it, || ic::Tree::new(ic::A::new()), |t| for nd in &nodes { t.insert(nd); }, |mut t| t.clear())),
+        "insert" => b.iter_custom(|it| {
+            timed(
+                it,
+                || ic::Tree::new(ic::A::new()),
+                |t| {
+                    for nd in &nodes {
+                        t.insert(nd);
+                    }
+                },
+                |mut t| t.clear(),
+            )
+        }),
         "find" => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| for key in &k.lookup_order { black_box(t.find(key).get()); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        for key in &k.lookup_order {
+                            black_box(t.find(key).get());
+                        }
+                    },
+                    drop,
+                )
+            })
         }
         "remove" => b.iter_custom(|it| {
-            timed(it, build, |t| for key in &k.lookup_order { black_box(t.find_mut(key).remove()); }, |mut t| t.clear())
+            timed(
+                it,
+                build,
+                |t| {
+                    for key in &k.lookup_order {
+                        black_box(t.find_mut(key).remove());
+                    }
+                },
+                |mut t| t.clear(),
+            )
         }),
         _ => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| { black_box(t.iter().map(|n| n.key).sum::<u64>()); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        black_box(t.iter().map(|n| n.key).sum::<u64>());
+                    },
+                    drop,
+                )
+            })
         }
     });
 }
 
 fn bench_wavl(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
-    let nodes: Vec<UnsafeCell<wavl::Node>> = k.insert_order.iter().map(|&key| UnsafeCell::new(wavl::Node { key, ..Default::default() })).collect();
+    let nodes: Vec<UnsafeCell<wavl::Node>> = k
+        .insert_order
+        .iter()
+        .map(|&key| {
+            UnsafeCell::new(wavl::Node {
+                key,
+                ..Default::default()
+            })
+        })
+        .collect();
     // SAFETY: the nodes outlive every tree; wavltree only reaches them through
     // these pointers, derived from UnsafeCell so writes through them are allowed.
     let ptr = |i: usize| unsafe { NonNull::new_unchecked(nodes[i].get()) };
@@ -209,21 +328,70 @@ fn bench_wavl(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
     let mut g = c.benchmark_group(op);
     configure(&mut g, n);
     g.bench_function(BenchmarkId::new(PEERS[2], n), |b| match op {
-        "insert" => b.iter_custom(|it| timed(it, wavl::Tree::new, |t| for i in 0..nodes.len() { t.insert(ptr(i)); }, |mut t| t.clear())),
+        "insert" => b.iter_custom(|it| {
+            timed(
+                it,
+                wavl::Tree::new,
+                |t| {
+                    for i in 0..nodes.len() {
+                        t.insert(ptr(i));
+                    }
+                },
+                |mut t| t.clear(),
+            )
+        }),
         "find" => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| for key in &k.lookup_order { black_box(t.find(key).get()); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        for key in &k.lookup_order {
+                            black_box(t.find(key).get());
+                        }
+                    },
+                    drop,
+                )
+            })
         }
-        "remove" => b.iter_custom(|it| timed(it, build, |t| for key in &k.lookup_order { black_box(t.remove(key)); }, |mut t| t.clear())),
+        "remove" => b.iter_custom(|it| {
+            timed(
+                it,
+                build,
+                |t| {
+                    for key in &k.lookup_order {
+                        black_box(t.remove(key));
+                    }
+                },
+                |mut t| t.clear(),
+            )
+        }),
         _ => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| { black_box(t.iter().map(|n| n.key).sum::<u64>()); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        black_box(t.iter().map(|n| n.key).sum::<u64>());
+                    },
+                    drop,
+                )
+            })
         }
     });
 }
 
 fn bench_embed(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
-    let nodes: Vec<embed::Node> = k.insert_order.iter().map(|&key| embed::Node { key, node: UnsafeCell::new(Default::default()) }).collect();
+    let nodes: Vec<embed::Node> = k
+        .insert_order
+        .iter()
+        .map(|&key| embed::Node {
+            key,
+            node: UnsafeCell::new(Default::default()),
+        })
+        .collect();
     let build = || {
         let mut t = embed::Tree::new();
         for nd in &nodes {
@@ -241,35 +409,124 @@ fn bench_embed(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
     let mut g = c.benchmark_group(op);
     configure(&mut g, n);
     g.bench_function(BenchmarkId::new(PEERS[3], n), |b| match op {
-        "insert" => b.iter_custom(|it| timed(it, embed::Tree::new, |t| for nd in &nodes { t.add(nd as *const embed::Node).ok(); }, clear)),
+        "insert" => b.iter_custom(|it| {
+            timed(
+                it,
+                embed::Tree::new,
+                |t| {
+                    for nd in &nodes {
+                        t.add(nd as *const embed::Node).ok();
+                    }
+                },
+                clear,
+            )
+        }),
         "find" => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| for key in &k.lookup_order { black_box(t.get(key).is_some()); }, drop));
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        for key in &k.lookup_order {
+                            black_box(t.get(key).is_some());
+                        }
+                    },
+                    drop,
+                )
+            });
             clear(t);
         }
-        "remove" => b.iter_custom(|it| timed(it, build, |t| for key in &k.lookup_order { black_box(t.remove_by_key(key)); }, clear)),
+        "remove" => b.iter_custom(|it| {
+            timed(
+                it,
+                build,
+                |t| {
+                    for key in &k.lookup_order {
+                        black_box(t.remove_by_key(key));
+                    }
+                },
+                clear,
+            )
+        }),
         _ => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| { black_box(t.iter().map(|n| n.key).sum::<u64>()); }, drop));
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        black_box(t.iter().map(|n| n.key).sum::<u64>());
+                    },
+                    drop,
+                )
+            });
             clear(t);
         }
     });
 }
 
 fn bench_btree(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
-    let build = || k.insert_order.iter().map(|&key| (key, key)).collect::<BTreeMap<u64, u64>>();
+    let build = || {
+        k.insert_order
+            .iter()
+            .map(|&key| (key, key))
+            .collect::<BTreeMap<u64, u64>>()
+    };
     let mut g = c.benchmark_group(op);
     configure(&mut g, n);
     g.bench_function(BenchmarkId::new(PEERS[4], n), |b| match op {
-        "insert" => b.iter_custom(|it| timed(it, BTreeMap::new, |t| for &key in &k.insert_order { t.insert(key, key); }, drop)),
+        "insert" => b.iter_custom(|it| {
+            timed(
+                it,
+                BTreeMap::new,
+                |t| {
+                    for &key in &k.insert_order {
+                        t.insert(key, key);
+                    }
+                },
+                drop,
+            )
+        }),
         "find" => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| for key in &k.lookup_order { black_box(t.get(key)); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        for key in &k.lookup_order {
+                            black_box(t.get(key));
+                        }
+                    },
+                    drop,
+                )
+            })
         }
-        "remove" => b.iter_custom(|it| timed(it, build, |t| for key in &k.lookup_order { black_box(t.remove(key)); }, drop)),
+        "remove" => b.iter_custom(|it| {
+            timed(
+                it,
+                build,
+                |t| {
+                    for key in &k.lookup_order {
+                        black_box(t.remove(key));
+                    }
+                },
+                drop,
+            )
+        }),
         _ => {
             let t = build();
-            b.iter_custom(|it| timed(it, || (), |_| { black_box(t.keys().sum::<u64>()); }, drop))
+            b.iter_custom(|it| {
+                timed(
+                    it,
+                    || (),
+                    |_| {
+                        black_box(t.keys().sum::<u64>());
+                    },
+                    drop,
+                )
+            })
         }
     });
 }
@@ -279,7 +536,13 @@ fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
     // Flat sampling: every sample runs the same number of whole-tree
     // iterations, so 1e6-node runs stay within seconds.
     g.sampling_mode(SamplingMode::Flat);
-    g.sample_size(if n >= 1_000_000 { 10 } else if n >= 100_000 { 20 } else { 50 });
+    g.sample_size(if n >= 1_000_000 {
+        10
+    } else if n >= 100_000 {
+        20
+    } else {
+        50
+    });
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(if n >= 1_000_000 { 4 } else { 2 }));
 }
@@ -287,12 +550,18 @@ fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
 // ---- the table -------------------------------------------------------------
 
 fn criterion_home() -> PathBuf {
-    std::env::var_os("CRITERION_HOME").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"))
+    std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"))
 }
 
 /// Median of one benchmark from criterion's estimates, if written by this run.
 fn median_ns(home: &Path, op: &str, peer: &str, n: usize, since: SystemTime) -> Option<f64> {
-    let path = home.join(op).join(peer).join(n.to_string()).join("new/estimates.json");
+    let path = home
+        .join(op)
+        .join(peer)
+        .join(n.to_string())
+        .join("new/estimates.json");
     if std::fs::metadata(&path).ok()?.modified().ok()? < since {
         return None;
     }
@@ -323,7 +592,9 @@ fn table(sizes: &[usize], since: SystemTime) -> String {
                         any = true;
                         let per = t / n as f64;
                         match ours {
-                            Some(o) if p != PEERS[0] => row += &format!(" {per:.1} ({:.2}×) |", t / o),
+                            Some(o) if p != PEERS[0] => {
+                                row += &format!(" {per:.1} ({:.2}×) |", t / o)
+                            }
                             _ => row += &format!(" {per:.1} |"),
                         }
                     }

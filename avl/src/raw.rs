@@ -133,61 +133,40 @@ impl RawTree {
         }
     }
 
-    /// Rotates so that `p`'s child on side `d` takes `p`'s place; `p` becomes
-    /// that child's child on the other side. Balance factors are left to
-    /// the caller.
-    ///
-    /// # Safety
-    /// `p` must be linked in this tree with a child on side `d`.
-    #[inline(always)]
-    unsafe fn rotate(&mut self, p: NonNull<Link>, d: usize) -> NonNull<Link> {
-        // SAFETY (whole body): all nodes touched are members of this tree
-        // and `p.child[d]` exists (caller contract).
-        unsafe {
-            let pl = r(p);
-            let c = pl.child(d).unwrap_unchecked();
-            let cl = r(c);
-            let inner = cl.child(1 - d);
-            pl.set_child(d, inner);
-            if let Some(i) = inner {
-                r(i).set_parent(Some(p));
-            }
-            let gp = pl.parent();
-            cl.set_child(1 - d, Some(p));
-            cl.set_parent(gp);
-            pl.set_parent(Some(c));
-            self.replace_child(gp, p, Some(c));
-            c
-        }
-    }
-
     /// Restores balance at `p`, which is two levels taller on side `h`.
     /// Returns the new subtree root and whether the subtree got shorter than
     /// it was just before the rebalance.
     ///
+    /// Each rotation is written out once, storing every moved node's parent
+    /// together with its final balance factor in a single word.
+    ///
     /// # Safety
-    /// `p` is linked in this tree, with balance factor `sign(h)` already
-    /// recorded and its side `h` one level taller still.
+    /// `p` is linked in this tree and its side `h` is two levels taller.
     unsafe fn rebalance<H: Hooks>(&mut self, p: NonNull<Link>, h: usize) -> (NonNull<Link>, bool) {
         let s = sign(h);
         // SAFETY (whole body): `p` is two levels taller on side h, so
         // `p.child[h]` exists, and if that child leans the other way, its
-        // child on that side exists too.
+        // child on that side exists too. All nodes touched are members.
         unsafe {
-            let c = r(p).child(h).unwrap_unchecked();
-            let cb = r(c).balance();
+            let pl = r(p);
+            let gp = pl.parent();
+            let c = pl.child(h).unwrap_unchecked();
+            let cl = r(c);
+            let cb = cl.balance();
             if cb != -s {
-                // Single rotation (LL / RR; on erase also the balanced case).
-                self.rotate(p, h);
-                let shrunk = if cb == 0 {
-                    r(p).set_balance(s);
-                    r(c).set_balance(-s);
-                    false
-                } else {
-                    r(p).set_balance(0);
-                    r(c).set_balance(0);
-                    true
-                };
+                // Single rotation (LL / RR; on erase also the balanced case):
+                // c rises, p takes c's inner subtree.
+                let inner = cl.child(1 - h);
+                pl.set_child(h, inner);
+                if let Some(i) = inner {
+                    r(i).set_parent(Some(p));
+                }
+                cl.set_child(1 - h, Some(p));
+                let shrunk = cb != 0;
+                let (bp, bc) = if shrunk { (0, 0) } else { (s, -s) };
+                cl.set_parent_balance(gp, bc);
+                pl.set_parent_balance(Some(c), bp);
+                self.replace_child(gp, p, Some(c));
                 if H::ENABLED {
                     H::recompute(p);
                     H::recompute(c);
@@ -195,14 +174,26 @@ impl RawTree {
                 (c, shrunk)
             } else {
                 // Double rotation (LR / RL): the inner grandchild g rises two
-                // levels, p and c become its children.
-                let g = r(c).child(1 - h).unwrap_unchecked();
-                let gb = r(g).balance();
-                self.rotate(c, 1 - h);
-                self.rotate(p, h);
-                r(p).set_balance(if gb == s { -s } else { 0 });
-                r(c).set_balance(if gb == -s { s } else { 0 });
-                r(g).set_balance(0);
+                // levels; its subtrees go to p (outer side) and c (inner).
+                let g = cl.child(1 - h).unwrap_unchecked();
+                let gl = r(g);
+                let gb = gl.balance();
+                let to_p = gl.child(1 - h);
+                let to_c = gl.child(h);
+                pl.set_child(h, to_p);
+                if let Some(x) = to_p {
+                    r(x).set_parent(Some(p));
+                }
+                cl.set_child(1 - h, to_c);
+                if let Some(y) = to_c {
+                    r(y).set_parent(Some(c));
+                }
+                gl.set_child(1 - h, Some(p));
+                gl.set_child(h, Some(c));
+                gl.set_parent_balance(gp, 0);
+                pl.set_parent_balance(Some(g), if gb == s { -s } else { 0 });
+                cl.set_parent_balance(Some(g), if gb == -s { s } else { 0 });
+                self.replace_child(gp, p, Some(g));
                 if H::ENABLED {
                     H::recompute(p);
                     H::recompute(c);
@@ -253,47 +244,47 @@ impl RawTree {
             if H::ENABLED {
                 H::recompute(node);
             }
-            self.retrace_insert::<H>(node);
+            self.retrace_insert::<H>(parent, dir);
         }
     }
 
-    /// Climb after `child` grew by one level.
+    /// Climb after `parent`'s subtree on side `d` grew by one level.
     ///
     /// # Safety
-    /// `child` is linked in this tree and its subtree just grew.
-    unsafe fn retrace_insert<H: Hooks>(&mut self, mut child: NonNull<Link>) {
-        let mut growing = true;
+    /// `parent` is linked in this tree and its `d` subtree just grew.
+    unsafe fn retrace_insert<H: Hooks>(&mut self, mut p: NonNull<Link>, mut d: usize) {
         // SAFETY (whole body): every node reached by parent links is a
         // member of this tree.
         unsafe {
-            while let Some(p) = r(child).parent() {
-                if growing {
-                    let d = dir_in(p, child);
-                    let b = r(p).balance() + sign(d);
-                    if b == 0 {
-                        r(p).set_balance(0);
-                        growing = false;
-                    } else if b == sign(d) {
-                        r(p).set_balance(b);
-                    } else {
-                        // b == ±2: one rotation restores the old height.
-                        let (top, _) = self.rebalance::<H>(p, d);
-                        if !H::ENABLED {
-                            return;
+            loop {
+                let pl = r(p);
+                let b = pl.balance();
+                if b == 0 {
+                    // Was balanced: now leans towards d, and is one taller.
+                    pl.set_balance(sign(d));
+                    if H::ENABLED {
+                        H::recompute(p);
+                    }
+                    let Some(gp) = pl.parent() else { return };
+                    d = dir_in(gp, p);
+                    p = gp;
+                } else if b != sign(d) {
+                    // Leaned the other way: now balanced, height unchanged.
+                    pl.set_balance(0);
+                    if H::ENABLED {
+                        self.propagate::<H>(p);
+                    }
+                    return;
+                } else {
+                    // Would lean by two: one rotation restores the old height.
+                    let (top, _) = self.rebalance::<H>(p, d);
+                    if H::ENABLED {
+                        if let Some(gp) = r(top).parent() {
+                            self.propagate::<H>(gp);
                         }
-                        growing = false;
-                        child = top;
-                        continue;
                     }
-                }
-                if H::ENABLED {
-                    if !H::recompute(p) && !growing {
-                        return;
-                    }
-                } else if !growing {
                     return;
                 }
-                child = p;
             }
         }
     }
