@@ -184,9 +184,7 @@ impl<'a, A: Adapter> CursorMut<'a, A> {
         // SAFETY: `node` is a member of this tree.
         self.cur = unsafe { step(node, RIGHT) };
         // SAFETY: `node` is a member of this tree.
-        guarded::<A, _>(|| unsafe { self.tree.raw.erase::<HooksOf<A>>(node) });
-        // SAFETY: the tree held this pointer since `into_raw`, now released.
-        Some(unsafe { A::Pointer::from_raw(A::value(node)) })
+        Some(unsafe { self.tree.unlink(node) })
     }
 
     /// Puts `new` exactly where the current node is, without comparing or

@@ -239,6 +239,17 @@ impl<A: Adapter> AvlTree<A> {
         core::mem::take(self)
     }
 
+    /// Unlinks member `node`, rebalancing, and returns its pointer.
+    ///
+    /// # Safety
+    /// `node` must be linked in this tree.
+    pub(crate) unsafe fn unlink(&mut self, node: NonNull<Link>) -> A::Pointer {
+        // SAFETY: `node` is a member of this tree (caller contract).
+        guarded::<A, _>(|| unsafe { self.raw.erase::<HooksOf<A>>(node) });
+        // SAFETY: the tree held this pointer since `into_raw`; now released.
+        unsafe { A::Pointer::from_raw(A::value(node)) }
+    }
+
     /// Links `ptr` into the empty slot `(parent, dir)` found by a search.
     pub(crate) fn link_slot(
         &mut self,
@@ -636,7 +647,9 @@ impl<A: KeyAdapter> AvlTree<A> {
 
     /// Removes the node with `key` (with duplicates, any one of them).
     pub fn remove(&mut self, key: &A::Key) -> Option<A::Pointer> {
-        self.find_mut(key).remove()
+        let node = self.find_link(key)?;
+        // SAFETY: `node` was just found in this tree.
+        Some(unsafe { self.unlink(node) })
     }
 
     /// The nodes whose keys lie in `range`, in order, both ways. An empty or
