@@ -91,3 +91,8 @@ pub use validate::ValidateError;
 
 #[doc(hidden)]
 pub use memoffset as __memoffset;
+
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
