@@ -62,6 +62,63 @@ pub trait KeyAdapter: Adapter {
 /// and its children's *stored* summaries. The callbacks must not panic: a
 /// panic in the middle of a rebalance would leave balance factors half
 /// updated, so the tree aborts the process instead of unwinding through it.
+///
+/// # Example: largest gap below each node, and the lowest fitting gap
+/// ```
+/// use intrusive_avl::{adapter, Augment, AvlTree, Descend, Link};
+/// use std::cell::Cell;
+///
+/// pub struct Gap {
+///     start: u64,
+///     len: u64,
+///     max_len: Cell<u64>, // largest `len` in the subtree rooted here
+///     link: Link,
+/// }
+///
+/// pub struct MaxLen;
+/// impl Augment<Gap> for MaxLen {
+///     type Summary = u64;
+///     fn summarize(n: &Gap, l: Option<&Gap>, r: Option<&Gap>) -> u64 {
+///         let kids = l.into_iter().chain(r).map(|c| c.max_len.get());
+///         kids.fold(n.len, u64::max)
+///     }
+///     fn stored(n: &Gap) -> u64 { n.max_len.get() }
+///     fn store(n: &Gap, s: u64) { n.max_len.set(s) }
+/// }
+///
+/// adapter!(ByStart<'a> = &'a Gap: Gap { link } key u64 = |g| g.start, augment MaxLen);
+///
+/// let gaps: Vec<Gap> = [(0, 4), (10, 1), (20, 9), (40, 2), (50, 9)]
+///     .iter()
+///     .map(|&(start, len)| Gap { start, len, max_len: Cell::new(len), link: Link::new() })
+///     .collect();
+/// let mut tree = AvlTree::<ByStart>::new();
+/// for g in &gaps {
+///     tree.insert(g).unwrap();
+/// }
+///
+/// // Lowest-address gap of at least `want`, in one O(log n) descent.
+/// let lowest_fit = |tree: &AvlTree<ByStart>, want: u64| {
+///     tree.descend(|n, l, r| {
+///         if l.is_some_and(|l| l.max_len.get() >= want) {
+///             Descend::Left
+///         } else if n.len >= want {
+///             Descend::Here
+///         } else if r.is_some_and(|r| r.max_len.get() >= want) {
+///             Descend::Right
+///         } else {
+///             Descend::Stop
+///         }
+///     })
+///     .get()
+///     .map(|g| g.start)
+/// };
+/// assert_eq!(lowest_fit(&tree, 5), Some(20));
+/// tree.remove(&20);
+/// assert_eq!(lowest_fit(&tree, 5), Some(50));
+/// assert_eq!(lowest_fit(&tree, 10), None);
+/// tree.validate().unwrap(); // also checks every stored summary
+/// ```
 pub trait Augment<T> {
     /// Whether the tree must maintain summaries at all (`false` only for
     /// [`NoAugment`], so plain trees pay nothing).

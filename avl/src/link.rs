@@ -71,9 +71,9 @@ impl Link {
     /// Marks the link unlinked without touching any other node.
     ///
     /// # Safety
-    /// The node must not be reachable from any tree any more (it was taken
-    /// out by [`crate::AvlTree::fast_clear`] or its tree was forgotten), or
-    /// that tree would later read a link that no longer describes it.
+    /// The node must not be reachable from any tree any more (its tree, or
+    /// a [`crate::Drain`] of it, was forgotten with `mem::forget`), or that
+    /// tree would later read a link that no longer describes it.
     #[inline]
     pub unsafe fn force_unlink(&self) {
         self.mark_unlinked();
