@@ -1,0 +1,194 @@
+//! The area (`vm_struct`): one object per range, used or free, in exactly one
+//! index at a time.
+//!
+//! ```text
+//!  offset  size  field
+//!   0      24    node   AVL link (busy tree, or FirstFit's free tree)
+//!                       ─ or ─ free-chain link (Rfc hash / InstantFit lists)
+//!  24      16    list   address-sorted list of all areas
+//!  40       8    addr
+//!  48       8    size   bytes, guard included; top bit = USED
+//!  56       8    aux    used: flags (low 32) | caller tag (high 32)
+//!                       free, FirstFit: largest free size in the subtree
+//! ```
+//!
+//! 64 bytes on 64-bit targets, asserted below. The sharing is what keeps it
+//! there: a used area is in the busy tree and needs no free-index link, a
+//! free one needs no flags (as Linux's `vmap_area` shares `subtree_max_size`
+//! with `vm`).
+
+use crate::list::ListLink;
+use core::cell::Cell;
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+use intrusive_avl::Link;
+
+/// Area flags, as Linux's `VM_*` that matter to a range allocator, plus
+/// eight bits free for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    /// No flags.
+    pub const NONE: Flags = Flags(0);
+    /// `VM_IOREMAP`: maps device memory.
+    pub const IOREMAP: Flags = Flags(1 << 0);
+    /// `VM_ALLOC`: backs a `vmalloc`.
+    pub const ALLOC: Flags = Flags(1 << 1);
+    /// `VM_MAP`: backs a `vmap`.
+    pub const MAP: Flags = Flags(1 << 2);
+    /// `VM_USERMAP`: may be mapped to user space.
+    pub const USERMAP: Flags = Flags(1 << 3);
+    /// `VM_NO_GUARD`: no guard quantum after the area.
+    pub const NO_GUARD: Flags = Flags(1 << 6);
+    /// First of the eight bits left to the caller (`CALLER << 0..8`).
+    pub const CALLER: Flags = Flags(1 << 24);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+}
+
+/// The AVL link or the free-chain link: never both at once. Words 0–1 are
+/// rewritten by whichever index takes the area, before it reads them; word
+/// 2 is only ever the AVL parent word, left "unlinked" while the area is
+/// chained, so `Link::is_linked` stays truthful.
+#[repr(C)]
+pub(crate) union NodeLink {
+    tree: ManuallyDrop<Link>,
+    chain: ManuallyDrop<ListLink>,
+}
+
+const USED: usize = 1 << (usize::BITS - 1);
+
+/// One range of the space (`vm_struct`). Created and owned by the space;
+/// callers see it through [`crate::AreaInfo`].
+#[repr(C)]
+pub struct Area {
+    pub(crate) node: NodeLink,
+    pub(crate) list: ListLink,
+    pub(crate) addr: Cell<usize>,
+    size_used: Cell<usize>,
+    pub(crate) aux: Cell<u64>,
+}
+
+#[cfg(target_pointer_width = "64")]
+static_assertions::const_assert!(core::mem::size_of::<Area>() <= 64);
+
+impl Area {
+    /// A fresh, free, unlinked area.
+    pub const fn new() -> Self {
+        Area {
+            node: NodeLink {
+                tree: ManuallyDrop::new(Link::new()),
+            },
+            list: ListLink::new(),
+            addr: Cell::new(0),
+            size_used: Cell::new(0),
+            aux: Cell::new(0),
+        }
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.size_used.get() & !USED
+    }
+
+    pub(crate) fn set_size(&self, size: usize) {
+        debug_assert!(size & USED == 0);
+        self.size_used.set(size | (self.size_used.get() & USED));
+    }
+
+    pub(crate) fn end(&self) -> usize {
+        self.addr.get() + self.size()
+    }
+
+    pub(crate) fn is_used(&self) -> bool {
+        self.size_used.get() & USED != 0
+    }
+
+    /// Marks the area used with `flags` and `tag` (they share `aux` with the
+    /// free tree's summary).
+    pub(crate) fn set_used(&self, flags: Flags, tag: u32) {
+        self.size_used.set(self.size() | USED);
+        self.aux.set(u64::from(flags.0) | (u64::from(tag) << 32));
+    }
+
+    pub(crate) fn set_free(&self) {
+        self.size_used.set(self.size());
+        self.aux.set(0);
+    }
+
+    pub(crate) fn flags(&self) -> Flags {
+        Flags(self.aux.get() as u32)
+    }
+
+    pub(crate) fn tag(&self) -> u32 {
+        (self.aux.get() >> 32) as u32
+    }
+
+    /// The AVL view of `node` (offset 0 of the area).
+    pub(crate) fn tree_link(area: NonNull<Area>) -> NonNull<Link> {
+        area.cast()
+    }
+
+    /// The free-chain view of `node` (offset 0 of the area).
+    pub(crate) fn chain_link(area: NonNull<Area>) -> NonNull<ListLink> {
+        area.cast()
+    }
+
+    /// The area whose free-chain view is `link`.
+    pub(crate) fn from_chain(link: NonNull<ListLink>) -> NonNull<Area> {
+        link.cast()
+    }
+
+    /// The list link of `area`, by pointer arithmetic (keeps provenance).
+    pub(crate) fn list_link(area: NonNull<Area>) -> NonNull<ListLink> {
+        // SAFETY: the field offset lies inside the area.
+        unsafe {
+            area.cast::<u8>()
+                .add(core::mem::offset_of!(Area, list))
+                .cast()
+        }
+    }
+
+    /// The area whose list link is `link`.
+    ///
+    /// # Safety
+    /// `link` came from [`Area::list_link`].
+    pub(crate) unsafe fn from_list(link: NonNull<ListLink>) -> NonNull<Area> {
+        // SAFETY: caller contract: stepping back by the field offset lands on
+        // the area.
+        unsafe {
+            link.cast::<u8>()
+                .sub(core::mem::offset_of!(Area, list))
+                .cast()
+        }
+    }
+}
+
+impl Default for Area {
+    fn default() -> Self {
+        Area::new()
+    }
+}
+
+impl core::fmt::Debug for Area {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Area")
+            .field("addr", &self.addr.get())
+            .field("size", &self.size())
+            .field("used", &self.is_used())
+            .finish()
+    }
+}
+
+// `node` sits at offset 0 so both views are the area pointer itself.
+static_assertions::const_assert_eq!(core::mem::offset_of!(Area, node), 0);

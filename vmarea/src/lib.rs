@@ -1,0 +1,50 @@
+//! The RFC's allocator of virtually contiguous areas, `no_std`.
+//!
+//! In February 2001 an LLNL team told linux-kernel that `vmalloc`/`vfree`
+//! walked a list of every area on each call, and proposed an AVL tree of used
+//! areas by address, a hash of unused areas by size, and an address-sorted
+//! list of all areas. [`Space`] is that design, with the policies later
+//! systems learned: Linux's augmented first-fit free tree and vmem's
+//! instant-fit and best-fit power-of-two lists ([`Policy`]).
+//!
+//! ```
+//! use vmarea::{BoxNodes, Flags, Policy, Space};
+//!
+//! // A 1 GiB space of 4 KiB pages.
+//! let mut space = Space::new(0x1000_0000, 0x5000_0000, 4096, Policy::FirstFit, BoxNodes).unwrap();
+//! let a = space.alloc(3 * 4096, 4096, Flags::ALLOC).unwrap();
+//! assert_eq!(a.size, 4 * 4096); // three pages and a guard page
+//! let b = space.alloc(8192, 0x10000, Flags::ALLOC).unwrap();
+//! assert_eq!(b.addr % 0x10000, 0);
+//! assert_eq!(space.find(a.addr + 5000).unwrap().addr, a.addr);
+//! space.free(a.addr).unwrap();
+//! assert!(space.free(a.addr).is_err()); // already freed: refused
+//! space.validate().unwrap();
+//! ```
+//!
+//! Area objects come from a [`NodeSource`]: [`BoxNodes`] (feature `alloc`)
+//! or [`PoolNodes`] over caller memory. Every refused call returns an
+//! [`Error`] and leaves the space unchanged.
+#![no_std]
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod area;
+mod error;
+pub mod hash;
+mod index;
+mod info;
+pub mod list;
+mod nodes;
+mod space;
+
+pub use area::{Area, Flags};
+pub use error::Error;
+pub use index::Policy;
+pub use info::{AreaInfo, Stats};
+#[cfg(feature = "alloc")]
+pub use nodes::BoxNodes;
+pub use nodes::{NodeSource, PoolNodes};
+pub use space::{Request, Space};

@@ -1,0 +1,791 @@
+//! The space: the RFC's allocator of virtually contiguous areas.
+//!
+//! Theory of operation.
+//!
+//! - Every area, used or free, is one [`Area`] object on `all`, the
+//!   address-sorted list (RFC step 3). The areas tile `[start, top)`
+//!   without gaps: each area begins where the previous one ends. `top` is
+//!   `end` except under `Policy::Rfc`, where `[top, end)` is the untouched
+//!   region after the end of the used areas that the RFC allocates from.
+//! - Used areas are in the busy AVL tree by address (free in O(log n),
+//!   RFC step 4); free areas are in the policy's index (`index.rs`). No two
+//!   free areas are adjacent: a free merges with free list neighbours.
+//! - An allocation finds a free area and a placement `x` in it, then
+//!   carves. The four cases (Linux's names) are handled in one place,
+//!   `carve`: FL (the whole area), LE (at its left edge), RE (right edge),
+//!   NE (no edge: the area splits in three).
+//! - Nodes: an allocation may need two new area objects (NE). They are
+//!   reserved as spares *before* any index is touched; a free returns
+//!   merged-away objects to the spares first. So a refused call, including
+//!   `NoNode`, leaves every structure as it was.
+//! - Nothing recurses and nothing allocates except through the node source.
+
+use crate::area::{Area, Flags};
+use crate::error::Error;
+use crate::index::{class_of, BusyTree, FreeIndex, Policy, CLASSES};
+use crate::info::{AreaInfo, Stats};
+use crate::list::List;
+use crate::nodes::NodeSource;
+use core::fmt;
+use core::ptr::NonNull;
+use intrusive_avl::{AvlTree, UnsafeRef};
+
+/// An allocation request: `size` bytes (rounded up to the quantum, plus a
+/// guard quantum unless `Flags::NO_GUARD`), aligned to `align`, inside the
+/// window `[lo, hi)` (Linux's `vstart`/`vend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Bytes wanted.
+    pub size: usize,
+    /// Alignment of the start: 0 (no constraint) or a power of two; values
+    /// below the quantum mean the quantum.
+    pub align: usize,
+    /// Flags stored in the area.
+    pub flags: Flags,
+    /// Caller tag stored in the area (Linux keeps the caller's address).
+    pub tag: u32,
+    /// Lowest acceptable start.
+    pub lo: usize,
+    /// The area must end at or below this address.
+    pub hi: usize,
+}
+
+/// A space `[start, end)` carved into areas, with one free-space policy.
+pub struct Space<S: NodeSource> {
+    start: usize,
+    end: usize,
+    quantum: usize,
+    shift: u32,
+    policy: Policy,
+    busy: AvlTree<BusyTree>,
+    free: FreeIndex,
+    all: List,
+    /// `Rfc`: `[top, end)` is untracked and free. Otherwise `end`.
+    top: usize,
+    spares: [Option<NonNull<Area>>; 2],
+    source: S,
+    used_bytes: usize,
+}
+
+// SAFETY: the space owns every area it points to (through its source) and
+// gives out only copies of their fields; it can move to another thread
+// whenever its source can.
+unsafe impl<S: NodeSource + Send> Send for Space<S> {}
+
+/// `x` rounded up to the power of two `a`, or None on overflow.
+fn align_up(x: usize, a: usize) -> Option<usize> {
+    Some(x.checked_add(a - 1)? & !(a - 1))
+}
+
+/// # Safety
+/// `a` is a live area of the space.
+#[inline(always)]
+unsafe fn a<'x>(p: NonNull<Area>) -> &'x Area {
+    // SAFETY: caller contract; areas are only accessed through `&`.
+    unsafe { p.as_ref() }
+}
+
+impl<S: NodeSource> Space<S> {
+    /// A space over `[start, end)` with allocation unit `quantum` (a power
+    /// of two; both bounds multiples of it; at most `isize::MAX` bytes).
+    pub fn new(
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: Policy,
+        source: S,
+    ) -> Result<Self, Error> {
+        let aligned = |x: usize| x & quantum.wrapping_sub(1) == 0;
+        if !quantum.is_power_of_two()
+            || !aligned(start)
+            || !aligned(end)
+            || start >= end
+            || end - start > isize::MAX as usize
+        {
+            return Err(Error::BadSpace);
+        }
+        let mut space = Space {
+            start,
+            end,
+            quantum,
+            shift: quantum.trailing_zeros(),
+            policy,
+            busy: AvlTree::new(),
+            free: FreeIndex::new(policy),
+            all: List::new(),
+            top: start,
+            spares: [None, None],
+            source,
+            used_bytes: 0,
+        };
+        if policy != Policy::Rfc {
+            // One free area covering everything, as Linux starts its free tree.
+            let whole = space.source.take().ok_or(Error::NoNode)?;
+            // SAFETY: a fresh area from the source, in no index.
+            unsafe {
+                a(whole).addr.set(start);
+                a(whole).set_size(end - start);
+                a(whole).set_free();
+                space.all.push_back(Area::list_link(whole));
+                space.free.insert(whole, space.shift);
+            }
+            space.top = end;
+        }
+        Ok(space)
+    }
+
+    /// The policy chosen at creation.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The allocation unit.
+    pub fn quantum(&self) -> usize {
+        self.quantum
+    }
+
+    /// The bounds `(start, end)`.
+    pub fn bounds(&self) -> (usize, usize) {
+        (self.start, self.end)
+    }
+
+    /// Allocates `size` bytes aligned to `align` anywhere in the space
+    /// (`get_vm_area`). Returns the area, guard included in its size.
+    pub fn alloc(&mut self, size: usize, align: usize, flags: Flags) -> Result<AreaInfo, Error> {
+        self.alloc_request(&Request {
+            size,
+            align,
+            flags,
+            tag: 0,
+            lo: self.start,
+            hi: self.end,
+        })
+    }
+
+    /// Allocates inside the window `[lo, hi)` (`__get_vm_area_caller`'s
+    /// `start`/`end`).
+    pub fn alloc_in(
+        &mut self,
+        size: usize,
+        align: usize,
+        flags: Flags,
+        lo: usize,
+        hi: usize,
+    ) -> Result<AreaInfo, Error> {
+        self.alloc_request(&Request {
+            size,
+            align,
+            flags,
+            tag: 0,
+            lo,
+            hi,
+        })
+    }
+
+    /// Allocates as `req` says. Refused calls change nothing.
+    pub fn alloc_request(&mut self, req: &Request) -> Result<AreaInfo, Error> {
+        let (need, align) = self.check(req)?;
+        self.reserve()?;
+        let (lo, hi) = (req.lo, req.hi);
+        let place = match self.policy {
+            Policy::FirstFit => self.first_fit(need, align, lo, hi),
+            Policy::InstantFit => self.instant_fit(need, align, lo, hi),
+            Policy::BestFit => self.list_fit(need, align, lo, hi, true),
+            Policy::Rfc => match self.rfc_exact(need, align, lo, hi) {
+                Some(p) => Some(p),
+                None => {
+                    if let Some(u) = self.rfc_bump(need, align, lo, hi, req) {
+                        return Ok(u);
+                    }
+                    self.scan_fit(need, align, lo, hi)
+                }
+            },
+        };
+        let (f, x) = place.ok_or(Error::NoSpace)?;
+        // SAFETY: `f` is a free area in the index and `x` a fitting placement.
+        let u = unsafe { self.carve(f, x, need) };
+        Ok(self.mark_used(u, req))
+    }
+
+    /// Validates a request; returns (bytes with guard, effective alignment).
+    fn check(&self, req: &Request) -> Result<(usize, usize), Error> {
+        if req.size == 0 {
+            return Err(Error::ZeroSize);
+        }
+        if !req.align.is_power_of_two() && req.align != 0 {
+            return Err(Error::BadAlign);
+        }
+        let align = req.align.max(self.quantum);
+        if align > self.end - self.start {
+            return Err(Error::BadAlign);
+        }
+        if req.lo >= req.hi || req.lo < self.start || req.hi > self.end {
+            return Err(Error::BadRange);
+        }
+        let guard = if req.flags.contains(Flags::NO_GUARD) {
+            0
+        } else {
+            self.quantum
+        };
+        let need = align_up(req.size, self.quantum)
+            .and_then(|s| s.checked_add(guard))
+            .filter(|s| s.checked_add(align).is_some())
+            .ok_or(Error::Overflow)?;
+        Ok((need, align))
+    }
+
+    /// Fills the spares so that any allocation can finish without asking
+    /// the source mid-way.
+    fn reserve(&mut self) -> Result<(), Error> {
+        for slot in 0..self.spares.len() {
+            if self.spares[slot].is_none() {
+                self.spares[slot] = Some(self.source.take().ok_or(Error::NoNode)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn spare(&mut self) -> NonNull<Area> {
+        let slot = self.spares.iter_mut().find(|s| s.is_some());
+        // The spares were filled by `reserve` and an allocation takes at
+        // most two.
+        let p = slot.and_then(Option::take).expect("reserved spare");
+        // SAFETY: spares are fresh or released areas in no index.
+        unsafe { p.as_ptr().write(Area::new()) };
+        p
+    }
+
+    fn release(&mut self, p: NonNull<Area>) {
+        match self.spares.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(p),
+            // SAFETY: `p` came from the source and is in no index.
+            None => unsafe { self.source.give(p) },
+        }
+    }
+
+    /// Where `need` bytes aligned to `align` go inside free area `f` within
+    /// `[lo, hi)`, if they fit.
+    fn fit_in(f: &Area, need: usize, align: usize, lo: usize, hi: usize) -> Option<usize> {
+        let x = align_up(f.addr.get().max(lo), align)?;
+        let end = x.checked_add(need)?;
+        (end <= f.end().min(hi)).then_some(x)
+    }
+
+    /// Lowest-address fit through the augmented free tree: an in-order walk
+    /// that never enters a subtree whose largest free size is below `need`
+    /// (Linux's `find_vmap_lowest_match`). O(log n) when the first large
+    /// enough area fits; alignment or the window can make it visit more.
+    fn first_fit(
+        &self,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Option<(NonNull<Area>, usize)> {
+        let FreeIndex::Tree(tree) = &self.free else {
+            unreachable!()
+        };
+        let big = |c: &intrusive_avl::Cursor<'_, crate::index::FreeTree>| {
+            c.get().is_some_and(|n| n.aux.get() >= need as u64)
+        };
+        let mut cur = tree.root();
+        if !big(&cur) {
+            return None;
+        }
+        'descend: loop {
+            // Left while it can hold a fit: areas there end before this
+            // one starts, so none can if this one starts at or below `lo`.
+            while big(&cur.left()) && cur.get().is_some_and(|n| n.addr.get() > lo) {
+                cur = cur.left();
+            }
+            loop {
+                let n = cur.get()?;
+                if n.addr.get() >= hi {
+                    return None;
+                }
+                if let Some(x) = Self::fit_in(n, need, align, lo, hi) {
+                    return Some((NonNull::from(n), x));
+                }
+                if big(&cur.right()) {
+                    cur = cur.right();
+                    continue 'descend;
+                }
+                // Climb to the first ancestor entered from its left child:
+                // it is the next area in address order.
+                loop {
+                    let child = cur.get()?;
+                    cur = cur.parent();
+                    if cur.left().get().is_some_and(|l| core::ptr::eq(l, child)) {
+                        break;
+                    }
+                    cur.get()?;
+                }
+            }
+        }
+    }
+
+    /// vmem's instant fit; constrained requests fall back to a list scan.
+    fn instant_fit(
+        &self,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Option<(NonNull<Area>, usize)> {
+        let FreeIndex::Lists { nonempty, .. } = &self.free else {
+            unreachable!()
+        };
+        let q = need >> self.shift;
+        let unconstrained = align == self.quantum && lo == self.start && hi == self.end;
+        if unconstrained {
+            // A list whose every area is at least `need`: list k holds sizes
+            // in [2^k, 2^(k+1)) quanta.
+            let k = if q.is_power_of_two() {
+                class_of(q)
+            } else {
+                class_of(q) + 1
+            };
+            if k < CLASSES {
+                let mask = nonempty & !((1u64 << k) - 1);
+                if mask != 0 {
+                    let f = self.free.chain(mask.trailing_zeros() as usize).next()?;
+                    // SAFETY: list members are live free areas.
+                    return Some((f, unsafe { a(f) }.addr.get()));
+                }
+            }
+        }
+        self.list_fit(need, align, lo, hi, false)
+    }
+
+    /// Scans the lists from the class of `need` upward: the first fit, or
+    /// with `best` the smallest fit of the first list holding any.
+    fn list_fit(
+        &self,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+        best: bool,
+    ) -> Option<(NonNull<Area>, usize)> {
+        let FreeIndex::Lists { nonempty, .. } = &self.free else {
+            unreachable!()
+        };
+        let first = class_of(need >> self.shift);
+        let mut classes = *nonempty & !((1u64 << first) - 1);
+        while classes != 0 {
+            let k = classes.trailing_zeros() as usize;
+            classes &= classes - 1;
+            let mut pick: Option<(NonNull<Area>, usize)> = None;
+            for f in self.free.chain(k) {
+                // SAFETY: list members are live free areas.
+                let fa = unsafe { a(f) };
+                if let Some(x) = Self::fit_in(fa, need, align, lo, hi) {
+                    // SAFETY: as above.
+                    let smaller = pick.is_none_or(|(p, _)| fa.size() < unsafe { a(p) }.size());
+                    if !best {
+                        return Some((f, x));
+                    }
+                    if smaller {
+                        pick = Some((f, x));
+                    }
+                }
+            }
+            if pick.is_some() {
+                return pick;
+            }
+        }
+        None
+    }
+
+    /// The RFC's hash: a free area of exactly `need` bytes that fits.
+    fn rfc_exact(
+        &self,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Option<(NonNull<Area>, usize)> {
+        let bucket = FreeIndex::exact_bucket(need, self.shift);
+        self.free.chain(bucket).find_map(|f| {
+            // SAFETY: hash members are live free areas.
+            let fa = unsafe { a(f) };
+            (fa.size() == need)
+                .then(|| Self::fit_in(fa, need, align, lo, hi))
+                .flatten()
+                .map(|x| (f, x))
+        })
+    }
+
+    /// The RFC's bump: place the area right after the end of the used
+    /// areas. A gap left by alignment becomes (or extends) a free area.
+    fn rfc_bump(
+        &mut self,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+        req: &Request,
+    ) -> Option<AreaInfo> {
+        let x = align_up(self.top.max(lo), align)?;
+        let end = x.checked_add(need)?;
+        if end > self.end.min(hi) {
+            return None;
+        }
+        if x > self.top {
+            let gap = x - self.top;
+            // SAFETY: the list tail, if any, is a live area of the space.
+            let last = self.all.back().map(|l| unsafe { Area::from_list(l) });
+            // SAFETY: as above.
+            match last.filter(|&l| !unsafe { a(l) }.is_used()) {
+                Some(last) => {
+                    // SAFETY: `last` is a free indexed area ending at `top`:
+                    // the alignment gap extends it.
+                    unsafe {
+                        let old = a(last).size();
+                        a(last).set_size(old + gap);
+                        self.free.resized(last, old, self.shift);
+                    }
+                }
+                None => {
+                    let g = self.spare();
+                    // SAFETY: a fresh spare, in no index.
+                    unsafe {
+                        a(g).addr.set(self.top);
+                        a(g).set_size(gap);
+                        self.all.push_back(Area::list_link(g));
+                        self.free.insert(g, self.shift);
+                    }
+                }
+            }
+        }
+        let u = self.spare();
+        // SAFETY: a fresh spare, in no index.
+        unsafe {
+            a(u).addr.set(x);
+            a(u).set_size(need);
+            self.all.push_back(Area::list_link(u));
+        }
+        self.top = end;
+        Some(self.mark_used(u, req))
+    }
+
+    /// The RFC's fallback once the bump reaches the top: the first free
+    /// area in address order that fits. O(areas).
+    fn scan_fit(
+        &self,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Option<(NonNull<Area>, usize)> {
+        self.all.iter().find_map(|l| {
+            // SAFETY: list members are live areas.
+            let f = unsafe { Area::from_list(l) };
+            let fa = unsafe { a(f) };
+            if fa.is_used() {
+                return None;
+            }
+            Self::fit_in(fa, need, align, lo, hi).map(|x| (f, x))
+        })
+    }
+
+    /// Cuts `[x, x + need)` out of free area `f`; returns the new used-to-be
+    /// area (not yet marked used). The four cases of Linux's
+    /// `va_clip`: FL, LE, RE, NE.
+    ///
+    /// # Safety
+    /// `f` is a free area in the index; `[x, x + need)` lies inside it.
+    unsafe fn carve(&mut self, f: NonNull<Area>, x: usize, need: usize) -> NonNull<Area> {
+        // SAFETY (whole body): `f` is a live indexed free area; spares are
+        // fresh areas in no index; list operations name members.
+        unsafe {
+            let fa = a(f);
+            let (start, end) = (fa.addr.get(), fa.end());
+            let old = fa.size();
+            let cut_end = x + need;
+            let flink = Area::list_link(f);
+            match (x > start, cut_end < end) {
+                (false, false) => {
+                    // FL: the whole area becomes the allocation.
+                    self.free.remove(f, old, self.shift);
+                    f
+                }
+                (false, true) => {
+                    // LE: the allocation takes the left edge.
+                    let u = self.spare();
+                    a(u).addr.set(x);
+                    a(u).set_size(need);
+                    self.all.insert_before(flink, Area::list_link(u));
+                    fa.addr.set(cut_end);
+                    fa.set_size(end - cut_end);
+                    self.free.resized(f, old, self.shift);
+                    u
+                }
+                (true, false) => {
+                    // RE: the allocation takes the right edge.
+                    let u = self.spare();
+                    a(u).addr.set(x);
+                    a(u).set_size(need);
+                    self.all.insert_after(flink, Area::list_link(u));
+                    fa.set_size(x - start);
+                    self.free.resized(f, old, self.shift);
+                    u
+                }
+                (true, true) => {
+                    // NE: the area splits in three; the right part is new.
+                    let u = self.spare();
+                    let rest = self.spare();
+                    a(u).addr.set(x);
+                    a(u).set_size(need);
+                    a(rest).addr.set(cut_end);
+                    a(rest).set_size(end - cut_end);
+                    self.all.insert_after(flink, Area::list_link(u));
+                    self.all
+                        .insert_after(Area::list_link(u), Area::list_link(rest));
+                    fa.set_size(x - start);
+                    self.free.resized(f, old, self.shift);
+                    self.free.insert(rest, self.shift);
+                    u
+                }
+            }
+        }
+    }
+
+    fn mark_used(&mut self, u: NonNull<Area>, req: &Request) -> AreaInfo {
+        // SAFETY: `u` is a live area just cut for this allocation, in no index.
+        let ua = unsafe { a(u) };
+        ua.set_used(req.flags, req.tag);
+        self.used_bytes += ua.size();
+        // SAFETY: the space keeps `u` live while it is in the busy tree.
+        let r = self.busy.insert(unsafe { UnsafeRef::from_raw(u) });
+        debug_assert!(r.is_ok(), "used areas never share an address");
+        AreaInfo::of(ua)
+    }
+
+    /// Frees the used area starting at `addr` (`vfree`), merging it with
+    /// free neighbours (RFC step 4). Returns what was freed.
+    pub fn free(&mut self, addr: usize) -> Result<AreaInfo, Error> {
+        let u = self
+            .busy
+            .find_mut(&addr)
+            .remove()
+            .ok_or(Error::NotAllocated { addr })?;
+        let u = UnsafeRef::as_ptr(&u);
+        // SAFETY (rest): `u` and its list neighbours are live areas of the
+        // space; free neighbours are in the index under their sizes.
+        unsafe {
+            let freed = AreaInfo::of(a(u));
+            self.used_bytes -= freed.size;
+            a(u).set_free();
+            let mut merged = u;
+            if let Some(pl) = a(u).list.prev() {
+                let p = Area::from_list(pl);
+                if !a(p).is_used() {
+                    self.free.remove(p, a(p).size(), self.shift);
+                    a(p).set_size(a(p).size() + a(u).size());
+                    self.all.remove(Area::list_link(u));
+                    self.release(u);
+                    merged = p;
+                }
+            }
+            if let Some(nl) = a(merged).list.next() {
+                let n = Area::from_list(nl);
+                if !a(n).is_used() {
+                    self.free.remove(n, a(n).size(), self.shift);
+                    a(merged).set_size(a(merged).size() + a(n).size());
+                    self.all.remove(nl);
+                    self.release(n);
+                }
+            }
+            if self.policy == Policy::Rfc && a(merged).end() == self.top {
+                // The RFC keeps no free area at the top: the bump retreats.
+                self.top = a(merged).addr.get();
+                self.all.remove(Area::list_link(merged));
+                self.release(merged);
+            } else {
+                self.free.insert(merged, self.shift);
+            }
+            Ok(freed)
+        }
+    }
+
+    /// The used area containing `addr` (`find_vm_area`), in O(log n).
+    pub fn find(&self, addr: usize) -> Option<AreaInfo> {
+        let a = self.busy.floor(&addr).get()?;
+        (addr < a.end()).then(|| AreaInfo::of(a))
+    }
+
+    /// Every tracked area, used and free, in address order (for `Rfc`, the
+    /// untouched top `[top, end)` is not an area and is not listed).
+    pub fn iter(&self) -> impl Iterator<Item = AreaInfo> + '_ {
+        // SAFETY: list members are live areas of the space.
+        self.all
+            .iter()
+            .map(|l| AreaInfo::of(unsafe { a(Area::from_list(l)) }))
+    }
+
+    /// The used areas in address order.
+    pub fn used(&self) -> impl Iterator<Item = AreaInfo> + '_ {
+        self.busy.iter().map(AreaInfo::of)
+    }
+
+    /// Number of used areas.
+    pub fn used_count(&self) -> usize {
+        self.busy.len()
+    }
+
+    /// Occupancy figures. O(areas): walks the list.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            used_bytes: self.used_bytes,
+            free_bytes: (self.end - self.start) - self.used_bytes,
+            used_areas: self.busy.len(),
+            free_ranges: self.free.len(),
+            largest_free: 0,
+        };
+        for info in self.iter().filter(|i| !i.used) {
+            s.largest_free = s.largest_free.max(info.size);
+        }
+        if self.top < self.end {
+            s.free_ranges += 1;
+            s.largest_free = s.largest_free.max(self.end - self.top);
+        }
+        s
+    }
+
+    /// Checks every invariant; the message names the broken one.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        self.all
+            .validate()
+            .map_err(|_| "address list links broken")?;
+        self.busy.validate().map_err(|_| "busy tree invalid")?;
+        self.free.validate()?;
+        let (mut expect, mut used, mut used_bytes, mut free, mut prev_free) =
+            (self.start, 0, 0, 0, false);
+        for info in self.iter() {
+            if info.addr != expect {
+                return Err("areas do not tile the space");
+            }
+            if info.size == 0 || info.addr % self.quantum != 0 || info.size % self.quantum != 0 {
+                return Err("area empty or not quantum-aligned");
+            }
+            if info.end() > self.top {
+                return Err("area beyond the end of the space");
+            }
+            if info.used {
+                used += 1;
+                used_bytes += info.size;
+                if self.busy.get(&info.addr).is_none() {
+                    return Err("used area missing from the busy tree");
+                }
+            } else {
+                if prev_free {
+                    return Err("two adjacent free areas left unmerged");
+                }
+                free += 1;
+            }
+            prev_free = !info.used;
+            expect = info.end();
+        }
+        if expect != self.top {
+            return Err("areas do not reach the top");
+        }
+        if self.policy == Policy::Rfc && prev_free {
+            return Err("Rfc: a free area touches the top");
+        }
+        if self.policy != Policy::Rfc && self.top != self.end {
+            return Err("top must be the end outside Rfc");
+        }
+        if used != self.busy.len() || used_bytes != self.used_bytes {
+            return Err("used counts disagree");
+        }
+        if free != self.free.len() {
+            return Err("free index count disagrees with the list");
+        }
+        if let FreeIndex::Tree(t) = &self.free {
+            if t.iter().any(|n| n.is_used()) {
+                return Err("used area in the free tree");
+            }
+        } else {
+            for k in 0..CLASSES {
+                for f in self.free.chain(k) {
+                    // SAFETY: chain members are live areas.
+                    let fa = unsafe { a(f) };
+                    if fa.is_used() {
+                        return Err("used area in the free index");
+                    }
+                    let want = match self.policy {
+                        Policy::Rfc => FreeIndex::exact_bucket(fa.size(), self.shift),
+                        _ => class_of(fa.size() >> self.shift),
+                    };
+                    if want != k {
+                        return Err("free area in the wrong bucket");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: NodeSource> Drop for Space<S> {
+    fn drop(&mut self) {
+        // Trees first (they touch links), then hand every area back.
+        self.busy.clear();
+        if let FreeIndex::Tree(t) = &mut self.free {
+            t.clear();
+        }
+        while let Some(l) = self.all.front() {
+            // SAFETY: `l` is a member; the area is in no index any more
+            // (trees cleared; chains are dropped with the space).
+            unsafe {
+                self.all.remove(l);
+                self.source.give(Area::from_list(l));
+            }
+        }
+        for p in self.spares.iter_mut().filter_map(Option::take) {
+            // SAFETY: spares came from the source and are in no index.
+            unsafe { self.source.give(p) };
+        }
+    }
+}
+
+/// `/proc/vmallocinfo` form: one line per used area,
+/// `0xSTART-0xEND SIZE tag=0xTAG [ioremap] [vmalloc] [vmap] [user]`.
+impl<S: NodeSource> fmt::Display for Space<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for i in self.used() {
+            write!(
+                f,
+                "{:#018x}-{:#018x} {:>8} tag={:#x}",
+                i.addr,
+                i.end(),
+                i.size,
+                i.tag
+            )?;
+            for (flag, word) in [
+                (Flags::IOREMAP, "ioremap"),
+                (Flags::ALLOC, "vmalloc"),
+                (Flags::MAP, "vmap"),
+                (Flags::USERMAP, "user"),
+            ] {
+                if i.flags.contains(flag) {
+                    write!(f, " {word}")?;
+                }
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: NodeSource> fmt::Debug for Space<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Space")
+            .field("policy", &self.policy)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
