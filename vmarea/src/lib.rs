@@ -48,3 +48,8 @@ pub use info::{AreaInfo, Stats};
 pub use nodes::BoxNodes;
 pub use nodes::{NodeSource, PoolNodes};
 pub use space::{Request, Space};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(all(doctest, feature = "alloc"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,46 @@
+//! Decodes bytes into allocator operations (bad inputs included) and runs
+//! them on every policy against the interval model shared with the
+//! proptest suite (`vmarea/tests/common/mod.rs`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vmarea::Policy;
+
+#[allow(dead_code, unused_imports)]
+#[path = "../../vmarea/tests/common/mod.rs"]
+mod common;
+
+use common::{run, Op, PAGES};
+
+/// Four bytes per operation: opcode, then three operand bytes.
+fn decode(data: &[u8]) -> Vec<Op> {
+    data.chunks_exact(4)
+        .map(|c| {
+            let (a, b, d) = (usize::from(c[1]), usize::from(c[2]), usize::from(c[3]));
+            match c[0] % 8 {
+                0..=3 => Op::Alloc {
+                    pages: a % 24,
+                    align_shift: u32::from(c[2] % 6),
+                    guard: d & 1 == 1,
+                    window: (d & 6 == 6).then_some((b % (PAGES + 8), d % (PAGES + 8))),
+                    raw_align: (c[0] & 0x80 != 0).then_some(a * 257 + b),
+                },
+                4..=5 => Op::FreeLive(a),
+                6 => Op::FreeAddr(a + b % 8),
+                _ => Op::Find(a),
+            }
+        })
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let ops = decode(data);
+    for policy in [
+        Policy::Rfc,
+        Policy::FirstFit,
+        Policy::InstantFit,
+        Policy::BestFit,
+    ] {
+        run(policy, &ops);
+    }
+});
