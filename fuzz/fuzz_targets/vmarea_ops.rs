@@ -25,7 +25,12 @@ fn decode(data: &[u8]) -> Vec<Op> {
                     window: (d & 6 == 6).then_some((b % (PAGES + 8), d % (PAGES + 8))),
                     raw_align: (c[0] & 0x80 != 0).then_some(a * 257 + b),
                 },
-                4..=5 => Op::FreeLive(a),
+                4 => Op::FreeLive(a),
+                5 => match b % 3 {
+                    0 => Op::FreeHandle(a),
+                    1 => Op::FreeLazy(a),
+                    _ => Op::Purge,
+                },
                 6 => Op::FreeAddr(a + b % 8),
                 _ => Op::Find(a),
             }

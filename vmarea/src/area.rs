@@ -68,6 +68,8 @@ pub(crate) union NodeLink {
 }
 
 const USED: usize = 1 << (usize::BITS - 1);
+/// Internal flag bit (never set by callers: `Flags` values are masked).
+const LAZY: u32 = 1 << 31;
 
 /// One range of the space (`vm_struct`). Created and owned by the space;
 /// callers see it through [`crate::AreaInfo`].
@@ -118,7 +120,8 @@ impl Area {
     /// free tree's summary).
     pub(crate) fn set_used(&self, flags: Flags, tag: u32) {
         self.size_used.set(self.size() | USED);
-        self.aux.set(u64::from(flags.0) | (u64::from(tag) << 32));
+        self.aux
+            .set(u64::from(flags.0 & !LAZY) | (u64::from(tag) << 32));
     }
 
     pub(crate) fn set_free(&self) {
@@ -126,8 +129,18 @@ impl Area {
         self.aux.set(0);
     }
 
+    /// Flags as given by the caller (the internal lazy bit masked out).
     pub(crate) fn flags(&self) -> Flags {
-        Flags(self.aux.get() as u32)
+        Flags(self.aux.get() as u32 & !LAZY)
+    }
+
+    /// Freed lazily, awaiting a purge: still counted as occupied.
+    pub(crate) fn is_lazy(&self) -> bool {
+        self.is_used() && self.aux.get() as u32 & LAZY != 0
+    }
+
+    pub(crate) fn set_lazy(&self) {
+        self.aux.set(self.aux.get() | u64::from(LAZY));
     }
 
     pub(crate) fn tag(&self) -> u32 {

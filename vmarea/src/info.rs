@@ -9,8 +9,10 @@ pub struct AreaInfo {
     pub addr: usize,
     /// Length in bytes, guard quantum included (as `/proc/vmallocinfo`).
     pub size: usize,
-    /// Whether the area is allocated.
+    /// Whether the area is allocated (false for a lazily freed one).
     pub used: bool,
+    /// Freed lazily and awaiting a purge: not allocatable yet.
+    pub lazy: bool,
     /// Flags given at allocation (none for a free area).
     pub flags: Flags,
     /// Caller tag given at allocation (0 for a free area).
@@ -22,7 +24,8 @@ impl AreaInfo {
         AreaInfo {
             addr: a.addr.get(),
             size: a.size(),
-            used: a.is_used(),
+            used: a.is_used() && !a.is_lazy(),
+            lazy: a.is_lazy(),
             flags: if a.is_used() { a.flags() } else { Flags::NONE },
             tag: if a.is_used() { a.tag() } else { 0 },
         }
@@ -56,6 +59,10 @@ pub struct Stats {
     pub used_areas: usize,
     /// Number of free ranges (for `Rfc`, the untouched top counts as one).
     pub free_ranges: usize,
+    /// Bytes freed lazily and not yet purged (neither used nor free).
+    pub lazy_bytes: usize,
+    /// Number of lazily freed areas awaiting a purge.
+    pub lazy_areas: usize,
 }
 
 impl Stats {

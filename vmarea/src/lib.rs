@@ -47,7 +47,7 @@ pub use info::{AreaInfo, Stats};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
 pub use nodes::{NodeSource, PoolNodes};
-pub use space::{Request, Space};
+pub use space::{Handle, Request, Space};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "alloc"))]

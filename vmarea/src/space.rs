@@ -65,7 +65,17 @@ pub struct Space<S: NodeSource> {
     spares: [Option<NonNull<Area>>; 2],
     source: S,
     used_bytes: usize,
+    /// Lazily freed areas: out of the busy tree, not yet merged, chained
+    /// through the free-chain view of their node link.
+    lazy: List,
+    lazy_bytes: usize,
+    /// Purge once `lazy_bytes` reaches this (Linux's `lazy_max_pages`).
+    lazy_max: usize,
 }
+
+/// An allocated area, for [`Space::free_handle`]: frees without a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handle(NonNull<Area>);
 
 // SAFETY: the space owns every area it points to (through its source) and
 // gives out only copies of their fields; it can move to another thread
@@ -117,6 +127,9 @@ impl<S: NodeSource> Space<S> {
             spares: [None, None],
             source,
             used_bytes: 0,
+            lazy: List::new(),
+            lazy_bytes: 0,
+            lazy_max: (end - start) / 64,
         };
         if policy != Policy::Rfc {
             // One free area covering everything, as Linux starts its free tree.
@@ -182,29 +195,48 @@ impl<S: NodeSource> Space<S> {
         })
     }
 
-    /// Allocates as `req` says. Refused calls change nothing.
+    /// Allocates as `req` says. Refused calls change nothing, except that
+    /// when no space is left and lazily freed areas are pending, they are
+    /// purged and the allocation retried once (as Linux does).
     pub fn alloc_request(&mut self, req: &Request) -> Result<AreaInfo, Error> {
+        self.alloc_handle(req).map(|(info, _)| info)
+    }
+
+    /// As [`alloc_request`](Space::alloc_request), also returning a handle
+    /// for [`free_handle`](Space::free_handle).
+    pub fn alloc_handle(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         let (need, align) = self.check(req)?;
         self.reserve()?;
+        let u = match self.place(need, align, req) {
+            Some(u) => u,
+            None if !self.lazy.is_empty() => {
+                self.purge();
+                self.place(need, align, req).ok_or(Error::NoSpace)?
+            }
+            None => return Err(Error::NoSpace),
+        };
+        Ok((self.mark_used(u, req), Handle(u)))
+    }
+
+    /// Finds room and cuts the area out; None when nothing fits.
+    fn place(&mut self, need: usize, align: usize, req: &Request) -> Option<NonNull<Area>> {
         let (lo, hi) = (req.lo, req.hi);
-        let place = match self.policy {
+        let (f, x) = match self.policy {
             Policy::FirstFit => self.first_fit(need, align, lo, hi),
             Policy::InstantFit => self.instant_fit(need, align, lo, hi),
             Policy::BestFit => self.list_fit(need, align, lo, hi, true),
             Policy::Rfc => match self.rfc_exact(need, align, lo, hi) {
                 Some(p) => Some(p),
                 None => {
-                    if let Some(u) = self.rfc_bump(need, align, lo, hi, req) {
-                        return Ok(u);
+                    if let Some(u) = self.rfc_bump(need, align, lo, hi) {
+                        return Some(u);
                     }
                     self.scan_fit(need, align, lo, hi)
                 }
             },
-        };
-        let (f, x) = place.ok_or(Error::NoSpace)?;
+        }?;
         // SAFETY: `f` is a free area in the index and `x` a fitting placement.
-        let u = unsafe { self.carve(f, x, need) };
-        Ok(self.mark_used(u, req))
+        Some(unsafe { self.carve(f, x, need) })
     }
 
     /// Validates a request; returns (bytes with guard, effective alignment).
@@ -424,8 +456,7 @@ impl<S: NodeSource> Space<S> {
         align: usize,
         lo: usize,
         hi: usize,
-        req: &Request,
-    ) -> Option<AreaInfo> {
+    ) -> Option<NonNull<Area>> {
         let x = align_up(self.top.max(lo), align)?;
         let end = x.checked_add(need)?;
         if end > self.end.min(hi) {
@@ -466,7 +497,7 @@ impl<S: NodeSource> Space<S> {
             self.all.push_back(Area::list_link(u));
         }
         self.top = end;
-        Some(self.mark_used(u, req))
+        Some(u)
     }
 
     /// The RFC's fallback once the bump reaches the top: the first free
@@ -571,11 +602,91 @@ impl<S: NodeSource> Space<S> {
             .remove()
             .ok_or(Error::NotAllocated { addr })?;
         let u = UnsafeRef::as_ptr(&u);
-        // SAFETY (rest): `u` and its list neighbours are live areas of the
-        // space; free neighbours are in the index under their sizes.
+        // SAFETY: `u` just left the busy tree: a live used area.
+        let freed = AreaInfo::of(unsafe { a(u) });
+        self.used_bytes -= freed.size;
+        // SAFETY: as above.
+        unsafe { self.merge_free(u) };
+        Ok(freed)
+    }
+
+    /// Frees the area `handle` names, without searching for it.
+    ///
+    /// # Safety
+    /// `handle` came from [`alloc_handle`](Space::alloc_handle) on this
+    /// space, and its area has not been freed since (by any means).
+    pub unsafe fn free_handle(&mut self, handle: Handle) -> AreaInfo {
+        let u = handle.0;
+        // SAFETY: caller contract: `u` is a used area in the busy tree.
+        unsafe { self.busy.cursor_mut_from_ptr(u.as_ptr()) }.remove();
+        // SAFETY: as above; it has just left the busy tree.
+        let freed = AreaInfo::of(unsafe { a(u) });
+        self.used_bytes -= freed.size;
+        // SAFETY: as above.
+        unsafe { self.merge_free(u) };
+        freed
+    }
+
+    /// Frees the area at `addr` lazily (Linux's `free_vmap_area_noflush`):
+    /// it leaves the busy tree at once but its range is not reusable until
+    /// the next purge, which runs when pending bytes reach the threshold,
+    /// when an allocation would otherwise fail, or on [`purge`](Space::purge).
+    pub fn free_lazy(&mut self, addr: usize) -> Result<AreaInfo, Error> {
+        let u = self
+            .busy
+            .find_mut(&addr)
+            .remove()
+            .ok_or(Error::NotAllocated { addr })?;
+        let u = UnsafeRef::as_ptr(&u);
+        // SAFETY: `u` just left the busy tree; its chain view is free now.
+        let freed = unsafe {
+            let ua = a(u);
+            let freed = AreaInfo::of(ua);
+            ua.set_lazy();
+            self.lazy.push_back(Area::chain_link(u));
+            freed
+        };
+        self.used_bytes -= freed.size;
+        self.lazy_bytes += freed.size;
+        if self.lazy_bytes >= self.lazy_max {
+            self.purge();
+        }
+        Ok(freed)
+    }
+
+    /// Sets the lazy-purge threshold in bytes (default: 1/64 of the space).
+    pub fn set_lazy_threshold(&mut self, bytes: usize) {
+        self.lazy_max = bytes;
+    }
+
+    /// Merges every lazily freed area back into free space, as one batch
+    /// (Linux's `purge_vmap_area_lazy`). Returns how many were purged.
+    pub fn purge(&mut self) -> usize {
+        let mut n = 0;
+        while let Some(l) = self.lazy.front() {
+            // SAFETY: `l` is a member of the lazy list; the area is live,
+            // marked used-and-lazy, and in no index.
+            unsafe {
+                self.lazy.remove(l);
+                let u = Area::from_chain(l);
+                self.lazy_bytes -= a(u).size();
+                self.merge_free(u);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Marks `u` free and merges it with free list neighbours (RFC step 4);
+    /// the result goes into the free index (or, under `Rfc`, is absorbed
+    /// by the untracked top).
+    ///
+    /// # Safety
+    /// `u` is a live area of the space on the address list, in no index.
+    unsafe fn merge_free(&mut self, u: NonNull<Area>) {
+        // SAFETY (whole body): `u` and its list neighbours are live areas of
+        // the space; free neighbours are in the index under their sizes.
         unsafe {
-            let freed = AreaInfo::of(a(u));
-            self.used_bytes -= freed.size;
             a(u).set_free();
             let mut merged = u;
             if let Some(pl) = a(u).list.prev() {
@@ -605,7 +716,6 @@ impl<S: NodeSource> Space<S> {
             } else {
                 self.free.insert(merged, self.shift);
             }
-            Ok(freed)
         }
     }
 
@@ -638,12 +748,14 @@ impl<S: NodeSource> Space<S> {
     pub fn stats(&self) -> Stats {
         let mut s = Stats {
             used_bytes: self.used_bytes,
-            free_bytes: (self.end - self.start) - self.used_bytes,
+            free_bytes: (self.end - self.start) - self.used_bytes - self.lazy_bytes,
             used_areas: self.busy.len(),
             free_ranges: self.free.len(),
             largest_free: 0,
+            lazy_bytes: self.lazy_bytes,
+            lazy_areas: self.lazy.len(),
         };
-        for info in self.iter().filter(|i| !i.used) {
+        for info in self.iter().filter(|i| !i.used && !i.lazy) {
             s.largest_free = s.largest_free.max(info.size);
         }
         if self.top < self.end {
@@ -660,8 +772,10 @@ impl<S: NodeSource> Space<S> {
             .map_err(|_| "address list links broken")?;
         self.busy.validate().map_err(|_| "busy tree invalid")?;
         self.free.validate()?;
+        self.lazy.validate().map_err(|_| "lazy list links broken")?;
         let (mut expect, mut used, mut used_bytes, mut free, mut prev_free) =
             (self.start, 0, 0, 0, false);
+        let (mut lazy, mut lazy_bytes) = (0, 0);
         for info in self.iter() {
             if info.addr != expect {
                 return Err("areas do not tile the space");
@@ -672,7 +786,13 @@ impl<S: NodeSource> Space<S> {
             if info.end() > self.top {
                 return Err("area beyond the end of the space");
             }
-            if info.used {
+            if info.lazy {
+                lazy += 1;
+                lazy_bytes += info.size;
+                if self.busy.get(&info.addr).is_some() {
+                    return Err("lazily freed area still in the busy tree");
+                }
+            } else if info.used {
                 used += 1;
                 used_bytes += info.size;
                 if self.busy.get(&info.addr).is_none() {
@@ -684,7 +804,7 @@ impl<S: NodeSource> Space<S> {
                 }
                 free += 1;
             }
-            prev_free = !info.used;
+            prev_free = !info.used && !info.lazy;
             expect = info.end();
         }
         if expect != self.top {
@@ -698,6 +818,9 @@ impl<S: NodeSource> Space<S> {
         }
         if used != self.busy.len() || used_bytes != self.used_bytes {
             return Err("used counts disagree");
+        }
+        if lazy != self.lazy.len() || lazy_bytes != self.lazy_bytes {
+            return Err("lazy counts disagree");
         }
         if free != self.free.len() {
             return Err("free index count disagrees with the list");

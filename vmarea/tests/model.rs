@@ -14,7 +14,10 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0usize..24, 0u32..5, any::<bool>(), proptest::option::weighted(0.2, (0usize..PAGES + 8, 0usize..PAGES + 8)), proptest::option::weighted(0.05, 0usize..100_000))
             .prop_map(|(pages, align_shift, guard, window, raw_align)| Op::Alloc { pages, align_shift, guard, window, raw_align }),
-        5 => (0usize..64).prop_map(Op::FreeLive),
+        3 => (0usize..64).prop_map(Op::FreeLive),
+        1 => (0usize..64).prop_map(Op::FreeHandle),
+        2 => (0usize..64).prop_map(Op::FreeLazy),
+        1 => Just(Op::Purge),
         1 => (0usize..PAGES + 4).prop_map(Op::FreeAddr),
         1 => (0usize..PAGES + 4).prop_map(Op::Find),
     ]

@@ -344,3 +344,54 @@ fn instant_fit_takes_a_list_that_surely_fits() {
         assert_eq!(s.alloc(3 * Q, 0, NG).unwrap().addr, x[2].addr);
     });
 }
+
+#[test]
+fn lazy_free_waits_for_a_purge() {
+    for p in POLICIES {
+        with_space(p, 16, |s| {
+            s.set_lazy_threshold(usize::MAX); // purge only when asked or out of space
+            let a = s.alloc(8 * Q, 0, NG).unwrap();
+            let b = s.alloc(8 * Q, 0, NG).unwrap();
+            s.free_lazy(a.addr).unwrap();
+            assert_eq!(s.find(a.addr), None);
+            assert_eq!(s.free(a.addr), Err(Error::NotAllocated { addr: a.addr }));
+            let st = s.stats();
+            assert_eq!(
+                (st.used_bytes, st.lazy_bytes, st.lazy_areas, st.free_bytes),
+                (8 * Q, 8 * Q, 1, 0)
+            );
+            s.validate().unwrap();
+            // Out of space: the allocation purges and retries, landing on a's range.
+            let c = s.alloc(4 * Q, 0, NG).unwrap();
+            assert_eq!(c.addr, a.addr);
+            assert_eq!(s.stats().lazy_bytes, 0);
+            // Explicit purge, and the threshold.
+            s.free_lazy(b.addr).unwrap();
+            assert_eq!(s.purge(), 1);
+            assert_eq!(s.purge(), 0);
+            s.set_lazy_threshold(4 * Q);
+            s.free_lazy(c.addr).unwrap(); // 4 pages pending: at the threshold, purged at once
+            assert_eq!(s.stats().lazy_areas, 0);
+            assert_eq!(s.stats().largest_free, 16 * Q);
+        });
+    }
+}
+
+#[test]
+fn free_by_handle_needs_no_search() {
+    with_space(Policy::FirstFit, 16, |s| {
+        let req = Request {
+            size: Q,
+            align: 0,
+            flags: NG,
+            tag: 1,
+            lo: S,
+            hi: S + 16 * Q,
+        };
+        let (a, h) = s.alloc_handle(&req).unwrap();
+        // SAFETY: `h` came from this space and the area is live.
+        let freed = unsafe { s.free_handle(h) };
+        assert_eq!(freed, a);
+        assert_eq!(s.used_count(), 0);
+    });
+}

@@ -1,22 +1,26 @@
 //! The model executor shared by the proptest suite (`tests/model.rs`) and
 //! the fuzz target (`fuzz/fuzz_targets/vmarea_ops.rs`): applies each
-//! operation to a space and to a map of used intervals, then checks
-//! `validate()`, the used areas, and that refused calls changed nothing.
+//! operation to a space and to a model (used intervals, lazily freed
+//! intervals), then checks `validate()`, the used areas, the counters, and
+//! that refused calls changed nothing.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use vmarea::{AreaInfo, BoxNodes, Error, Flags, Policy, Request, Space};
+use vmarea::{AreaInfo, BoxNodes, Error, Flags, Handle, Policy, Request, Space};
 
 pub const Q: usize = 4096;
 pub const START: usize = 0x10_0000;
 pub const PAGES: usize = 256;
 pub const END: usize = START + PAGES * Q;
+/// Lazy frees are purged once this many bytes are pending.
+pub const LAZY_MAX: usize = 24 * Q;
 
 /// One operation on the space.
 #[derive(Debug, Clone)]
 pub enum Op {
-    /// pages (0 = bad), align shift over the quantum (large = bad), guard,
-    /// window: None = whole space, or (lo page, hi page) possibly bad.
+    /// pages (0 = bad), align shift over the quantum, guard, window (None =
+    /// whole space, or (lo page, hi page), possibly bad), and a raw
+    /// alignment overriding the shift (possibly not a power of two).
     Alloc {
         pages: usize,
         align_shift: u32,
@@ -24,35 +28,75 @@ pub enum Op {
         window: Option<(usize, usize)>,
         raw_align: Option<usize>,
     },
-    /// Free the n-th live area.
+    /// Free the n-th live area by address.
     FreeLive(usize),
+    /// Free the n-th live area by handle (no search).
+    FreeHandle(usize),
+    /// Free the n-th live area lazily.
+    FreeLazy(usize),
+    /// Purge the lazily freed areas.
+    Purge,
     /// Free an arbitrary page address (unknown, interior or already freed).
     FreeAddr(usize),
     /// Look up an address.
     Find(usize),
 }
 
-/// Used intervals: addr → (size, flags).
-type Model = BTreeMap<usize, (usize, Flags)>;
+#[derive(Default)]
+struct Model {
+    /// addr → (size, flags, handle)
+    used: BTreeMap<usize, (usize, Flags, Handle)>,
+    /// addr → size, freed lazily, not reusable until purged
+    lazy: BTreeMap<usize, usize>,
+}
 
-/// Lowest placement of `need` bytes aligned to `align` in `[lo, hi)` that
-/// overlaps no used interval.
-fn lowest_fit(m: &Model, need: usize, align: usize, lo: usize, hi: usize) -> Option<usize> {
-    let mut gap_start = START;
-    let mut gaps: Vec<(usize, usize)> = Vec::new();
-    for (&a, &(s, _)) in m {
-        if a > gap_start {
-            gaps.push((gap_start, a));
+impl Model {
+    /// Lowest placement of `need` bytes aligned to `align` in `[lo, hi)`
+    /// overlapping no used (and, with `lazy_too`, no lazily freed) range.
+    fn lowest_fit(
+        &self,
+        lazy_too: bool,
+        need: usize,
+        align: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Option<usize> {
+        let mut taken: Vec<(usize, usize)> =
+            self.used.iter().map(|(&a, &(s, ..))| (a, s)).collect();
+        if lazy_too {
+            taken.extend(self.lazy.iter().map(|(&a, &s)| (a, s)));
         }
-        gap_start = a + s;
+        taken.sort_unstable();
+        let mut gap_start = START;
+        let mut gaps = Vec::new();
+        for (a, s) in taken {
+            if a > gap_start {
+                gaps.push((gap_start, a));
+            }
+            gap_start = a + s;
+        }
+        if END > gap_start {
+            gaps.push((gap_start, END));
+        }
+        gaps.into_iter().find_map(|(s, e)| {
+            let x = s.max(lo).div_ceil(align) * align;
+            (x + need <= e.min(hi)).then_some(x)
+        })
     }
-    if END > gap_start {
-        gaps.push((gap_start, END));
+
+    fn nth_live(&self, i: usize) -> Option<(usize, usize, Flags, Handle)> {
+        if self.used.is_empty() {
+            return None;
+        }
+        self.used
+            .iter()
+            .nth(i % self.used.len())
+            .map(|(&a, &(s, f, h))| (a, s, f, h))
     }
-    gaps.into_iter().find_map(|(s, e)| {
-        let x = s.max(lo).div_ceil(align) * align;
-        (x + need <= e.min(hi)).then_some(x)
-    })
+
+    fn lazy_bytes(&self) -> usize {
+        self.lazy.values().sum()
+    }
 }
 
 fn snapshot(s: &Space<BoxNodes>) -> (Vec<AreaInfo>, vmarea::Stats) {
@@ -61,7 +105,8 @@ fn snapshot(s: &Space<BoxNodes>) -> (Vec<AreaInfo>, vmarea::Stats) {
 
 pub fn run(policy: Policy, ops: &[Op]) {
     let mut s = Space::new(START, END, Q, policy, BoxNodes).unwrap();
-    let mut m: Model = BTreeMap::new();
+    s.set_lazy_threshold(LAZY_MAX);
+    let mut m = Model::default();
     for op in ops {
         let before = snapshot(&s);
         match op.clone() {
@@ -72,7 +117,7 @@ pub fn run(policy: Policy, ops: &[Op]) {
                 window,
                 raw_align,
             } => {
-                let size = pages * Q - if pages > 0 { Q / 2 } else { 0 }; // not page-multiple: rounded
+                let size = pages * Q - if pages > 0 { Q / 2 } else { 0 }; // rounded up by the space
                 let align = raw_align.unwrap_or(Q << align_shift);
                 let flags = if guard {
                     Flags::ALLOC
@@ -99,23 +144,31 @@ pub fn run(policy: Policy, ops: &[Op]) {
                 } else {
                     None
                 };
-                let fit = lowest_fit(&m, need, eff_align, lo, hi);
-                match s.alloc_request(&req) {
-                    Ok(a) => {
+                // Without a fit among used and lazy ranges, the space purges
+                // the lazy ones and tries again.
+                let mut fit = m.lowest_fit(true, need, eff_align, lo, hi);
+                let purges = expect_err.is_none() && fit.is_none() && !m.lazy.is_empty();
+                if purges {
+                    fit = m.lowest_fit(false, need, eff_align, lo, hi);
+                }
+                match s.alloc_handle(&req) {
+                    Ok((a, h)) => {
                         assert_eq!(expect_err, None, "{op:?} should have been refused");
                         assert_eq!(a.size, need);
                         assert_eq!(a.addr % eff_align, 0);
                         assert!(a.addr >= lo && a.end() <= hi, "{a:?} outside window");
-                        assert!(a.used && a.flags == flags && a.tag == 7);
+                        assert!(a.used && !a.lazy && a.flags == flags && a.tag == 7);
                         if policy == Policy::FirstFit {
                             assert_eq!(Some(a.addr), fit, "FirstFit must take the lowest fit");
                         }
-                        let overlaps = m
-                            .range(..a.end())
-                            .next_back()
-                            .is_some_and(|(&b, &(bs, _))| b + bs > a.addr);
-                        assert!(!overlaps, "{a:?} overlaps a used area");
-                        m.insert(a.addr, (a.size, flags));
+                        assert!(
+                            fit.is_some(),
+                            "{policy:?} placed {a:?} where the model has no room"
+                        );
+                        if purges {
+                            m.lazy.clear();
+                        }
+                        m.used.insert(a.addr, (a.size, flags, h));
                     }
                     Err(e) => {
                         match expect_err {
@@ -125,28 +178,60 @@ pub fn run(policy: Policy, ops: &[Op]) {
                                 assert_eq!(fit, None, "{policy:?} said NoSpace but {fit:?} fits");
                             }
                         }
-                        assert_eq!(snapshot(&s), before, "refused {op:?} changed the space");
+                        if purges {
+                            m.lazy.clear();
+                        } else {
+                            assert_eq!(snapshot(&s), before, "refused {op:?} changed the space");
+                        }
                     }
                 }
             }
             Op::FreeLive(i) => {
-                if m.is_empty() {
+                let Some((addr, size, flags, _)) = m.nth_live(i) else {
                     continue;
-                }
-                let (&addr, &(size, flags)) = m.iter().nth(i % m.len()).unwrap();
+                };
                 let freed = s.free(addr).unwrap();
                 assert_eq!((freed.addr, freed.size, freed.flags), (addr, size, flags));
-                m.remove(&addr);
+                m.used.remove(&addr);
+            }
+            Op::FreeHandle(i) => {
+                let Some((addr, size, _, h)) = m.nth_live(i) else {
+                    continue;
+                };
+                // SAFETY: the model tracks liveness: `h` names a live area of `s`.
+                let freed = unsafe { s.free_handle(h) };
+                assert_eq!((freed.addr, freed.size), (addr, size));
+                m.used.remove(&addr);
+            }
+            Op::FreeLazy(i) => {
+                let Some((addr, size, _, _)) = m.nth_live(i) else {
+                    continue;
+                };
+                let freed = s.free_lazy(addr).unwrap();
+                assert_eq!((freed.addr, freed.size), (addr, size));
+                m.used.remove(&addr);
+                m.lazy.insert(addr, size);
+                if m.lazy_bytes() >= LAZY_MAX {
+                    m.lazy.clear();
+                }
+                assert!(
+                    s.find(addr).is_none(),
+                    "a lazily freed area is not findable"
+                );
+            }
+            Op::Purge => {
+                assert_eq!(s.purge(), m.lazy.len());
+                m.lazy.clear();
             }
             Op::FreeAddr(page) => {
                 let addr = START + page * Q;
                 match s.free(addr) {
                     Ok(f) => {
-                        assert_eq!(m.remove(&addr).map(|x| x.0), Some(f.size));
+                        assert_eq!(m.used.remove(&addr).map(|x| x.0), Some(f.size));
                     }
                     Err(e) => {
                         assert_eq!(e, Error::NotAllocated { addr });
-                        assert!(!m.contains_key(&addr));
+                        assert!(!m.used.contains_key(&addr));
                         assert_eq!(snapshot(&s), before, "refused free changed the space");
                     }
                 }
@@ -154,9 +239,10 @@ pub fn run(policy: Policy, ops: &[Op]) {
             Op::Find(page) => {
                 let addr = START + page * Q + 5;
                 let want = m
+                    .used
                     .range(..=addr)
                     .next_back()
-                    .filter(|(&a, &(sz, _))| addr < a + sz)
+                    .filter(|(&a, &(sz, ..))| addr < a + sz)
                     .map(|(&a, _)| a);
                 assert_eq!(s.find(addr).map(|i| i.addr), want);
             }
@@ -164,21 +250,39 @@ pub fn run(policy: Policy, ops: &[Op]) {
         s.validate()
             .unwrap_or_else(|e| panic!("{policy:?} after {op:?}: {e}"));
         let used: Vec<(usize, usize)> = s.used().map(|i| (i.addr, i.size)).collect();
-        let want: Vec<(usize, usize)> = m.iter().map(|(&a, &(sz, _))| (a, sz)).collect();
+        let want: Vec<(usize, usize)> = m.used.iter().map(|(&a, &(sz, ..))| (a, sz)).collect();
         assert_eq!(used, want, "after {op:?}");
+        let lazy: Vec<(usize, usize)> = s
+            .iter()
+            .filter(|i| i.lazy)
+            .map(|i| (i.addr, i.size))
+            .collect();
+        assert_eq!(
+            lazy,
+            m.lazy.iter().map(|(&a, &sz)| (a, sz)).collect::<Vec<_>>(),
+            "after {op:?}"
+        );
         let st = s.stats();
         assert_eq!(st.used_bytes, want.iter().map(|x| x.1).sum::<usize>());
-        assert_eq!(st.used_bytes + st.free_bytes, END - START);
+        assert_eq!(st.lazy_bytes, m.lazy_bytes());
+        assert_eq!(st.used_bytes + st.lazy_bytes + st.free_bytes, END - START);
     }
     // Everything comes back whole.
-    let addrs: Vec<usize> = m.keys().copied().collect();
+    let addrs: Vec<usize> = m.used.keys().copied().collect();
     for a in addrs {
         s.free(a).unwrap();
         s.validate().unwrap();
     }
+    s.purge();
+    s.validate().unwrap();
     let st = s.stats();
     assert_eq!(
-        (st.used_bytes, st.largest_free, st.free_ranges),
-        (0, END - START, 1)
+        (
+            st.used_bytes,
+            st.lazy_bytes,
+            st.largest_free,
+            st.free_ranges
+        ),
+        (0, 0, END - START, 1)
     );
 }
