@@ -17,7 +17,6 @@ use rand::{Rng, SeedableRng};
 use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, HashSet};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -548,74 +547,23 @@ fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
     g.measurement_time(Duration::from_secs(if n >= 1_000_000 { 4 } else { 2 }));
 }
 
-// ---- the table -------------------------------------------------------------
+// ---- the table ----------------------------------------------------------
 
-fn criterion_home() -> PathBuf {
-    std::env::var_os("CRITERION_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"))
-}
-
-/// Median of one benchmark from criterion's estimates, if written by this run.
-fn median_ns(home: &Path, op: &str, peer: &str, n: usize, since: SystemTime) -> Option<f64> {
-    let path = home
-        .join(op)
-        .join(peer)
-        .join(n.to_string())
-        .join("new/estimates.json");
-    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let json = std::fs::read_to_string(path).ok()?;
-    let median = &json[json.find("\"median\"")?..];
-    let v = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = v.find([',', '}'])?;
-    v[..end].trim().parse().ok()
-}
+#[path = "support/criterion_table.rs"]
+mod criterion_table;
 
 fn table(sizes: &[usize], since: SystemTime) -> String {
-    let home = criterion_home();
-    let mut out = String::from("| op | n |");
-    for p in PEERS {
-        out += &format!(" {p} ns/op |");
-    }
-    out += "\n|---|---|";
-    out += &"---|".repeat(PEERS.len());
-    out += "\n";
-    for op in OPS {
-        for &n in sizes {
-            let ours = median_ns(&home, op, PEERS[0], n, since);
-            let mut row = format!("| {op} | {n} |");
-            let mut any = false;
-            for p in PEERS {
-                match median_ns(&home, op, p, n, since) {
-                    Some(t) => {
-                        any = true;
-                        let per = t / n as f64;
-                        match ours {
-                            Some(o) if p != PEERS[0] => {
-                                row += &format!(" {per:.1} ({:.2}×) |", t / o)
-                            }
-                            _ => row += &format!(" {per:.1} |"),
-                        }
-                    }
-                    None => row += " – |",
-                }
-            }
-            if any {
-                out += &row;
-                out += "\n";
-            }
-        }
-    }
-    out += "\nMedian ns per element; (×) = peer time / intrusive-avl time (above 1: intrusive-avl is faster).\n";
-    out
+    let rows: Vec<(&str, usize)> = OPS
+        .iter()
+        .flat_map(|&op| sizes.iter().map(move |&n| (op, n)))
+        .collect();
+    let mut t = criterion_table::markdown(&PEERS, &rows, since, |t, n| t / n as f64);
+    t += "\nMedian ns per element; (×) = peer time / intrusive-avl time (above 1: intrusive-avl is faster).\n";
+    t
 }
 
 fn main() {
-    let home = criterion_home();
-    // SAFETY (not `unsafe` in edition 2021): single-threaded at this point.
-    std::env::set_var("CRITERION_HOME", &home);
+    let home = criterion_table::home();
     let sizes: Vec<usize> = std::env::var("AVL_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
@@ -644,6 +592,5 @@ fn main() {
     c.final_summary();
     let t = table(&sizes, start);
     println!("\n{t}");
-    let _ = std::fs::create_dir_all(&home);
     let _ = std::fs::write(home.join("avl-table.md"), &t);
 }

@@ -588,9 +588,50 @@ impl<S: NodeSource> Space<S> {
         ua.set_used(req.flags, req.tag);
         self.used_bytes += ua.size();
         // SAFETY: the space keeps `u` live while it is in the busy tree.
-        let r = self.busy.insert(unsafe { UnsafeRef::from_raw(u) });
-        debug_assert!(r.is_ok(), "used areas never share an address");
+        let node = unsafe { UnsafeRef::from_raw(u) };
+        let linked = match self.busy_neighbour(u) {
+            // SAFETY: `busy_neighbour` returns members of the busy tree.
+            Some((n, true)) => {
+                unsafe { self.busy.cursor_mut_from_ptr(n.as_ptr()) }.insert_before(node)
+            }
+            // SAFETY: as above.
+            Some((n, false)) => {
+                unsafe { self.busy.cursor_mut_from_ptr(n.as_ptr()) }.insert_after(node)
+            }
+            None => self
+                .busy
+                .insert(node)
+                .map(|_| ())
+                .map_err(|e| intrusive_avl::AlreadyLinked(e.into_rejected())),
+        };
+        debug_assert!(linked.is_ok(), "a fresh area is never linked");
         AreaInfo::of(ua)
+    }
+
+    /// The busy-tree neighbour of `u` found on the address list, so that
+    /// `u` is linked beside it with no key search: the nearest used area
+    /// before `u` (link after it), else the nearest after (link before it,
+    /// `true`). Free areas are never adjacent, so it is at most two steps
+    /// away unless lazily freed areas sit between; then `None` (search).
+    fn busy_neighbour(&self, u: NonNull<Area>) -> Option<(NonNull<Area>, bool)> {
+        for before in [false, true] {
+            let mut at = u;
+            for _ in 0..3 {
+                // SAFETY: list members are live areas of the space.
+                let link = &unsafe { a(at) }.list;
+                let Some(next) = (if before { link.next() } else { link.prev() }) else {
+                    break;
+                };
+                // SAFETY: as above.
+                at = unsafe { Area::from_list(next) };
+                // SAFETY: as above.
+                let na = unsafe { a(at) };
+                if na.is_used() && !na.is_lazy() {
+                    return Some((at, before));
+                }
+            }
+        }
+        None
     }
 
     /// Frees the used area starting at `addr` (`vfree`), merging it with
@@ -677,9 +718,11 @@ impl<S: NodeSource> Space<S> {
         n
     }
 
-    /// Marks `u` free and merges it with free list neighbours (RFC step 4);
-    /// the result goes into the free index (or, under `Rfc`, is absorbed
-    /// by the untracked top).
+    /// Marks `u` free and merges it with free list neighbours (RFC step 4).
+    /// As Linux's `merge_or_add_vmap_area`, a free neighbour keeps its index
+    /// entry and only grows (re-summarised in place); only an area with no
+    /// free neighbour is inserted. Under `Rfc`, a result ending at `top` is
+    /// absorbed by the untracked top instead.
     ///
     /// # Safety
     /// `u` is a live area of the space on the address list, in no index.
@@ -688,33 +731,52 @@ impl<S: NodeSource> Space<S> {
         // the space; free neighbours are in the index under their sizes.
         unsafe {
             a(u).set_free();
-            let mut merged = u;
-            if let Some(pl) = a(u).list.prev() {
-                let p = Area::from_list(pl);
-                if !a(p).is_used() {
-                    self.free.remove(p, a(p).size(), self.shift);
-                    a(p).set_size(a(p).size() + a(u).size());
+            let free_at = |l: Option<NonNull<crate::list::ListLink>>| {
+                l.map(|l| Area::from_list(l)).filter(|&x| !a(x).is_used())
+            };
+            let (prev, next) = (free_at(a(u).list.prev()), free_at(a(u).list.next()));
+            // The surviving area, and the size it is indexed under (None: not
+            // indexed yet).
+            let (keep, indexed) = match (prev, next) {
+                (Some(p), next) => {
+                    let old = a(p).size();
+                    let mut size = old + a(u).size();
                     self.all.remove(Area::list_link(u));
                     self.release(u);
-                    merged = p;
+                    if let Some(n) = next {
+                        self.free.remove(n, a(n).size(), self.shift);
+                        size += a(n).size();
+                        self.all.remove(Area::list_link(n));
+                        self.release(n);
+                    }
+                    a(p).set_size(size);
+                    (p, Some(old))
                 }
-            }
-            if let Some(nl) = a(merged).list.next() {
-                let n = Area::from_list(nl);
-                if !a(n).is_used() {
-                    self.free.remove(n, a(n).size(), self.shift);
-                    a(merged).set_size(a(merged).size() + a(n).size());
-                    self.all.remove(nl);
-                    self.release(n);
+                (None, Some(n)) => {
+                    // `n` grows leftwards over `u`; its order among free areas
+                    // is unchanged.
+                    let old = a(n).size();
+                    a(n).addr.set(a(u).addr.get());
+                    a(n).set_size(old + a(u).size());
+                    self.all.remove(Area::list_link(u));
+                    self.release(u);
+                    (n, Some(old))
                 }
-            }
-            if self.policy == Policy::Rfc && a(merged).end() == self.top {
+                (None, None) => (u, None),
+            };
+            if self.policy == Policy::Rfc && a(keep).end() == self.top {
                 // The RFC keeps no free area at the top: the bump retreats.
-                self.top = a(merged).addr.get();
-                self.all.remove(Area::list_link(merged));
-                self.release(merged);
+                if let Some(old) = indexed {
+                    self.free.remove(keep, old, self.shift);
+                }
+                self.top = a(keep).addr.get();
+                self.all.remove(Area::list_link(keep));
+                self.release(keep);
             } else {
-                self.free.insert(merged, self.shift);
+                match indexed {
+                    Some(old) => self.free.resized(keep, old, self.shift),
+                    None => self.free.insert(keep, self.shift),
+                }
             }
         }
     }
