@@ -557,7 +557,13 @@ fn table(sizes: &[usize], since: SystemTime) -> String {
         .iter()
         .flat_map(|&op| sizes.iter().map(move |&n| (op, n)))
         .collect();
-    let mut t = criterion_table::markdown(&PEERS, &rows, since, |t, n| t / n as f64);
+    let mut t = criterion_table::markdown(
+        &PEERS,
+        &rows,
+        since,
+        |t, n| t / n as f64,
+        |t, b| format!("{:.2}×", t / b),
+    );
     t += "\nMedian ns per element; (×) = peer time / intrusive-avl time (above 1: intrusive-avl is faster).\n";
     t
 }

@@ -24,7 +24,8 @@ use core::ptr::NonNull;
 use intrusive_avl::Link;
 
 /// Area flags, as Linux's `VM_*` that matter to a range allocator, plus
-/// eight bits free for the caller.
+/// eight bits free for the caller (`CALLER << 0..8`, bits 24–31). Bit 23 is
+/// reserved for the space's own use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Flags(pub u32);
 
@@ -68,8 +69,9 @@ pub(crate) union NodeLink {
 }
 
 const USED: usize = 1 << (usize::BITS - 1);
-/// Internal flag bit (never set by callers: `Flags` values are masked).
-const LAZY: u32 = 1 << 31;
+/// Internal flag bit marking a lazily freed area; reserved: callers'
+/// `Flags` are masked so they cannot set it.
+const LAZY: u32 = 1 << 23;
 
 /// One range of the space (`vm_struct`). Created and owned by the space;
 /// callers see it through [`crate::AreaInfo`].

@@ -34,12 +34,14 @@ pub fn median_ns(group: &str, id: &str, param: usize, since: SystemTime) -> Opti
 }
 
 /// One row per `(group, param)`, one column per contender: `scale(median,
-/// param)` and, for all but the first contender, its ratio to the first.
+/// param)` and, for all but the first contender, `ratio(median, first's
+/// median)` in parentheses.
 pub fn markdown(
     contenders: &[&str],
     rows: &[(&str, usize)],
     since: SystemTime,
     scale: impl Fn(f64, usize) -> f64,
+    ratio: impl Fn(f64, f64) -> String,
 ) -> String {
     let mut out = String::from("| op | n |");
     for c in contenders {
@@ -63,7 +65,7 @@ pub fn markdown(
                         format!("{v:.1}")
                     };
                     match base {
-                        Some(b) if i > 0 => row += &format!(" {cell} ({:.2}×) |", t / b),
+                        Some(b) if i > 0 => row += &format!(" {cell} ({}) |", ratio(t, b)),
                         _ => row += &format!(" {cell} |"),
                     }
                 }
