@@ -414,7 +414,8 @@ impl<S: NodeSource> Space<S> {
                 if let Some(x) = Self::fit_in(fa, need, align, lo, hi) {
                     // SAFETY: as above.
                     let smaller = pick.is_none_or(|(p, _)| fa.size() < unsafe { a(p) }.size());
-                    if !best {
+                    // First fit, or a best fit that cannot be beaten.
+                    if !best || fa.size() == need {
                         return Some((f, x));
                     }
                     if smaller {

@@ -1,0 +1,250 @@
+//! Every allocator the tool drives, behind one small trait: the vmarea
+//! policies, the Linux 2.4 baseline, and the Rust range-allocator peers.
+//! Sizes and alignments are in bytes; the 4 KiB page is the unit.
+
+use vmarea::{BoxNodes, Flags, Policy, Request, Space};
+
+// Shared with the criterion bench; the tool builds its lists by calls.
+#[allow(dead_code)]
+#[path = "../../vmarea/benches/support/linux24.rs"]
+mod linux24;
+
+/// Bytes per page.
+pub const PAGE: usize = 4096;
+/// x86-64's `VMALLOC_START` (4-level paging).
+pub const VMALLOC_START: usize = 0xffff_c900_0000_0000;
+/// x86-64's vmalloc space: 32 TiB.
+pub const VMALLOC_SIZE: usize = 32 << 40;
+
+/// One allocator under test. `alloc` takes the caller's size (a `vmalloc`
+/// request); the allocator adds the guard page itself, as Linux does.
+pub trait VmAlloc {
+    /// Display name.
+    fn name(&self) -> String;
+    /// Allocates `size` bytes aligned to `align` (0 or a power of two);
+    /// `None` on failure, or if the allocator cannot honour the alignment.
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize>;
+    /// Frees the area at `addr`; false if there is none.
+    fn free(&mut self, addr: usize) -> bool;
+    /// Whether alignments above a page are supported.
+    fn aligns(&self) -> bool {
+        true
+    }
+    /// Bytes of allocator metadata per live area.
+    fn metadata_per_area(&self) -> usize;
+    /// After everything was freed: the allocator's own invariants hold and
+    /// the whole space is free again.
+    fn check_whole(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A vmarea `Space` with one policy, freeing by address.
+pub struct VmArea {
+    space: Space<BoxNodes>,
+}
+
+impl VmArea {
+    /// A space over the x86-64 vmalloc range.
+    pub fn new(policy: Policy) -> Self {
+        Self::with_range(policy, VMALLOC_START, VMALLOC_SIZE)
+    }
+
+    /// A space over `[start, start + size)`.
+    pub fn with_range(policy: Policy, start: usize, size: usize) -> Self {
+        let space = Space::new(start, start + size, PAGE, policy, BoxNodes).expect("valid space");
+        VmArea { space }
+    }
+
+    /// The space, for checks.
+    pub fn space(&self) -> &Space<BoxNodes> {
+        &self.space
+    }
+
+    /// The space, mutably.
+    pub fn space_mut(&mut self) -> &mut Space<BoxNodes> {
+        &mut self.space
+    }
+}
+
+impl VmAlloc for VmArea {
+    fn name(&self) -> String {
+        format!("{:?}", self.space.policy())
+    }
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        let (lo, hi) = self.space.bounds();
+        let req = Request {
+            size,
+            align,
+            flags: Flags::ALLOC,
+            tag: 0,
+            lo,
+            hi,
+        };
+        self.space.alloc_request(&req).ok().map(|a| a.addr)
+    }
+    fn free(&mut self, addr: usize) -> bool {
+        self.space.free(addr).is_ok()
+    }
+    fn metadata_per_area(&self) -> usize {
+        core::mem::size_of::<vmarea::Area>()
+    }
+    fn check_whole(&self) -> Result<(), String> {
+        self.space.validate()?;
+        let st = self.space.stats();
+        let (start, end) = self.space.bounds();
+        if st.used_areas != 0 || st.lazy_areas != 0 || st.largest_free != end - start {
+            return Err(format!("space not whole again: {st:?}"));
+        }
+        Ok(())
+    }
+}
+
+/// Linux 2.4's linear list (no alignment support).
+pub struct Linux24 {
+    list: linux24::VmList,
+}
+
+impl Linux24 {
+    /// An empty 2.4 vmalloc space over the x86-64 range.
+    pub fn new() -> Self {
+        Linux24 {
+            list: linux24::VmList::new(VMALLOC_START, VMALLOC_START + VMALLOC_SIZE),
+        }
+    }
+}
+
+impl Default for Linux24 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VmAlloc for Linux24 {
+    fn name(&self) -> String {
+        "linux-2.4".into()
+    }
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        if align > PAGE {
+            return None; // 2.4's get_vm_area cannot align
+        }
+        self.list.get_vm_area(size.div_ceil(PAGE) * PAGE)
+    }
+    fn free(&mut self, addr: usize) -> bool {
+        self.list.vfree(addr)
+    }
+    fn aligns(&self) -> bool {
+        false
+    }
+    fn metadata_per_area(&self) -> usize {
+        // addr, size, next (+ flags in the real struct): the Box's payload.
+        core::mem::size_of::<linux24::VmStruct>()
+    }
+}
+
+/// `offset-allocator` in page units (free by handle; the tool keeps the
+/// handles in a map from address, which it counts as metadata).
+pub struct OffsetAlloc {
+    inner: offset_allocator::Allocator<u32>,
+    live: std::collections::HashMap<usize, offset_allocator::Allocation<u32>>,
+}
+
+impl OffsetAlloc {
+    /// A space of `pages` pages for at most `max_allocs` live areas.
+    pub fn new(pages: u32, max_allocs: u32) -> Self {
+        OffsetAlloc {
+            inner: offset_allocator::Allocator::with_max_allocs(pages, max_allocs),
+            live: Default::default(),
+        }
+    }
+}
+
+impl VmAlloc for OffsetAlloc {
+    fn name(&self) -> String {
+        "offset-allocator".into()
+    }
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        if align > PAGE {
+            return None; // no alignment support
+        }
+        let a = self
+            .inner
+            .allocate(u32::try_from(size.div_ceil(PAGE) + 1).ok()?)?;
+        let addr = VMALLOC_START + a.offset as usize * PAGE;
+        self.live.insert(addr, a);
+        Some(addr)
+    }
+    fn free(&mut self, addr: usize) -> bool {
+        match self.live.remove(&addr) {
+            Some(a) => {
+                self.inner.free(a);
+                true
+            }
+            None => false,
+        }
+    }
+    fn aligns(&self) -> bool {
+        false
+    }
+    fn metadata_per_area(&self) -> usize {
+        // Its node array entry (~7 words) plus the handle map entry.
+        7 * 4 + core::mem::size_of::<(usize, offset_allocator::Allocation<u32>)>()
+    }
+}
+
+/// `range-alloc` in page units (best fit over a sorted vector of free
+/// ranges; free needs the range, kept in a map from address).
+pub struct RangeAlloc {
+    inner: range_alloc::RangeAllocator<usize>,
+    live: std::collections::HashMap<usize, core::ops::Range<usize>>,
+}
+
+impl RangeAlloc {
+    /// A space of `pages` pages.
+    pub fn new(pages: usize) -> Self {
+        RangeAlloc {
+            inner: range_alloc::RangeAllocator::new(0..pages),
+            live: Default::default(),
+        }
+    }
+}
+
+impl VmAlloc for RangeAlloc {
+    fn name(&self) -> String {
+        "range-alloc".into()
+    }
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        let pages = size.div_ceil(PAGE) + 1;
+        let r = if align > PAGE {
+            self.inner
+                .allocate_range_aligned(pages, align / PAGE)
+                .ok()?
+        } else {
+            self.inner.allocate_range(pages).ok()?
+        };
+        let addr = VMALLOC_START + r.start * PAGE;
+        self.live.insert(addr, r);
+        Some(addr)
+    }
+    fn free(&mut self, addr: usize) -> bool {
+        match self.live.remove(&addr) {
+            Some(r) => {
+                self.inner.free_range(r);
+                true
+            }
+            None => false,
+        }
+    }
+    fn metadata_per_area(&self) -> usize {
+        core::mem::size_of::<core::ops::Range<usize>>()
+            + core::mem::size_of::<(usize, core::ops::Range<usize>)>()
+    }
+}
+
+/// The four vmarea policies.
+pub const POLICIES: [Policy; 4] = [
+    Policy::Rfc,
+    Policy::FirstFit,
+    Policy::InstantFit,
+    Policy::BestFit,
+];

@@ -1,0 +1,231 @@
+//! `vmarea`: the project's main job. See `vmarea --help`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+use vmarea::Policy;
+use vmarea_cli::allocators::{
+    Linux24, OffsetAlloc, RangeAlloc, VmAlloc, VmArea, PAGE, VMALLOC_SIZE,
+};
+use vmarea_cli::test_vmalloc::{self, Params, TESTS};
+
+#[derive(Parser)]
+#[command(
+    name = "vmarea",
+    version,
+    about = "The 2001 vmalloc RFC's allocator on Linux's own workloads"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Every policy, Linux 2.4 and the Rust peers on the same workloads:
+    /// a live-area sweep, churn packing, and the test_vmalloc cases.
+    Compare(CompareArgs),
+    /// Port of Linux's lib/test_vmalloc.c on the address-range allocator.
+    TestVmalloc(TestVmallocArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Full sizes (up to 1e6 live areas, larger loop counts); minutes, not seconds.
+    #[arg(long)]
+    full: bool,
+    /// Where to write the log–log plot.
+    #[arg(long, default_value = "target/compare.svg")]
+    svg: std::path::PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Rfc,
+    FirstFit,
+    InstantFit,
+    BestFit,
+    #[value(name = "linux-2.4")]
+    Linux24,
+    OffsetAllocator,
+    RangeAlloc,
+    /// The four vmarea policies.
+    Policies,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// The module's defaults (or the values given).
+    Custom,
+    /// tools/testing/selftests/mm/test_vmalloc.sh performance: sequential order, repeat 3.
+    Performance,
+    /// stress: one worker per CPU, repeat 20.
+    Stress,
+    /// smoke: 10,000 loops, repeat 10.
+    Smoke,
+}
+
+#[derive(clap::Args)]
+struct TestVmallocArgs {
+    /// Allocator to run the tests on.
+    #[arg(long, value_enum, default_value = "first-fit")]
+    allocator: Which,
+    /// Preset of the kernel's test script; explicit parameters override it.
+    #[arg(long, value_enum, default_value = "custom")]
+    mode: Mode,
+    /// Workers running the tests at once.
+    #[arg(long = "nr_threads", alias = "nr-threads")]
+    nr_threads: Option<usize>,
+    /// Run the tests in their numbered order.
+    #[arg(long = "sequential_test_order", alias = "sequential-test-order")]
+    sequential_test_order: Option<bool>,
+    /// Runs of each test.
+    #[arg(long = "test_repeat_count", alias = "test-repeat-count")]
+    test_repeat_count: Option<usize>,
+    /// Iterations of each test's loop (module default 1,000,000).
+    #[arg(long = "test_loop_count", alias = "test-loop-count")]
+    test_loop_count: Option<usize>,
+    /// Pages for fix_size_alloc_test.
+    #[arg(long = "nr_pages", alias = "nr-pages")]
+    nr_pages: Option<usize>,
+    /// Bit i runs test i: 1 fix_size, 2 full_fit, 4 long_busy_list, 8 random_size,
+    /// 16 fix_align, 32 random_size_align, 64 align_shift, 128 pcpu.
+    #[arg(long = "run_test_mask", alias = "run-test-mask")]
+    run_test_mask: Option<u32>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+fn make(which: Which, pages_hint: usize) -> Vec<Box<dyn VmAlloc + Send>> {
+    let pages = (VMALLOC_SIZE / PAGE).min(u32::MAX as usize - 1) as u32;
+    let max_allocs = (pages_hint as u32).clamp(1 << 16, (1 << 24) - 2);
+    match which {
+        Which::Rfc => vec![Box::new(VmArea::new(Policy::Rfc))],
+        Which::FirstFit => vec![Box::new(VmArea::new(Policy::FirstFit))],
+        Which::InstantFit => vec![Box::new(VmArea::new(Policy::InstantFit))],
+        Which::BestFit => vec![Box::new(VmArea::new(Policy::BestFit))],
+        Which::Linux24 => vec![Box::new(Linux24::new())],
+        Which::OffsetAllocator => vec![Box::new(OffsetAlloc::new(pages, max_allocs))],
+        Which::RangeAlloc => vec![Box::new(RangeAlloc::new(pages as usize))],
+        Which::Policies => vmarea_cli::allocators::POLICIES
+            .iter()
+            .map(|&p| Box::new(VmArea::new(p)) as Box<dyn VmAlloc + Send>)
+            .collect(),
+    }
+}
+
+fn test_vmalloc_cmd(a: TestVmallocArgs) {
+    let mut p = Params::default();
+    match a.mode {
+        Mode::Custom => {}
+        Mode::Performance => {
+            p.sequential_test_order = true;
+            p.test_repeat_count = 3;
+        }
+        Mode::Stress => {
+            p.nr_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            p.test_repeat_count = 20;
+        }
+        Mode::Smoke => {
+            p.test_loop_count = 10_000;
+            p.test_repeat_count = 10;
+        }
+    }
+    p.nr_threads = a.nr_threads.unwrap_or(p.nr_threads);
+    p.sequential_test_order = a.sequential_test_order.unwrap_or(p.sequential_test_order);
+    p.test_repeat_count = a.test_repeat_count.unwrap_or(p.test_repeat_count);
+    p.test_loop_count = a.test_loop_count.unwrap_or(p.test_loop_count);
+    p.nr_pages = a.nr_pages.unwrap_or(p.nr_pages);
+    p.run_test_mask = a.run_test_mask.unwrap_or(p.run_test_mask);
+
+    let selected = (0..TESTS.len())
+        .filter(|i| p.run_test_mask & (1 << i) != 0)
+        .count();
+    let allocs = make(a.allocator, 200_000);
+    let runs = (allocs.len() * selected * p.nr_threads.max(1) * p.test_repeat_count.max(1)) as u64;
+    let bar = ProgressBar::new(runs);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} test runs, {elapsed}")
+            .expect("template"),
+    );
+    let mut json = Vec::new();
+    for alloc in allocs {
+        let name = alloc.name();
+        let shared = Mutex::new(alloc);
+        let reports = test_vmalloc::run(&shared, &p, &|| bar.inc(1));
+        if a.json {
+            for (w, r) in reports.iter().enumerate() {
+                for (i, t) in r.tests.iter().enumerate() {
+                    if let Some(t) = t {
+                        json.push(serde_json::json!({
+                            "allocator": name, "worker": w, "test": TESTS[i].0,
+                            "passed": t.passed, "failed": t.failed,
+                            "repeat": p.test_repeat_count.max(1), "loops": p.test_loop_count,
+                            "avg_usec": t.avg_usec,
+                        }));
+                    }
+                }
+            }
+        } else {
+            bar.suspend(|| print!("== {name}\n{}", test_vmalloc::summary(&reports, &p)));
+        }
+    }
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::Value::Array(json));
+    }
+}
+
+fn compare_cmd(a: CompareArgs) {
+    use vmarea_cli::compare;
+    let opts = if a.full {
+        compare::Options::full()
+    } else {
+        compare::Options::quick()
+    };
+    let steps = compare::contenders().len() * (opts.sizes.len() + TESTS.len());
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} {elapsed}").expect("template"),
+    );
+    let rows = compare::run(&opts, &|m: &str| {
+        bar.set_message(m.to_string());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    if let Some(dir) = a.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let svg_note = match std::fs::write(&a.svg, compare::svg(&rows)) {
+        Ok(()) => format!("plot: {}", a.svg.display()),
+        Err(e) => format!("could not write the plot to {}: {e}", a.svg.display()),
+    };
+    if a.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "allocator": r.name, "metadata_bytes_per_area": r.metadata,
+                    "sweep": r.sweep.iter().map(|p| serde_json::json!({
+                        "live": p.live, "ns_per_pair": p.ns_per_pair, "span_over_live": p.span_ratio,
+                    })).collect::<Vec<_>>(),
+                    "test_vmalloc_usec": r.cases.iter().map(|(t, us)| (t.clone(), serde_json::json!(us))).collect::<serde_json::Map<_, _>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        println!("{}\n{svg_note}", compare::table(&rows, &opts));
+    }
+}
+
+fn main() {
+    match Cli::parse().cmd {
+        Cmd::Compare(a) => compare_cmd(a),
+        Cmd::TestVmalloc(a) => test_vmalloc_cmd(a),
+    }
+}

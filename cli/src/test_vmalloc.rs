@@ -1,0 +1,291 @@
+//! A port of Linux's `lib/test_vmalloc.c` as a benchmark of the address
+//! range allocator alone (no pages are mapped). Each `vmalloc(n pages)` is
+//! an allocation of n pages plus the guard page the allocator adds.
+//!
+//! Parameters keep the module's names and defaults; the output keeps its
+//! `Summary:` lines (`avg` is the average µs of one whole test run).
+
+use crate::allocators::{VmAlloc, PAGE};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The module's parameters.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Workers running the tests at once (0 means 1, as the module clamps).
+    pub nr_threads: usize,
+    /// Run the tests in order instead of a per-worker random order.
+    pub sequential_test_order: bool,
+    /// Runs of each test per worker.
+    pub test_repeat_count: usize,
+    /// Iterations of each test's loop.
+    pub test_loop_count: usize,
+    /// Pages for `fix_size_alloc_test` (0 means 1).
+    pub nr_pages: usize,
+    /// Bit i runs test i (see [`TESTS`]).
+    pub run_test_mask: u32,
+    /// Seed of the workers' random numbers.
+    pub seed: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            nr_threads: 0,
+            sequential_test_order: false,
+            test_repeat_count: 1,
+            test_loop_count: 1_000_000,
+            nr_pages: 0,
+            run_test_mask: (1 << TESTS.len()) - 1,
+            seed: 0x7e57_ab1e,
+        }
+    }
+}
+
+/// xorshift64*: small, seeded, good enough for workload sizes.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (any value).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `[lo, hi]`.
+    pub fn inclusive(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+}
+
+/// The allocator as the tests see it: `vmalloc`/`vfree` on a shared space.
+pub struct Vm<'a> {
+    inner: &'a Mutex<Box<dyn VmAlloc + Send>>,
+    cpus: usize,
+}
+
+impl Vm<'_> {
+    fn vmalloc(&self, size: usize) -> Option<usize> {
+        self.vmalloc_align(size, 0)
+    }
+    fn vmalloc_align(&self, size: usize, align: usize) -> Option<usize> {
+        self.inner
+            .lock()
+            .expect("allocator lock")
+            .alloc(size, align)
+    }
+    fn vfree(&self, addr: usize) {
+        let freed = self.inner.lock().expect("allocator lock").free(addr);
+        debug_assert!(freed, "vfree of an address the test allocated");
+    }
+}
+
+type Test = fn(&Vm<'_>, &Params, &mut Rng) -> bool;
+
+/// The tests, in the module's order (bit i of `run_test_mask` is test i).
+pub const TESTS: [(&str, Test); 8] = [
+    ("fix_size_alloc_test", fix_size_alloc_test),
+    ("full_fit_alloc_test", full_fit_alloc_test),
+    ("long_busy_list_alloc_test", long_busy_list_alloc_test),
+    ("random_size_alloc_test", random_size_alloc_test),
+    ("fix_align_alloc_test", fix_align_alloc_test),
+    ("random_size_align_alloc_test", random_size_align_alloc_test),
+    ("align_shift_alloc_test", align_shift_alloc_test),
+    ("pcpu_alloc_test", pcpu_alloc_test),
+];
+
+fn fix_size_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
+    let pages = p.nr_pages.max(1);
+    (0..p.test_loop_count).all(|_| vm.vmalloc(pages * PAGE).map(|a| vm.vfree(a)).is_some())
+}
+
+/// Equal one-page holes everywhere (`fls(ncpu) * 32 MiB / PAGE` of them),
+/// then one-page allocations that fit a hole exactly.
+fn full_fit_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
+    let fls = usize::BITS - vm.cpus.leading_zeros();
+    let junk_length = fls as usize * (32 * 1024 * 1024 / PAGE);
+    let mut ptr = Vec::with_capacity(junk_length);
+    let mut junk = Vec::with_capacity(junk_length);
+    for _ in 0..junk_length {
+        ptr.push(vm.vmalloc(PAGE));
+        junk.push(vm.vmalloc(PAGE));
+    }
+    junk.into_iter().flatten().for_each(|a| vm.vfree(a));
+    let ok = ptr.iter().all(Option::is_some)
+        && (0..p.test_loop_count).all(|_| vm.vmalloc(PAGE).map(|a| vm.vfree(a)).is_some());
+    ptr.into_iter().flatten().for_each(|a| vm.vfree(a));
+    ok
+}
+
+fn long_busy_list_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
+    let busy: Vec<Option<usize>> = (0..15_000).map(|_| vm.vmalloc(PAGE)).collect();
+    let ok = busy.iter().all(Option::is_some)
+        && (0..p.test_loop_count).all(|_| {
+            let Some(a) = vm.vmalloc(100 * PAGE) else {
+                return false;
+            };
+            let Some(b) = vm.vmalloc(PAGE) else {
+                vm.vfree(a);
+                return false;
+            };
+            vm.vfree(a);
+            vm.vfree(b);
+            true
+        });
+    busy.into_iter().flatten().for_each(|a| vm.vfree(a));
+    ok
+}
+
+fn random_size_alloc_test(vm: &Vm<'_>, p: &Params, rng: &mut Rng) -> bool {
+    (0..p.test_loop_count).all(|_| {
+        let n = rng.inclusive(1, 100) as usize;
+        vm.vmalloc(n * PAGE).map(|a| vm.vfree(a)).is_some()
+    })
+}
+
+/// Five pages aligned to `THREAD_ALIGN << 1` (x86-64: 16 KiB << 1).
+fn fix_align_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
+    (0..p.test_loop_count).all(|_| {
+        vm.vmalloc_align(5 * PAGE, 32 * 1024)
+            .map(|a| vm.vfree(a))
+            .is_some()
+    })
+}
+
+fn random_size_align_alloc_test(vm: &Vm<'_>, p: &Params, rng: &mut Rng) -> bool {
+    (0..p.test_loop_count).all(|_| {
+        let r = rng.next_u64() as u8; // the module draws a u8
+        let align = 1usize << (r % 23);
+        let size = ((r % 10) as usize + 1) * PAGE;
+        vm.vmalloc_align(size, align).map(|a| vm.vfree(a)).is_some()
+    })
+}
+
+/// Alignments 2^0 … 2^63: expected to fail once the alignment exceeds the
+/// space (the module says "This test case is supposed to be failed").
+fn align_shift_alloc_test(vm: &Vm<'_>, _: &Params, _: &mut Rng) -> bool {
+    (0..usize::BITS).all(|i| {
+        vm.vmalloc_align(PAGE, 1usize << i)
+            .map(|a| vm.vfree(a))
+            .is_some()
+    })
+}
+
+/// 35,000 small objects (1 … PAGE/4 bytes, aligned to 2^1 … 2^11) live at
+/// once, then all freed: the per-CPU allocator's load on the vmalloc space.
+fn pcpu_alloc_test(vm: &Vm<'_>, _: &Params, rng: &mut Rng) -> bool {
+    let objs: Vec<Option<usize>> = (0..35_000)
+        .map(|_| {
+            let size = rng.inclusive(1, PAGE as u64 / 4) as usize;
+            let align = 1usize << rng.inclusive(1, 11);
+            vm.vmalloc_align(size, align)
+        })
+        .collect();
+    let ok = objs.iter().all(Option::is_some);
+    objs.into_iter().flatten().for_each(|a| vm.vfree(a));
+    ok
+}
+
+/// One test's outcome on one worker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Runs that succeeded.
+    pub passed: usize,
+    /// Runs that failed.
+    pub failed: usize,
+    /// Average µs of one run.
+    pub avg_usec: u64,
+}
+
+/// What one worker measured: per test (None if masked out) and in total.
+#[derive(Debug, Clone)]
+pub struct WorkerReport {
+    /// Indexed like [`TESTS`].
+    pub tests: Vec<Option<Outcome>>,
+    /// Wall time of the worker's whole sequence, µs.
+    pub total_usec: u64,
+}
+
+/// Runs the selected tests on `alloc` with `p.nr_threads` workers (each its
+/// own test order unless `sequential_test_order`), as the module does.
+/// `progress` is called after each test run.
+pub fn run(
+    alloc: &Mutex<Box<dyn VmAlloc + Send>>,
+    p: &Params,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<WorkerReport> {
+    let workers = p.nr_threads.max(1);
+    let repeat = p.test_repeat_count.max(1);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    let vm = Vm { inner: alloc, cpus };
+                    let mut rng = Rng::new(p.seed ^ (w as u64).wrapping_mul(0x5851_F42D_4C95_7F2D));
+                    let mut order: Vec<usize> = (0..TESTS.len()).collect();
+                    if !p.sequential_test_order {
+                        for i in (1..order.len()).rev() {
+                            let j = (rng.next_u64() % i as u64) as usize; // as the module: below i
+                            order.swap(i, j);
+                        }
+                    }
+                    let mut tests = vec![None; TESTS.len()];
+                    let start = Instant::now();
+                    for idx in order {
+                        if p.run_test_mask & (1 << idx) == 0 {
+                            continue;
+                        }
+                        let mut out = Outcome::default();
+                        let t = Instant::now();
+                        for _ in 0..repeat {
+                            if (TESTS[idx].1)(&vm, p, &mut rng) {
+                                out.passed += 1;
+                            } else {
+                                out.failed += 1;
+                            }
+                            progress();
+                        }
+                        out.avg_usec = t.elapsed().as_micros() as u64 / repeat as u64;
+                        tests[idx] = Some(out);
+                    }
+                    WorkerReport {
+                        tests,
+                        total_usec: start.elapsed().as_micros() as u64,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    })
+}
+
+/// The module's summary lines for `reports`.
+pub fn summary(reports: &[WorkerReport], p: &Params) -> String {
+    let mut out = String::new();
+    for (w, r) in reports.iter().enumerate() {
+        for (idx, t) in r.tests.iter().enumerate() {
+            if let Some(t) = t {
+                out += &format!(
+                    "Summary: {} passed: {} failed: {} repeat: {} loops: {} avg: {} usec\n",
+                    TESTS[idx].0,
+                    t.passed,
+                    t.failed,
+                    p.test_repeat_count.max(1),
+                    p.test_loop_count,
+                    t.avg_usec
+                );
+            }
+        }
+        out += &format!("All test took worker{w}={} usec\n", r.total_usec);
+    }
+    out
+}
