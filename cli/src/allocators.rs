@@ -50,10 +50,22 @@ impl VmArea {
         Self::with_range(policy, VMALLOC_START, VMALLOC_SIZE)
     }
 
-    /// A space over `[start, start + size)`.
+    /// A space over `[start, start + size)` (page-aligned, at most
+    /// `isize::MAX` bytes); the caller vouches for the bounds.
     pub fn with_range(policy: Policy, start: usize, size: usize) -> Self {
-        let space = Space::new(start, start + size, PAGE, policy, BoxNodes).expect("valid space");
-        VmArea { space }
+        Self::try_with_range(policy, start, size).expect("caller passes valid bounds")
+    }
+
+    /// A space over `[start, start + size)`, or why not.
+    pub fn try_with_range(
+        policy: Policy,
+        start: usize,
+        size: usize,
+    ) -> Result<Self, vmarea::Error> {
+        let end = start.checked_add(size).ok_or(vmarea::Error::BadSpace)?;
+        Ok(VmArea {
+            space: Space::new(start, end, PAGE, policy, BoxNodes)?,
+        })
     }
 
     /// The space, for checks.

@@ -5,3 +5,5 @@
 pub mod allocators;
 pub mod compare;
 pub mod test_vmalloc;
+pub mod trace;
+pub mod vmallocinfo;

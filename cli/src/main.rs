@@ -27,6 +27,31 @@ enum Cmd {
     Compare(CompareArgs),
     /// Port of Linux's lib/test_vmalloc.c on the address-range allocator.
     TestVmalloc(TestVmallocArgs),
+    /// Replay a vmalloc tracepoint log recorded from tracefs on every policy.
+    Replay(ReplayArgs),
+    /// Load a /proc/vmallocinfo snapshot as a starting layout and report on it.
+    Info(InfoArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The trace (`cat /sys/kernel/tracing/trace` with events/vmalloc enabled).
+    file: std::path::PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct InfoArgs {
+    /// The snapshot (`cat /proc/vmallocinfo`, as root).
+    file: std::path::PathBuf,
+    /// Continue with this trace from the loaded layout.
+    #[arg(long)]
+    then_replay: Option<std::path::PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -223,9 +248,138 @@ fn compare_cmd(a: CompareArgs) {
     }
 }
 
+fn read(path: &std::path::Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            eprintln!("vmarea: cannot read {}: {e}", path.display());
+            std::process::exit(2);
+        }
+    }
+}
+
+fn report_bad(path: &std::path::Path, bad: &[vmarea_cli::trace::BadLine]) {
+    for b in bad.iter().take(10) {
+        eprintln!("{}:{}: skipped: {}", path.display(), b.line, b.reason);
+    }
+    if bad.len() > 10 {
+        eprintln!(
+            "{}: {} more malformed lines skipped",
+            path.display(),
+            bad.len() - 10
+        );
+    }
+}
+
+fn replay_json(r: &vmarea_cli::trace::ReplayReport) -> serde_json::Value {
+    serde_json::json!({
+        "policy": r.policy, "events": r.events, "ops_per_sec": r.ops_per_sec,
+        "peak_live": r.peak_live, "peak_bytes": r.peak_bytes,
+        "failed_here_only": r.failed_here_only, "failed_in_trace_only": r.failed_in_trace_only,
+        "unknown_frees": r.unknown_frees, "rejected": r.rejected, "fragmentation": r.fragmentation,
+    })
+}
+
+fn replay_table(reports: &[vmarea_cli::trace::ReplayReport]) -> String {
+    let mut t = String::from(
+        "| policy | events | ops/s | peak live | peak bytes | failed here only | failed in trace only | unknown frees | fragmentation |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in reports {
+        t += &format!(
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.3} |\n",
+            r.policy,
+            r.events,
+            r.ops_per_sec,
+            r.peak_live,
+            r.peak_bytes,
+            r.failed_here_only,
+            r.failed_in_trace_only,
+            r.unknown_frees,
+            r.fragmentation
+        );
+    }
+    t
+}
+
+fn replay_cmd(a: ReplayArgs) {
+    use vmarea_cli::trace;
+    let (events, bad) = trace::parse(&read(&a.file));
+    report_bad(&a.file, &bad);
+    let Some(range) = trace::window(&events) else {
+        eprintln!("vmarea: {}: no alloc_vmap_area events", a.file.display());
+        std::process::exit(1);
+    };
+    let reports: Vec<_> = vmarea_cli::allocators::POLICIES
+        .iter()
+        .map(|&p| trace::replay(p, &events, range, None))
+        .collect();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::Value::Array(reports.iter().map(replay_json).collect())
+        );
+    } else {
+        println!(
+            "{} events from {} ({} malformed lines skipped)\n\n{}",
+            events.len(),
+            a.file.display(),
+            bad.len(),
+            replay_table(&reports)
+        );
+    }
+}
+
+fn info_cmd(a: InfoArgs) {
+    use vmarea_cli::{trace, vmallocinfo};
+    let text = read(&a.file);
+    let (lines, bad) = vmallocinfo::parse(&text);
+    report_bad(&a.file, &bad);
+    let file_order: Vec<_> = text
+        .lines()
+        .filter_map(|l| vmallocinfo::parse_line(l).ok().flatten())
+        .collect();
+    let loaded = vmallocinfo::load(Policy::FirstFit, &lines, &file_order);
+    let st = loaded.vm.space().stats();
+    let count = |k| lines.iter().filter(|l| l.kind == k).count();
+    let summary = serde_json::json!({
+        "lines": lines.len(), "malformed": bad.len(), "real_addresses": loaded.real_addresses,
+        "used": count(vmallocinfo::Kind::Used), "vm_map_ram": count(vmallocinfo::Kind::MapRam),
+        "unpurged": count(vmallocinfo::Kind::Unpurged), "unplaced": loaded.unplaced,
+        "used_bytes": st.used_bytes, "lazy_bytes": st.lazy_bytes, "free_bytes": st.free_bytes,
+        "largest_free": st.largest_free, "free_ranges": st.free_ranges, "fragmentation": st.fragmentation(),
+    });
+    let replayed = a.then_replay.as_ref().map(|path| {
+        let (events, bad) = trace::parse(&read(path));
+        report_bad(path, &bad);
+        let range = loaded.vm.space().bounds();
+        trace::replay(Policy::FirstFit, &events, range, Some(loaded.vm))
+    });
+    if a.json {
+        let mut v = summary;
+        if let Some(r) = &replayed {
+            v["replay"] = replay_json(r);
+        }
+        println!("{v}");
+    } else {
+        println!(
+            "{} areas ({} used, {} vm_map_ram, {} unpurged){}\nused {} bytes, unpurged {} bytes, free {} bytes in {} ranges, largest free {} bytes, fragmentation {:.3}{}",
+            lines.len(),
+            summary["used"], summary["vm_map_ram"], summary["unpurged"],
+            if loaded.real_addresses { "" } else { "; addresses hashed (kptr_restrict): laid out in file order" },
+            st.used_bytes, st.lazy_bytes, st.free_bytes, st.free_ranges, st.largest_free, st.fragmentation(),
+            if loaded.unplaced > 0 { format!("\n{} areas could not be placed (overlap)", loaded.unplaced) } else { String::new() },
+        );
+        if let Some(r) = replayed {
+            println!("\nthen replayed (FirstFit):\n\n{}", replay_table(&[r]));
+        }
+    }
+}
+
 fn main() {
     match Cli::parse().cmd {
         Cmd::Compare(a) => compare_cmd(a),
         Cmd::TestVmalloc(a) => test_vmalloc_cmd(a),
+        Cmd::Replay(a) => replay_cmd(a),
+        Cmd::Info(a) => info_cmd(a),
     }
 }

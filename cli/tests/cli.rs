@@ -14,7 +14,7 @@ fn help_for_every_subcommand() {
     let top = vmarea(&["--help"]);
     assert!(top.status.success());
     let text = String::from_utf8_lossy(&top.stdout);
-    for sub in ["compare", "test-vmalloc"] {
+    for sub in ["compare", "test-vmalloc", "replay", "info"] {
         assert!(text.contains(sub), "{text}");
         let h = vmarea(&[sub, "--help"]);
         assert!(h.status.success(), "{sub} --help");
@@ -83,4 +83,57 @@ fn bad_arguments_are_refused_with_a_message() {
         assert!(!out.status.success(), "{args:?}");
         assert!(!out.stderr.is_empty());
     }
+}
+
+fn data(name: &str) -> String {
+    format!("{}/../tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn replay_and_info_on_real_recordings() {
+    let out = vmarea(&["replay", &data("tracefs-vmalloc.txt")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for p in ["Rfc", "FirstFit", "InstantFit", "BestFit"] {
+        assert!(text.contains(&format!("| {p} |")), "{text}");
+    }
+    let out = vmarea(&[
+        "info",
+        &data("vmallocinfo.txt"),
+        "--then-replay",
+        &data("tracefs-vmalloc.txt"),
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["real_addresses"], false);
+    assert!(v["unpurged"].as_u64().unwrap() > 1000);
+    assert_eq!(v["replay"]["failed_here_only"], 0);
+}
+
+#[test]
+fn malformed_input_is_reported_not_fatal_and_missing_files_fail_cleanly() {
+    let dir = std::env::temp_dir().join(format!("vmarea-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad-trace.txt");
+    std::fs::write(&f, "alloc_vmap_area: va_start: 1 size=oops\nalloc_vmap_area: va_start: 4096 size=8192 align=4096 vstart=0x0 vend=0xfffff failed=0\n").unwrap();
+    let out = vmarea(&["replay", f.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(":1: skipped"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let g = dir.join("garbage.txt");
+    std::fs::write(&g, b"\xff\xfe\x00garbage\n").unwrap();
+    assert_eq!(
+        vmarea(&["replay", g.to_str().unwrap()]).status.code(),
+        Some(1)
+    ); // no events
+    assert!(vmarea(&["info", g.to_str().unwrap()]).status.success()); // reported, empty layout
+    assert_eq!(
+        vmarea(&["info", "/nonexistent/file"]).status.code(),
+        Some(2)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -802,9 +802,14 @@ impl<S: NodeSource> Space<S> {
         self.busy.iter().map(AreaInfo::of)
     }
 
-    /// Number of used areas.
+    /// Number of used areas. O(1).
     pub fn used_count(&self) -> usize {
         self.busy.len()
+    }
+
+    /// Bytes in used areas, guards included. O(1).
+    pub fn used_bytes(&self) -> usize {
+        self.used_bytes
     }
 
     /// Occupancy figures. O(areas): walks the list.
