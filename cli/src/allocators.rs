@@ -227,6 +227,11 @@ impl VmAlloc for RangeAlloc {
     }
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let pages = size.div_ceil(PAGE) + 1;
+        // It aligns offsets from 0; they are absolute addresses only up to
+        // the base's own alignment (2^40 for VMALLOC_START).
+        if align > 1 << VMALLOC_START.trailing_zeros() {
+            return None;
+        }
         let r = if align > PAGE {
             self.inner
                 .allocate_range_aligned(pages, align / PAGE)
