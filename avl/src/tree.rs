@@ -560,10 +560,11 @@ impl<A: KeyAdapter> AvlTree<A> {
         while let Some(n) = cur {
             // SAFETY: nodes reached from the root are live members.
             let here = A::key(unsafe { value_ref::<A>(n) });
-            // SAFETY (both arms): as above.
             if *key < here {
+                // SAFETY: `n` is a live member (reached from the root).
                 cur = unsafe { r(n) }.child(LEFT);
             } else if *key > here {
+                // SAFETY: as above.
                 cur = unsafe { r(n) }.child(RIGHT);
             } else {
                 return Some(n);
@@ -585,12 +586,13 @@ impl<A: KeyAdapter> AvlTree<A> {
             // SAFETY: nodes reached from the root are live members.
             let here = A::key(unsafe { value_ref::<A>(n) });
             parent = Some(n);
-            // SAFETY (both arms): as above.
             if *key < here {
                 dir = LEFT;
+                // SAFETY: `n` is a live member (reached from the root).
                 cur = unsafe { r(n) }.child(LEFT);
             } else if *key > here {
                 dir = RIGHT;
+                // SAFETY: as above.
                 cur = unsafe { r(n) }.child(RIGHT);
             } else {
                 return Slot::Found(n);

@@ -287,6 +287,16 @@ impl<S: NodeSource> Space<S> {
         p
     }
 
+    /// A reserved spare, initialised as the range `[addr, addr + size)`.
+    fn spare_with(&mut self, addr: usize, size: usize) -> NonNull<Area> {
+        let p = self.spare();
+        // SAFETY: a fresh spare, in no index.
+        let pa = unsafe { a(p) };
+        pa.addr.set(addr);
+        pa.set_size(size);
+        p
+    }
+
     fn release(&mut self, p: NonNull<Area>) {
         match self.spares.iter_mut().find(|s| s.is_none()) {
             Some(slot) => *slot = Some(p),
@@ -479,24 +489,18 @@ impl<S: NodeSource> Space<S> {
                     }
                 }
                 None => {
-                    let g = self.spare();
+                    let g = self.spare_with(self.top, gap);
                     // SAFETY: a fresh spare, in no index.
                     unsafe {
-                        a(g).addr.set(self.top);
-                        a(g).set_size(gap);
                         self.all.push_back(Area::list_link(g));
                         self.free.insert(g, self.shift);
                     }
                 }
             }
         }
-        let u = self.spare();
+        let u = self.spare_with(x, need);
         // SAFETY: a fresh spare, in no index.
-        unsafe {
-            a(u).addr.set(x);
-            a(u).set_size(need);
-            self.all.push_back(Area::list_link(u));
-        }
+        unsafe { self.all.push_back(Area::list_link(u)) };
         self.top = end;
         Some(u)
     }
@@ -544,9 +548,7 @@ impl<S: NodeSource> Space<S> {
                 }
                 (false, true) => {
                     // LE: the allocation takes the left edge.
-                    let u = self.spare();
-                    a(u).addr.set(x);
-                    a(u).set_size(need);
+                    let u = self.spare_with(x, need);
                     self.all.insert_before(flink, Area::list_link(u));
                     fa.addr.set(cut_end);
                     fa.set_size(end - cut_end);
@@ -555,9 +557,7 @@ impl<S: NodeSource> Space<S> {
                 }
                 (true, false) => {
                     // RE: the allocation takes the right edge.
-                    let u = self.spare();
-                    a(u).addr.set(x);
-                    a(u).set_size(need);
+                    let u = self.spare_with(x, need);
                     self.all.insert_after(flink, Area::list_link(u));
                     fa.set_size(x - start);
                     self.free.resized(f, old, self.shift);
@@ -565,12 +565,8 @@ impl<S: NodeSource> Space<S> {
                 }
                 (true, true) => {
                     // NE: the area splits in three; the right part is new.
-                    let u = self.spare();
-                    let rest = self.spare();
-                    a(u).addr.set(x);
-                    a(u).set_size(need);
-                    a(rest).addr.set(cut_end);
-                    a(rest).set_size(end - cut_end);
+                    let u = self.spare_with(x, need);
+                    let rest = self.spare_with(cut_end, end - cut_end);
                     self.all.insert_after(flink, Area::list_link(u));
                     self.all
                         .insert_after(Area::list_link(u), Area::list_link(rest));

@@ -40,6 +40,7 @@ fn list_add_del_splice_iterate() {
     let mut a = List::new();
     // SAFETY (all calls below): the items outlive the lists, and each link
     // is in at most one list at a time, as the calls say.
+    // SAFETY: the items outlive the list; each link is in one list at a time.
     unsafe {
         a.push_back(l(&it[1]));
         a.push_back(l(&it[2]));
@@ -51,6 +52,7 @@ fn list_add_del_splice_iterate() {
     assert_eq!(a.iter().rev().map(val).collect::<Vec<_>>(), [4, 3, 2, 1, 0]);
     assert_eq!(a.len(), 5);
     a.validate().unwrap();
+    // SAFETY: the items outlive the list; each link is in one list at a time.
     unsafe {
         a.remove(l(&it[0])); // head
         a.remove(l(&it[4])); // tail
@@ -60,6 +62,7 @@ fn list_add_del_splice_iterate() {
     a.validate().unwrap();
 
     let mut b = List::new();
+    // SAFETY: the items outlive the list; each link is in one list at a time.
     unsafe {
         b.push_back(l(&it[5]));
         b.push_back(l(&it[6]));
@@ -91,6 +94,7 @@ fn links_move_between_lists() {
     let it = items(3);
     let (mut a, mut b) = (List::new(), List::new());
     // SAFETY: each link is in one list at a time; items outlive both lists.
+    // SAFETY: the items outlive the list; each link is in one list at a time.
     unsafe {
         a.push_back(l(&it[0]));
         a.push_back(l(&it[1]));
@@ -116,6 +120,7 @@ fn hash_insert_remove_chain() {
     h.validate().unwrap();
     // Head insertion: the last inserted is first.
     assert_eq!(h.chain(1).map(val).collect::<Vec<_>>(), [9, 5, 1]);
+    // SAFETY: the items outlive the list; each link is in one list at a time.
     unsafe {
         h.remove(1, l(&it[5])); // middle
         h.remove(1, l(&it[9])); // head
@@ -134,6 +139,7 @@ fn hash_refuses_empty_storage_and_takes_slices() {
     assert!(HashChains::new([Bucket::EMPTY; 0]).is_err());
     let it = items(1);
     let mut h = HashChains::new([Bucket::EMPTY; 2]).unwrap();
+    // SAFETY: the item outlives the table and is in no other list.
     unsafe { h.insert(0, l(&it[0])) };
     // A caller-sized slice works the same.
     let mut store = [Bucket::EMPTY; 3];
