@@ -51,7 +51,7 @@ impl VmArea {
     }
 
     /// A space over `[start, start + size)` (page-aligned, at most
-    /// `isize::MAX` bytes); the caller vouches for the bounds.
+    /// `vmarea::MAX_SPAN` bytes); the caller vouches for the bounds.
     pub fn with_range(policy: Policy, start: usize, size: usize) -> Self {
         Self::try_with_range(policy, start, size).expect("caller passes valid bounds")
     }

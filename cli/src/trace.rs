@@ -185,8 +185,8 @@ pub fn window(events: &[(usize, Event)]) -> Option<(usize, usize)> {
         }
     }
     let lo = (lo as usize) & !(PAGE - 1);
-    // A space spans at most isize::MAX bytes; requests beyond are rejected.
-    let hi = (hi as usize).min(lo.saturating_add(isize::MAX as usize)) & !(PAGE - 1);
+    // A space spans at most vmarea::MAX_SPAN bytes; requests beyond are rejected.
+    let hi = (hi as usize).min(lo.saturating_add(vmarea::MAX_SPAN)) & !(PAGE - 1);
     (lo < hi).then_some((lo, hi))
 }
 

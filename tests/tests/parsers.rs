@@ -184,7 +184,7 @@ fn real_vmallocinfo_loads_in_file_order() {
 #[test]
 fn addresses_no_space_can_cover_fall_back_to_file_order() {
     // Found by fuzzing: consistent END − START, but spanning more than a
-    // space may (isize::MAX bytes). Loading must not panic.
+    // space may (vmarea::MAX_SPAN bytes). Loading must not panic.
     let text = "0x0-0x1000 4096 vmap\n0xffffffff00000000-0xffffffff00001000 4096 vmap\n";
     let (lines, bad) = vmallocinfo::parse(text);
     assert!(bad.is_empty());

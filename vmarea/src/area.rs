@@ -7,7 +7,7 @@
 //!                       ─ or ─ free-chain link (Rfc hash / InstantFit lists)
 //!  24      16    list   address-sorted list of all areas
 //!  40       8    addr
-//!  48       8    size   bytes, guard included; top bit = USED
+//!  48       8    size   bytes, guard included; top bits = USED, LAZY
 //!  56       8    aux    used: flags (low 32) | caller tag (high 32)
 //!                       free, FirstFit: largest free size in the subtree
 //! ```
@@ -18,14 +18,14 @@
 //! with `vm`).
 
 use crate::list::ListLink;
+use crate::sync::Word;
 use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use intrusive_avl::Link;
 
 /// Area flags, as Linux's `VM_*` that matter to a range allocator, plus
-/// eight bits free for the caller (`CALLER << 0..8`, bits 24–31). Bit 23 is
-/// reserved for the space's own use.
+/// eight bits free for the caller (`CALLER << 0..8`, bits 24–31).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Flags(pub u32);
 
@@ -69,9 +69,13 @@ pub(crate) union NodeLink {
 }
 
 const USED: usize = 1 << (usize::BITS - 1);
-/// Internal flag bit marking a lazily freed area; reserved: callers'
-/// `Flags` are masked so they cannot set it.
-const LAZY: u32 = 1 << 23;
+/// Lazily freed, awaiting a purge. Kept in the size word, which only the
+/// lock holder writes (the deferred-free push may rewrite `aux`).
+const LAZY: usize = 1 << (usize::BITS - 2);
+const STATE: usize = USED | LAZY;
+/// The largest span, in bytes, a [`crate::Space`] may cover: `usize::MAX / 4`
+/// (sizes never reach the two state bits kept above them).
+pub const MAX_SPAN: usize = usize::MAX >> 2;
 
 /// One range of the space (`vm_struct`). Created and owned by the space;
 /// callers see it through [`crate::AreaInfo`].
@@ -81,15 +85,17 @@ pub struct Area {
     pub(crate) list: ListLink,
     pub(crate) addr: Cell<usize>,
     size_used: Cell<usize>,
-    pub(crate) aux: Cell<u64>,
+    pub(crate) aux: Word,
 }
 
-#[cfg(target_pointer_width = "64")]
+// Loom's atomics carry model state and are larger than the real ones.
+#[cfg(all(target_pointer_width = "64", not(loom)))]
 static_assertions::const_assert!(core::mem::size_of::<Area>() <= 64);
 
-impl Area {
-    /// A fresh, free, unlinked area.
-    pub const fn new() -> Self {
+/// Builds a fresh, free, unlinked area (shared by the `const` and the loom
+/// constructor: loom's atomics cannot be built in `const`).
+macro_rules! fresh_area {
+    () => {
         Area {
             node: NodeLink {
                 tree: ManuallyDrop::new(Link::new()),
@@ -97,17 +103,31 @@ impl Area {
             list: ListLink::new(),
             addr: Cell::new(0),
             size_used: Cell::new(0),
-            aux: Cell::new(0),
+            aux: Word::new(0),
         }
+    };
+}
+
+impl Area {
+    /// A fresh, free, unlinked area.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        fresh_area!()
+    }
+
+    /// A fresh, free, unlinked area.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        fresh_area!()
     }
 
     pub(crate) fn size(&self) -> usize {
-        self.size_used.get() & !USED
+        self.size_used.get() & !STATE
     }
 
     pub(crate) fn set_size(&self, size: usize) {
-        debug_assert!(size & USED == 0);
-        self.size_used.set(size | (self.size_used.get() & USED));
+        debug_assert!(size & STATE == 0);
+        self.size_used.set(size | (self.size_used.get() & STATE));
     }
 
     pub(crate) fn end(&self) -> usize {
@@ -122,8 +142,7 @@ impl Area {
     /// free tree's summary).
     pub(crate) fn set_used(&self, flags: Flags, tag: u32) {
         self.size_used.set(self.size() | USED);
-        self.aux
-            .set(u64::from(flags.0 & !LAZY) | (u64::from(tag) << 32));
+        self.aux.set(u64::from(flags.0) | (u64::from(tag) << 32));
     }
 
     pub(crate) fn set_free(&self) {
@@ -131,18 +150,18 @@ impl Area {
         self.aux.set(0);
     }
 
-    /// Flags as given by the caller (the internal lazy bit masked out).
+    /// Flags as given by the caller.
     pub(crate) fn flags(&self) -> Flags {
-        Flags(self.aux.get() as u32 & !LAZY)
+        Flags(self.aux.get() as u32)
     }
 
     /// Freed lazily, awaiting a purge: still counted as occupied.
     pub(crate) fn is_lazy(&self) -> bool {
-        self.is_used() && self.aux.get() as u32 & LAZY != 0
+        self.size_used.get() & LAZY != 0
     }
 
     pub(crate) fn set_lazy(&self) {
-        self.aux.set(self.aux.get() | u64::from(LAZY));
+        self.size_used.set(self.size_used.get() | LAZY);
     }
 
     pub(crate) fn tag(&self) -> u32 {

@@ -7,7 +7,7 @@ use core::fmt;
 pub enum Error {
     /// `Space::new`: the quantum is not a power of two, the bounds are not
     /// quantum-aligned, the span is empty, or it is longer than
-    /// `isize::MAX` bytes.
+    /// `usize::MAX / 4` bytes.
     BadSpace,
     /// A zero-byte request.
     ZeroSize,

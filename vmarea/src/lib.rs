@@ -38,16 +38,23 @@ mod index;
 mod info;
 pub mod list;
 mod nodes;
+mod shared;
 mod space;
+mod spin;
+mod sync;
 
-pub use area::{Area, Flags};
+pub use area::{Area, Flags, MAX_SPAN};
 pub use error::Error;
 pub use index::Policy;
 pub use info::{AreaInfo, Stats};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
 pub use nodes::{NodeSource, PoolNodes};
+pub use shared::{Guard, RawLock, SharedSpace};
 pub use space::{Handle, Request, Space};
+pub use spin::RawSpinlock;
+#[cfg(not(loom))]
+pub use spin::SpinMutex;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "alloc"))]

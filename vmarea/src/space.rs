@@ -77,6 +77,22 @@ pub struct Space<S: NodeSource> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle(NonNull<Area>);
 
+// SAFETY: a handle is an address token; every use of it is behind an
+// `unsafe` call whose contract covers the area's liveness.
+unsafe impl Send for Handle {}
+// SAFETY: as above.
+unsafe impl Sync for Handle {}
+
+impl Handle {
+    pub(crate) fn as_ptr(self) -> NonNull<Area> {
+        self.0
+    }
+
+    pub(crate) fn from_ptr(p: NonNull<Area>) -> Self {
+        Handle(p)
+    }
+}
+
 // SAFETY: the space owns every area it points to (through its source) and
 // gives out only copies of their fields; it can move to another thread
 // whenever its source can.
@@ -97,7 +113,8 @@ unsafe fn a<'x>(p: NonNull<Area>) -> &'x Area {
 
 impl<S: NodeSource> Space<S> {
     /// A space over `[start, end)` with allocation unit `quantum` (a power
-    /// of two; both bounds multiples of it; at most `isize::MAX` bytes).
+    /// of two; both bounds multiples of it; at most `usize::MAX / 4` bytes:
+    /// 4 EiB on 64-bit targets, 1 GiB on 32-bit ones).
     pub fn new(
         start: usize,
         end: usize,
@@ -110,7 +127,7 @@ impl<S: NodeSource> Space<S> {
             || !aligned(start)
             || !aligned(end)
             || start >= end
-            || end - start > isize::MAX as usize
+            || end - start > crate::area::MAX_SPAN
         {
             return Err(Error::BadSpace);
         }

@@ -1,0 +1,249 @@
+//! A space shared by many CPUs: `&self` methods behind a pluggable lock,
+//! and a lock-free deferred free for contexts that cannot take the lock.
+//!
+//! Theory of operation.
+//!
+//! - **The lock** (`L: RawLock`, any `lock_api::RawMutex`, e.g. the
+//!   crate's [`RawSpinlock`](crate::RawSpinlock) or `parking_lot`'s) protects
+//!   the whole `Space`: every index, the address list, the spares and the
+//!   node source. Its acquire/release orders one holder's writes before the
+//!   next holder's reads.
+//! - **Deferred free** ([`SharedSpace::free_deferred`], Linux's
+//!   `vfree_atomic`) never takes the lock and never allocates: it pushes the
+//!   area on a Treiber stack whose link is the area's `aux` word — the
+//!   flags/tag word a used area no longer needs once it is being freed, and
+//!   the only area word accessed with atomics. The push stores the link
+//!   (relaxed), then publishes the area with a Release compare-exchange on
+//!   the stack head.
+//! - **Draining**: every lock holder first takes the whole stack with one
+//!   Acquire swap (so the links written before each push are visible) and
+//!   frees each area as `free_handle` would. Taking the whole list at once
+//!   means no pop, so no ABA problem.
+//! - Which calls may run where: `free_deferred` from any context (interrupt
+//!   handlers, with the lock held elsewhere on the same CPU); everything else
+//!   takes the lock and may spin.
+
+use crate::area::Area;
+use crate::error::Error;
+use crate::info::AreaInfo;
+use crate::nodes::NodeSource;
+use crate::space::{Handle, Request, Space};
+use crate::sync::{AtomicPtr, Ordering};
+use core::ptr::{self, NonNull};
+
+/// A mutual-exclusion lock the shared space can use.
+///
+/// # Safety
+/// `lock` must not return while another caller holds the lock, must
+/// synchronise-with (Acquire) the previous `unlock` (Release), and `unlock`
+/// is only called by the holder.
+pub unsafe trait RawLock {
+    /// Takes the lock, waiting as long as needed.
+    fn lock(&self);
+    /// Releases the lock.
+    ///
+    /// # Safety
+    /// The caller holds the lock.
+    unsafe fn unlock(&self);
+}
+
+// SAFETY: lock_api's RawMutex contract is the same one.
+#[cfg(not(loom))]
+unsafe impl<R: lock_api::RawMutex> RawLock for R {
+    fn lock(&self) {
+        lock_api::RawMutex::lock(self)
+    }
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded contract.
+        unsafe { lock_api::RawMutex::unlock(self) }
+    }
+}
+
+// SAFETY: see `RawSpinlock::acquire`/`release`.
+#[cfg(loom)]
+unsafe impl RawLock for crate::spin::RawSpinlock {
+    fn lock(&self) {
+        self.acquire()
+    }
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded contract.
+        unsafe { self.release() }
+    }
+}
+
+/// `core::cell::UnsafeCell`, or loom's (which checks every access) under
+/// `--cfg loom`.
+struct Protected<T> {
+    #[cfg(not(loom))]
+    cell: core::cell::UnsafeCell<T>,
+    #[cfg(loom)]
+    cell: loom::cell::UnsafeCell<T>,
+}
+
+impl<T> Protected<T> {
+    fn new(v: T) -> Self {
+        Protected {
+            #[cfg(not(loom))]
+            cell: core::cell::UnsafeCell::new(v),
+            #[cfg(loom)]
+            cell: loom::cell::UnsafeCell::new(v),
+        }
+    }
+
+    /// # Safety
+    /// No other access to the value overlaps this one (the lock is held).
+    unsafe fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(not(loom))]
+        // SAFETY: caller contract: exclusive access.
+        return f(unsafe { &mut *self.cell.get() });
+        #[cfg(loom)]
+        // SAFETY: caller contract: exclusive access (loom checks it).
+        return self.cell.with_mut(|p| f(unsafe { &mut *p }));
+    }
+}
+
+/// A [`Space`] usable through `&self` from many threads.
+pub struct SharedSpace<L: RawLock, S: NodeSource> {
+    lock: L,
+    space: Protected<Space<S>>,
+    /// Head of the deferred-free stack (null: empty).
+    deferred: AtomicPtr<Area>,
+}
+
+// SAFETY: the space is only reached under the lock, which serialises
+// holders; it may move between threads when its source may (`Space<S>:
+// Send`). The deferred stack is an atomic.
+unsafe impl<L: RawLock + Sync, S: NodeSource + Send> Sync for SharedSpace<L, S> {}
+// SAFETY: as above: everything inside may move when `S` and `L` may.
+unsafe impl<L: RawLock + Send, S: NodeSource + Send> Send for SharedSpace<L, S> {}
+
+/// The space, locked; deferred frees were applied when it was taken.
+pub struct Guard<'a, L: RawLock, S: NodeSource> {
+    shared: &'a SharedSpace<L, S>,
+}
+
+impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
+    /// Runs `f` on the locked space.
+    pub fn with<R>(&mut self, f: impl FnOnce(&mut Space<S>) -> R) -> R {
+        // SAFETY: this guard holds the lock, so no other access overlaps.
+        unsafe { self.shared.space.with_mut(f) }
+    }
+}
+
+impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
+    fn drop(&mut self) {
+        // SAFETY: this guard took the lock in `SharedSpace::lock`.
+        unsafe { self.shared.lock.unlock() }
+    }
+}
+
+impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
+    /// Shares `space` behind `lock` (an unlocked lock).
+    pub fn with_lock(lock: L, space: Space<S>) -> Self {
+        SharedSpace {
+            lock,
+            space: Protected::new(space),
+            deferred: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Takes the lock and applies pending deferred frees.
+    pub fn lock(&self) -> Guard<'_, L, S> {
+        self.lock.lock();
+        let mut g = Guard { shared: self };
+        g.with(|s| Self::drain_into(&self.deferred, s));
+        g
+    }
+
+    /// Allocates (see [`Space::alloc_handle`]).
+    pub fn alloc(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
+        self.lock().with(|s| s.alloc_handle(req))
+    }
+
+    /// Frees the used area at `addr` (see [`Space::free`]).
+    pub fn free(&self, addr: usize) -> Result<AreaInfo, Error> {
+        self.lock().with(|s| s.free(addr))
+    }
+
+    /// The used area containing `addr`.
+    pub fn find(&self, addr: usize) -> Option<AreaInfo> {
+        self.lock().with(|s| s.find(addr))
+    }
+
+    /// Applies pending deferred frees now; returns how many.
+    pub fn drain(&self) -> usize {
+        self.lock.lock();
+        let g = Guard { shared: self };
+        // SAFETY: `g` holds the lock.
+        let n = unsafe { self.space.with_mut(|s| Self::drain_into(&self.deferred, s)) };
+        drop(g);
+        n
+    }
+
+    /// Frees the area `handle` names without taking the lock and without
+    /// allocating (Linux's `vfree_atomic`): safe to call from interrupt
+    /// context, even while this CPU holds the lock. The range becomes
+    /// reusable at the next lock acquisition (or [`drain`](Self::drain)).
+    ///
+    /// # Safety
+    /// `handle` came from this space's `alloc`, its area is not freed yet and
+    /// is freed by no other call (by address, handle, lazily or deferred).
+    pub unsafe fn free_deferred(&self, handle: Handle) {
+        let area = handle.as_ptr();
+        // Only the atomic `aux` word is touched, through a raw projection: no
+        // reference to the rest of the area, which the lock holder may be
+        // rewriting, is made.
+        // SAFETY: the area is live until drained (caller contract).
+        let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) };
+        let mut head = self.deferred.load(Ordering::Relaxed);
+        loop {
+            link.set(head.expose_provenance() as u64);
+            match self.deferred.compare_exchange_weak(
+                head,
+                area.as_ptr(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Takes the whole deferred stack and frees each area.
+    fn drain_into(deferred: &AtomicPtr<Area>, space: &mut Space<S>) -> usize {
+        let mut p = deferred.swap(ptr::null_mut(), Ordering::Acquire);
+        let mut n = 0;
+        while let Some(area) = NonNull::new(p) {
+            // SAFETY: pushed areas are live used areas of this space; the
+            // Acquire swap makes the link stored before each push visible.
+            let next = unsafe { &*ptr::addr_of!((*p).aux) }.get() as usize;
+            p = ptr::with_exposed_provenance_mut(next);
+            // SAFETY: `free_deferred`'s contract: a live area freed once.
+            unsafe { space.free_handle(Handle::from_ptr(area)) };
+            n += 1;
+        }
+        n
+    }
+
+    /// The space back, with deferred frees applied.
+    pub fn into_inner(self) -> Space<S> {
+        let SharedSpace {
+            space, deferred, ..
+        } = self;
+        #[cfg(not(loom))]
+        let mut s = space.cell.into_inner();
+        #[cfg(loom)]
+        let mut s = space.cell.into_inner();
+        Self::drain_into(&deferred, &mut s);
+        s
+    }
+}
+
+#[cfg(not(loom))]
+impl<R: lock_api::RawMutex, S: NodeSource> SharedSpace<R, S> {
+    /// Shares `space` behind a new lock of type `R`.
+    pub fn new(space: Space<S>) -> Self {
+        Self::with_lock(R::INIT, space)
+    }
+}
