@@ -37,6 +37,7 @@ pub mod hash;
 mod index;
 mod info;
 pub mod list;
+mod magazine;
 mod nodes;
 mod shared;
 mod space;
@@ -47,6 +48,7 @@ pub use area::{Area, Flags, MAX_SPAN};
 pub use error::Error;
 pub use index::Policy;
 pub use info::{AreaInfo, Stats};
+pub use magazine::{Cached, CpuCache, CLASSES, DEPOT_MAGAZINES, ROUNDS};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
 pub use nodes::{NodeSource, PoolNodes};

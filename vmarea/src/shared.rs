@@ -23,12 +23,13 @@
 //!   handlers, with the lock held elsewhere on the same CPU); everything else
 //!   takes the lock and may spin.
 
-use crate::area::Area;
+use crate::area::{Area, Flags};
 use crate::error::Error;
 use crate::info::AreaInfo;
+use crate::magazine::{CpuCache, Depot};
 use crate::nodes::NodeSource;
 use crate::space::{Handle, Request, Space};
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use core::ptr::{self, NonNull};
 
 /// A mutual-exclusion lock the shared space can use.
@@ -106,8 +107,13 @@ impl<T> Protected<T> {
 pub struct SharedSpace<L: RawLock, S: NodeSource> {
     lock: L,
     space: Protected<Space<S>>,
+    /// Full magazines of cached areas, under the same lock.
+    depot: Protected<Depot>,
     /// Head of the deferred-free stack (null: empty).
     deferred: AtomicPtr<Area>,
+    /// Areas held by caches and the depot (allocated in the space, ready).
+    pub(crate) cached: AtomicUsize,
+    quantum: usize,
 }
 
 // SAFETY: the space is only reached under the lock, which serialises
@@ -142,9 +148,43 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     pub fn with_lock(lock: L, space: Space<S>) -> Self {
         SharedSpace {
             lock,
+            quantum: space.quantum(),
             space: Protected::new(space),
+            depot: Protected::new(Depot::default()),
             deferred: AtomicPtr::new(ptr::null_mut()),
+            cached: AtomicUsize::new(0),
         }
+    }
+
+    /// The space's quantum.
+    pub fn quantum(&self) -> usize {
+        self.quantum
+    }
+
+    /// A per-CPU (per-thread) cache of ready areas; cached areas keep
+    /// `flags`. See [`CpuCache`].
+    pub fn cache(&self, flags: Flags) -> CpuCache<'_, L, S> {
+        CpuCache::new(self, flags)
+    }
+
+    /// Areas held ready by caches and the depot: allocated in the space
+    /// (counted there as used), but by nobody.
+    pub fn cached_areas(&self) -> usize {
+        self.cached.load(Ordering::Relaxed)
+    }
+
+    /// Returns every area the depot holds to the space; returns how many.
+    pub fn flush_depot(&self) -> usize {
+        let n = self.with_depot(|space, depot| depot.flush_into(space));
+        self.cached.fetch_sub(n, Ordering::Relaxed);
+        n
+    }
+
+    /// Runs `f` on the space and the depot, under the lock.
+    pub(crate) fn with_depot<R>(&self, f: impl FnOnce(&mut Space<S>, &mut Depot) -> R) -> R {
+        let mut g = self.lock();
+        // SAFETY: `g` holds the lock, which guards the depot too.
+        g.with(|space| unsafe { self.depot.with_mut(|depot| f(space, depot)) })
     }
 
     /// Takes the lock and applies pending deferred frees.
@@ -155,9 +195,17 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         g
     }
 
-    /// Allocates (see [`Space::alloc_handle`]).
+    /// Allocates (see [`Space::alloc_handle`]). With no space left, the
+    /// depot's cached areas are returned first and the allocation retried.
     pub fn alloc(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
-        self.lock().with(|s| s.alloc_handle(req))
+        self.with_depot(|s, depot| match s.alloc_handle(req) {
+            Err(Error::NoSpace) => {
+                self.cached
+                    .fetch_sub(depot.flush_into(s), Ordering::Relaxed);
+                s.alloc_handle(req)
+            }
+            r => r,
+        })
     }
 
     /// Frees the used area at `addr` (see [`Space::free`]).
@@ -228,12 +276,10 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// The space back, with deferred frees applied.
     pub fn into_inner(self) -> Space<S> {
+        self.flush_depot();
         let SharedSpace {
             space, deferred, ..
         } = self;
-        #[cfg(not(loom))]
-        let mut s = space.cell.into_inner();
-        #[cfg(loom)]
         let mut s = space.cell.into_inner();
         Self::drain_into(&deferred, &mut s);
         s

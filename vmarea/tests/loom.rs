@@ -133,3 +133,38 @@ fn deferred_free_races_drain() {
         assert_eq!(s.used_count(), 0, "no deferred free may be lost");
     });
 }
+
+#[test]
+fn magazine_exchange_races_depot_flush() {
+    use vmarea::ROUNDS;
+    model(|| {
+        let sh = Arc::new(space());
+        let cacher = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let mut c = sh.cache(Flags::NO_GUARD);
+                let got: Vec<_> = (0..2 * ROUNDS + 1).map(|_| c.alloc(Q).unwrap()).collect();
+                // Fills `loaded` and `previous`, then hands one full magazine
+                // to the depot; dropping the cache flushes its own two.
+                for a in got {
+                    c.free(a);
+                }
+            })
+        };
+        let flusher = {
+            let sh = sh.clone();
+            thread::spawn(move || sh.flush_depot())
+        };
+        cacher.join().unwrap();
+        let flushed = flusher.join().unwrap();
+        assert!(flushed == 0 || flushed == ROUNDS);
+        assert_eq!(
+            sh.cached_areas(),
+            ROUNDS - flushed,
+            "every cached area accounted for"
+        );
+        let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner(); // flushes the depot
+        s.validate().unwrap();
+        assert_eq!(s.used_count(), 0, "no cached area lost");
+    });
+}

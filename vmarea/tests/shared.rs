@@ -138,3 +138,134 @@ fn spin_mutex_is_a_lock_api_mutex() {
     });
     assert_eq!(*m.lock(), if cfg!(miri) { 20 } else { 20_000 });
 }
+
+mod caches {
+    use super::*;
+    use vmarea::{Cached, ROUNDS};
+
+    #[test]
+    fn a_cache_reuses_its_own_areas_without_the_space() {
+        let sh = shared(Policy::FirstFit, 1024);
+        let mut c = sh.cache(Flags::ALLOC);
+        let a = c.alloc(Q).unwrap();
+        assert_eq!(a.size, 2 * Q); // one page + guard: class 1
+        c.free(a);
+        assert_eq!(sh.cached_areas(), 1);
+        // Still allocated in the space (counted as used there).
+        assert_eq!(sh.lock().with(|s| s.used_count()), 1);
+        let b = c.alloc(Q).unwrap();
+        assert_eq!(b.addr, a.addr, "served from the magazine");
+        assert_eq!(sh.cached_areas(), 0);
+        c.free(b);
+        assert_eq!(c.flush(), 1);
+        assert_eq!(
+            (sh.cached_areas(), sh.lock().with(|s| s.used_count())),
+            (0, 0)
+        );
+        // Sizes outside the classes are refused, not mis-served.
+        assert_eq!(c.alloc(0), Err(vmarea::Error::ZeroSize));
+        assert_eq!(c.alloc(64 * Q), Err(vmarea::Error::BadRange));
+    }
+
+    #[test]
+    fn full_magazines_go_to_the_depot_and_to_other_caches() {
+        let sh = shared(Policy::InstantFit, 4096);
+        let mut c1 = sh.cache(Flags::ALLOC);
+        let got: Vec<Cached> = (0..3 * ROUNDS).map(|_| c1.alloc(2 * Q).unwrap()).collect();
+        let addrs: std::collections::HashSet<usize> = got.iter().map(|a| a.addr).collect();
+        for a in got {
+            c1.free(a);
+        }
+        // loaded + previous are full; one magazine went to the depot.
+        assert_eq!(sh.cached_areas(), 3 * ROUNDS);
+        let mut c2 = sh.cache(Flags::ALLOC);
+        let b = c2.alloc(2 * Q).unwrap();
+        assert!(
+            addrs.contains(&b.addr),
+            "c2 took a full magazine from the depot"
+        );
+        c2.free(b);
+        drop(c2); // flushes its magazines to the space
+        assert_eq!(sh.flush_depot(), 0, "c2 emptied the only depot magazine");
+        drop(c1);
+        assert_eq!(sh.cached_areas(), 0);
+        let s = sh.into_inner();
+        s.validate().unwrap();
+        assert_eq!(s.used_count(), 0);
+    }
+
+    #[test]
+    fn pressure_flushes_the_depot_then_retries() {
+        // 56 pages: 3 magazines of 2-page areas hold 48 of them, 8 stay free.
+        // The depot receives the second magazine filled (areas 9-16, pages
+        // 16-32), so flushing it frees 16 contiguous pages.
+        let sh = shared(Policy::FirstFit, 56);
+        let mut c = sh.cache(Flags::ALLOC);
+        let got: Vec<Cached> = (0..3 * ROUNDS).map(|_| c.alloc(Q).unwrap()).collect();
+        for a in got {
+            c.free(a);
+        }
+        let mut c2 = sh.cache(Flags::ALLOC);
+        // Only 8 pages are free: a 12-page area fits once the depot's go back.
+        let big = Request {
+            size: 11 * Q,
+            align: 0,
+            flags: Flags::ALLOC,
+            tag: 0,
+            lo: S,
+            hi: S + 56 * Q,
+        };
+        let (a, _) = sh.alloc(&big).unwrap();
+        assert_eq!(
+            sh.cached_areas(),
+            2 * ROUNDS,
+            "the depot's magazine was flushed"
+        );
+        sh.free(a.addr).unwrap();
+        // A cache allocation under pressure also flushes the depot first.
+        assert!(c2.alloc(Q).is_ok());
+        drop((c, c2));
+        sh.into_inner().validate().unwrap();
+    }
+
+    #[test]
+    fn stress_with_one_cache_per_thread() {
+        let (threads, ops) = if cfg!(miri) { (2, 40) } else { (4, 20_000) };
+        for p in POLICIES {
+            let sh = shared(p, 1 << 14);
+            std::thread::scope(|scope| {
+                for t in 0..threads {
+                    let sh = &sh;
+                    scope.spawn(move || {
+                        let mut c = sh.cache(Flags::ALLOC);
+                        let mut x = 0x2545_F491u64 ^ t as u64;
+                        let mut mine: Vec<Cached> = Vec::new();
+                        for _ in 0..ops {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            if mine.len() < 32 && x % 2 == 0 {
+                                let a = c.alloc((1 + (x % 4) as usize) * Q).unwrap();
+                                assert_eq!(sh.find(a.addr).map(|i| i.addr), Some(a.addr));
+                                mine.push(a);
+                            } else if let Some(a) = mine.pop() {
+                                c.free(a);
+                            }
+                        }
+                        for a in mine {
+                            c.free(a);
+                        }
+                    });
+                }
+            });
+            // Dropped caches flushed their own magazines; the depot keeps its
+            // full ones until flushed.
+            let in_depot = sh.cached_areas();
+            assert_eq!(sh.flush_depot(), in_depot, "{p:?}");
+            assert_eq!(sh.cached_areas(), 0, "{p:?}");
+            let s = sh.into_inner();
+            s.validate().unwrap();
+            assert_eq!(s.used_count(), 0, "{p:?}");
+        }
+    }
+}
