@@ -11,7 +11,9 @@
 //! - A depot with no full magazine means the space itself allocates; a
 //!   depot with no room means the area goes back to the space.
 //! - Cached areas are allocated in the space (they are in the busy tree);
-//!   [`SharedSpace::cached_areas`] counts them separately. An allocation
+//!   [`SharedSpace::cached_areas`] counts them separately: the depot's
+//!   exactly, each cache's as of its last lock acquisition (the fast paths
+//!   touch no shared memory at all). An allocation
 //!   that finds no space first flushes the depot and purges lazy frees,
 //!   then retries.
 //! - Cached areas keep the flags the cache was made with; class sizes are
@@ -90,6 +92,11 @@ impl Depot {
         self.count[c] += 1;
         true
     }
+    /// Areas held by the depot (its magazines are all full).
+    pub(crate) fn areas(&self) -> usize {
+        self.count.iter().sum::<usize>() * ROUNDS
+    }
+
     /// Frees every depot area into `space`; returns how many.
     pub(crate) fn flush_into<S: NodeSource>(&mut self, space: &mut Space<S>) -> usize {
         let mut n = 0;
@@ -123,6 +130,13 @@ pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
     flags: Flags,
     loaded: [Magazine; CLASSES],
     previous: [Magazine; CLASSES],
+    /// Areas in this cache's magazines (exact, local).
+    held: usize,
+    /// The part of `held` already added to the shared count. The fast paths
+    /// touch no shared memory; the difference is published whenever the
+    /// cache takes the lock anyway (a shared counter bumped on every
+    /// operation made two threads 7× slower than one).
+    published: usize,
 }
 
 impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
@@ -132,18 +146,36 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             flags,
             loaded: Default::default(),
             previous: Default::default(),
+            held: 0,
+            published: 0,
         }
     }
 
-    /// The class of `size` bytes (guard included), if the cache serves it.
-    fn class(&self, size: usize) -> Option<(usize, usize)> {
-        let q = self.shared.quantum();
-        let guard = if self.flags.contains(Flags::NO_GUARD) {
+    /// Areas this cache holds ready.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    fn publish(&mut self) {
+        let delta = self.held.wrapping_sub(self.published);
+        self.shared.in_caches.fetch_add(delta, Ordering::Relaxed);
+        self.published = self.held;
+    }
+
+    fn guard(&self) -> usize {
+        if self.flags.contains(Flags::NO_GUARD) {
             0
         } else {
-            q
-        };
-        let need = size.checked_next_multiple_of(q)?.checked_add(guard)?;
+            self.shared.quantum()
+        }
+    }
+
+    /// The class of `size` bytes, and its size with the guard, if cached.
+    fn class(&self, size: usize) -> Option<(usize, usize)> {
+        let q = self.shared.quantum();
+        let need = size
+            .checked_next_multiple_of(q)?
+            .checked_add(self.guard())?;
         let c = (need / q)
             .checked_sub(1)
             .filter(|&c| c < CLASSES && size > 0)?;
@@ -153,16 +185,18 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
     /// Allocates `size` bytes (one of the cached classes; otherwise, or
     /// with no room anywhere, an error).
     pub fn alloc(&mut self, size: usize) -> Result<Cached, Error> {
-        let (c, need) = self.class(size).ok_or(if size == 0 {
-            Error::ZeroSize
-        } else {
-            Error::BadRange
-        })?;
+        let Some((c, need)) = self.class(size) else {
+            return Err(if size == 0 {
+                Error::ZeroSize
+            } else {
+                Error::BadRange
+            });
+        };
         if self.loaded[c].len == 0 && self.previous[c].is_full() {
             core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
         }
         if let Some((addr, handle)) = self.loaded[c].pop() {
-            self.shared.cached.fetch_sub(1, Ordering::Relaxed);
+            self.held -= 1;
             return Ok(Cached {
                 addr,
                 size: need,
@@ -172,65 +206,59 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         // Both magazines empty: one lock acquisition for a full one from the
         // depot, or an area from the space itself.
         let flags = self.flags;
-        let cached = &self.shared.cached;
         let slot = &mut self.loaded[c];
-        self.shared
-            .with_depot(|space, depot| {
-                if let Some(full) = depot.take_full(c) {
-                    *slot = full;
+        let r = self.shared.with_depot(|space, depot| {
+            if let Some(full) = depot.take_full(c) {
+                *slot = full;
+            }
+            if let Some((addr, handle)) = slot.pop() {
+                return Ok((addr, handle, true));
+            }
+            let (lo, hi) = space.bounds();
+            let req = Request {
+                size: need,
+                align: 0,
+                flags: flags | Flags::NO_GUARD,
+                tag: 0,
+                lo,
+                hi,
+            };
+            let r = match space.alloc_handle(&req) {
+                Err(Error::NoSpace) => {
+                    // Under pressure: give back what the depot holds, then retry.
+                    depot.flush_into(space);
+                    space.purge();
+                    space.alloc_handle(&req)
                 }
-                if let Some((addr, handle)) = slot.pop() {
-                    return Ok((addr, handle, true));
-                }
-                let (lo, hi) = space.bounds();
-                let req = Request {
-                    size: need,
-                    align: 0,
-                    flags: flags | Flags::NO_GUARD,
-                    tag: 0,
-                    lo,
-                    hi,
-                };
-                let r = match space.alloc_handle(&req) {
-                    Err(Error::NoSpace) => {
-                        // Under pressure: give back what the depot holds, then retry.
-                        cached.fetch_sub(depot.flush_into(space), Ordering::Relaxed);
-                        space.purge();
-                        space.alloc_handle(&req)
-                    }
-                    r => r,
-                };
-                r.map(|(info, h)| (info.addr, h, false))
-            })
-            .map(|(addr, handle, from_depot)| {
-                if from_depot {
-                    self.shared.cached.fetch_sub(1, Ordering::Relaxed);
-                }
-                Cached {
-                    addr,
-                    size: need,
-                    handle,
-                }
-            })
+                r => r,
+            };
+            r.map(|(info, h)| (info.addr, h, false))
+        });
+        let out = r.map(|(addr, handle, from_depot)| {
+            if from_depot {
+                // A full magazine arrived; one of its areas leaves at once.
+                self.held += ROUNDS - 1;
+            }
+            Cached {
+                addr,
+                size: need,
+                handle,
+            }
+        });
+        self.publish();
+        out
     }
 
     /// Returns an allocation to the cache (or, with no room, to the space).
     pub fn free(&mut self, a: Cached) {
-        let Some((c, _)) = self.class(
-            a.size
-                - if self.flags.contains(Flags::NO_GUARD) {
-                    0
-                } else {
-                    self.shared.quantum()
-                },
-        ) else {
+        let Some((c, _)) = self.class(a.size - self.guard()) else {
             return;
         };
         if self.loaded[c].is_full() && self.previous[c].len == 0 {
             core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
         }
         if self.loaded[c].push((a.addr, a.handle)).is_ok() {
-            self.shared.cached.fetch_add(1, Ordering::Relaxed);
+            self.held += 1;
             return;
         }
         // Both full: one lock acquisition to hand a full magazine to the
@@ -245,10 +273,12 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             given
         });
         if to_depot {
+            // A full magazine left for the depot; `a` starts the empty one.
             let pushed = self.loaded[c].push((a.addr, a.handle));
             debug_assert!(pushed.is_ok(), "an emptied magazine has room");
-            self.shared.cached.fetch_add(1, Ordering::Relaxed);
+            self.held = self.held + 1 - ROUNDS;
         }
+        self.publish();
     }
 
     /// Returns every area this cache holds to the space.
@@ -265,7 +295,8 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             }
             n
         });
-        self.shared.cached.fetch_sub(n, Ordering::Relaxed);
+        self.held -= n;
+        self.publish();
         n
     }
 }

@@ -111,8 +111,8 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     depot: Protected<Depot>,
     /// Head of the deferred-free stack (null: empty).
     deferred: AtomicPtr<Area>,
-    /// Areas held by caches and the depot (allocated in the space, ready).
-    pub(crate) cached: AtomicUsize,
+    /// Areas held by caches, as each last published it (see `CpuCache`).
+    pub(crate) in_caches: AtomicUsize,
     quantum: usize,
 }
 
@@ -152,7 +152,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
             space: Protected::new(space),
             depot: Protected::new(Depot::default()),
             deferred: AtomicPtr::new(ptr::null_mut()),
-            cached: AtomicUsize::new(0),
+            in_caches: AtomicUsize::new(0),
         }
     }
 
@@ -168,16 +168,16 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     }
 
     /// Areas held ready by caches and the depot: allocated in the space
-    /// (counted there as used), but by nobody.
+    /// (counted there as used), but by nobody. The depot's are counted
+    /// exactly; each cache's as of its last lock acquisition (exact once
+    /// every cache has flushed or exchanged since its last fast-path call).
     pub fn cached_areas(&self) -> usize {
-        self.cached.load(Ordering::Relaxed)
+        self.with_depot(|_, depot| depot.areas()) + self.in_caches.load(Ordering::Relaxed)
     }
 
     /// Returns every area the depot holds to the space; returns how many.
     pub fn flush_depot(&self) -> usize {
-        let n = self.with_depot(|space, depot| depot.flush_into(space));
-        self.cached.fetch_sub(n, Ordering::Relaxed);
-        n
+        self.with_depot(|space, depot| depot.flush_into(space))
     }
 
     /// Runs `f` on the space and the depot, under the lock.
@@ -200,8 +200,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     pub fn alloc(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         self.with_depot(|s, depot| match s.alloc_handle(req) {
             Err(Error::NoSpace) => {
-                self.cached
-                    .fetch_sub(depot.flush_into(s), Ordering::Relaxed);
+                depot.flush_into(s);
                 s.alloc_handle(req)
             }
             r => r,

@@ -150,12 +150,12 @@ mod caches {
         let a = c.alloc(Q).unwrap();
         assert_eq!(a.size, 2 * Q); // one page + guard: class 1
         c.free(a);
-        assert_eq!(sh.cached_areas(), 1);
+        assert_eq!(c.held(), 1);
         // Still allocated in the space (counted as used there).
         assert_eq!(sh.lock().with(|s| s.used_count()), 1);
         let b = c.alloc(Q).unwrap();
         assert_eq!(b.addr, a.addr, "served from the magazine");
-        assert_eq!(sh.cached_areas(), 0);
+        assert_eq!(c.held(), 0);
         c.free(b);
         assert_eq!(c.flush(), 1);
         assert_eq!(
@@ -177,13 +177,14 @@ mod caches {
             c1.free(a);
         }
         // loaded + previous are full; one magazine went to the depot.
-        assert_eq!(sh.cached_areas(), 3 * ROUNDS);
+        assert_eq!(c1.held(), 2 * ROUNDS);
         let mut c2 = sh.cache(Flags::ALLOC);
         let b = c2.alloc(2 * Q).unwrap();
         assert!(
             addrs.contains(&b.addr),
             "c2 took a full magazine from the depot"
         );
+        assert_eq!(c2.held(), ROUNDS - 1);
         c2.free(b);
         drop(c2); // flushes its magazines to the space
         assert_eq!(sh.flush_depot(), 0, "c2 emptied the only depot magazine");
@@ -216,11 +217,8 @@ mod caches {
             hi: S + 56 * Q,
         };
         let (a, _) = sh.alloc(&big).unwrap();
-        assert_eq!(
-            sh.cached_areas(),
-            2 * ROUNDS,
-            "the depot's magazine was flushed"
-        );
+        assert_eq!(sh.flush_depot(), 0, "the depot's magazine was flushed");
+        assert_eq!(c.held(), 2 * ROUNDS);
         sh.free(a.addr).unwrap();
         // A cache allocation under pressure also flushes the depot first.
         assert!(c2.alloc(Q).is_ok());
