@@ -19,6 +19,15 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
+/// Three threads spinning on one lock make long executions: a longer path
+/// limit, and fewer preemptions to keep the search finite.
+fn model3(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(1);
+    b.max_branches = 100_000;
+    b.check(f);
+}
+
 fn req(pages: usize) -> Request {
     Request {
         size: pages * Q,
@@ -166,5 +175,46 @@ fn magazine_exchange_races_depot_flush() {
         let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner(); // flushes the depot
         s.validate().unwrap();
         assert_eq!(s.used_count(), 0, "no cached area lost");
+    });
+}
+
+#[test]
+fn three_threads_alloc_while_one_frees_deferred() {
+    // One lock acquisition per thread (three threads spinning on one lock
+    // explode the search otherwise). The areas are held until joined, so
+    // they must not overlap; a deferred free races the allocations, and the
+    // final drain must account for every area.
+    model3(|| {
+        let sh = Arc::new(space());
+        let (_, pre) = sh.alloc(&req(1)).unwrap();
+        let ts: Vec<_> = (0..3)
+            .map(|i| {
+                let sh = sh.clone();
+                thread::spawn(move || {
+                    if i == 0 {
+                        // SAFETY: `pre` is live and freed once, here.
+                        unsafe { sh.free_deferred(pre) };
+                    }
+                    sh.alloc(&req(1 + i)).unwrap()
+                })
+            })
+            .collect();
+        let mut held: Vec<(usize, usize, vmarea::Handle)> = ts
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .map(|(a, h)| (a.addr, a.end(), h))
+            .collect();
+        held.sort_unstable_by_key(|x| x.0);
+        assert!(
+            held.windows(2).all(|w| w[0].1 <= w[1].0),
+            "areas held at once must not overlap"
+        );
+        for (_, _, h) in held {
+            // SAFETY: each handle is live and freed once, here.
+            unsafe { sh.free_deferred(h) };
+        }
+        let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner();
+        s.validate().unwrap();
+        assert_eq!(s.used_count(), 0, "no area lost");
     });
 }
