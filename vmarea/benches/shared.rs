@@ -35,7 +35,8 @@ fn run(threads: usize, cached: bool, random: bool) -> f64 {
                     let mut c = sh.cache(Flags::ALLOC);
                     for _ in 0..PAIRS {
                         let a = c.alloc(size()).unwrap();
-                        c.free(std::hint::black_box(a));
+                        // SAFETY: allocated by a cache of this space, freed once, here.
+                        unsafe { c.free(std::hint::black_box(a)) };
                     }
                 } else {
                     for _ in 0..PAIRS {

@@ -114,8 +114,9 @@ impl Depot {
     }
 }
 
-/// An allocation served by a cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An allocation served by a cache. Move-only: it is given back exactly
+/// once, to [`CpuCache::free`].
+#[derive(Debug, PartialEq, Eq)]
 pub struct Cached {
     /// Start address.
     pub addr: usize,
@@ -250,10 +251,17 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
     }
 
     /// Returns an allocation to the cache (or, with no room, to the space).
-    pub fn free(&mut self, a: Cached) {
-        let Some((c, _)) = self.class(a.size - self.guard()) else {
+    ///
+    /// # Safety
+    /// `a` came from a cache of this same `SharedSpace`, and its area was not
+    /// freed by any other call (`SharedSpace::free`, `free_deferred`, ...):
+    /// the cache hands it out again without looking it up.
+    pub unsafe fn free(&mut self, a: Cached) {
+        // Every `Cached` carries its class size (guard included).
+        let c = a.size / self.shared.quantum() - 1;
+        if c >= CLASSES {
             return;
-        };
+        }
         if self.loaded[c].is_full() && self.previous[c].len == 0 {
             core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
         }

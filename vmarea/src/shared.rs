@@ -189,10 +189,15 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Takes the lock and applies pending deferred frees.
     pub fn lock(&self) -> Guard<'_, L, S> {
+        self.acquire().0
+    }
+
+    /// Takes the lock and applies pending deferred frees; also says how many.
+    fn acquire(&self) -> (Guard<'_, L, S>, usize) {
         self.lock.lock();
         let mut g = Guard { shared: self };
-        g.with(|s| Self::drain_into(&self.deferred, s));
-        g
+        let n = g.with(|s| Self::drain_into(&self.deferred, s));
+        (g, n)
     }
 
     /// Allocates (see [`Space::alloc_handle`]). With no space left, the
@@ -219,12 +224,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Applies pending deferred frees now; returns how many.
     pub fn drain(&self) -> usize {
-        self.lock.lock();
-        let g = Guard { shared: self };
-        // SAFETY: `g` holds the lock.
-        let n = unsafe { self.space.with_mut(|s| Self::drain_into(&self.deferred, s)) };
-        drop(g);
-        n
+        self.acquire().1
     }
 
     /// Frees the area `handle` names without taking the lock and without
@@ -275,13 +275,10 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// The space back, with deferred frees applied.
     pub fn into_inner(self) -> Space<S> {
+        // Taking the lock drains the deferred stack; nothing can push after
+        // it, since `self` is owned.
         self.flush_depot();
-        let SharedSpace {
-            space, deferred, ..
-        } = self;
-        let mut s = space.cell.into_inner();
-        Self::drain_into(&deferred, &mut s);
-        s
+        self.space.cell.into_inner()
     }
 }
 

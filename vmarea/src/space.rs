@@ -651,18 +651,9 @@ impl<S: NodeSource> Space<S> {
     /// Frees the used area starting at `addr` (`vfree`), merging it with
     /// free neighbours (RFC step 4). Returns what was freed.
     pub fn free(&mut self, addr: usize) -> Result<AreaInfo, Error> {
-        let u = self
-            .busy
-            .find_mut(&addr)
-            .remove()
-            .ok_or(Error::NotAllocated { addr })?;
-        let u = UnsafeRef::as_ptr(&u);
+        let u = self.take_used(addr)?;
         // SAFETY: `u` just left the busy tree: a live used area.
-        let freed = AreaInfo::of(unsafe { a(u) });
-        self.used_bytes -= freed.size;
-        // SAFETY: as above.
-        unsafe { self.merge_free(u) };
-        Ok(freed)
+        Ok(unsafe { self.release_used(u) })
     }
 
     /// Frees the area `handle` names, without searching for it.
@@ -675,11 +666,7 @@ impl<S: NodeSource> Space<S> {
         // SAFETY: caller contract: `u` is a used area in the busy tree.
         unsafe { self.busy.cursor_mut_from_ptr(u.as_ptr()) }.remove();
         // SAFETY: as above; it has just left the busy tree.
-        let freed = AreaInfo::of(unsafe { a(u) });
-        self.used_bytes -= freed.size;
-        // SAFETY: as above.
-        unsafe { self.merge_free(u) };
-        freed
+        unsafe { self.release_used(u) }
     }
 
     /// Frees the area at `addr` lazily (Linux's `free_vmap_area_noflush`):
@@ -687,12 +674,7 @@ impl<S: NodeSource> Space<S> {
     /// the next purge, which runs when pending bytes reach the threshold,
     /// when an allocation would otherwise fail, or on [`purge`](Space::purge).
     pub fn free_lazy(&mut self, addr: usize) -> Result<AreaInfo, Error> {
-        let u = self
-            .busy
-            .find_mut(&addr)
-            .remove()
-            .ok_or(Error::NotAllocated { addr })?;
-        let u = UnsafeRef::as_ptr(&u);
+        let u = self.take_used(addr)?;
         // SAFETY: `u` just left the busy tree; its chain view is free now.
         let freed = unsafe {
             let ua = a(u);
@@ -707,6 +689,29 @@ impl<S: NodeSource> Space<S> {
             self.purge();
         }
         Ok(freed)
+    }
+
+    /// Takes the used area starting at `addr` out of the busy tree.
+    fn take_used(&mut self, addr: usize) -> Result<NonNull<Area>, Error> {
+        let u = self
+            .busy
+            .find_mut(&addr)
+            .remove()
+            .ok_or(Error::NotAllocated { addr })?;
+        Ok(UnsafeRef::as_ptr(&u))
+    }
+
+    /// Accounts for and merges a used area that has left the busy tree.
+    ///
+    /// # Safety
+    /// `u` is a live used area of the space, on the address list, in no index.
+    unsafe fn release_used(&mut self, u: NonNull<Area>) -> AreaInfo {
+        // SAFETY: caller contract.
+        let freed = AreaInfo::of(unsafe { a(u) });
+        self.used_bytes -= freed.size;
+        // SAFETY: caller contract.
+        unsafe { self.merge_free(u) };
+        freed
     }
 
     /// Sets the lazy-purge threshold in bytes (default: 1/64 of the space).

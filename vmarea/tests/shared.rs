@@ -149,14 +149,17 @@ mod caches {
         let mut c = sh.cache(Flags::ALLOC);
         let a = c.alloc(Q).unwrap();
         assert_eq!(a.size, 2 * Q); // one page + guard: class 1
-        c.free(a);
+        let a_addr = a.addr;
+        // SAFETY: allocated by a cache of this space, freed once, here.
+        unsafe { c.free(a) };
         assert_eq!(c.held(), 1);
         // Still allocated in the space (counted as used there).
         assert_eq!(sh.lock().with(|s| s.used_count()), 1);
         let b = c.alloc(Q).unwrap();
-        assert_eq!(b.addr, a.addr, "served from the magazine");
+        assert_eq!(b.addr, a_addr, "served from the magazine");
         assert_eq!(c.held(), 0);
-        c.free(b);
+        // SAFETY: allocated by a cache of this space, freed once, here.
+        unsafe { c.free(b) };
         assert_eq!(c.flush(), 1);
         assert_eq!(
             (sh.cached_areas(), sh.lock().with(|s| s.used_count())),
@@ -174,7 +177,8 @@ mod caches {
         let got: Vec<Cached> = (0..3 * ROUNDS).map(|_| c1.alloc(2 * Q).unwrap()).collect();
         let addrs: std::collections::HashSet<usize> = got.iter().map(|a| a.addr).collect();
         for a in got {
-            c1.free(a);
+            // SAFETY: allocated by a cache of this space, freed once, here.
+            unsafe { c1.free(a) };
         }
         // loaded + previous are full; one magazine went to the depot.
         assert_eq!(c1.held(), 2 * ROUNDS);
@@ -185,7 +189,8 @@ mod caches {
             "c2 took a full magazine from the depot"
         );
         assert_eq!(c2.held(), ROUNDS - 1);
-        c2.free(b);
+        // SAFETY: allocated by a cache of this space, freed once, here.
+        unsafe { c2.free(b) };
         drop(c2); // flushes its magazines to the space
         assert_eq!(sh.flush_depot(), 0, "c2 emptied the only depot magazine");
         drop(c1);
@@ -204,7 +209,8 @@ mod caches {
         let mut c = sh.cache(Flags::ALLOC);
         let got: Vec<Cached> = (0..3 * ROUNDS).map(|_| c.alloc(Q).unwrap()).collect();
         for a in got {
-            c.free(a);
+            // SAFETY: allocated by a cache of this space, freed once, here.
+            unsafe { c.free(a) };
         }
         let mut c2 = sh.cache(Flags::ALLOC);
         // Only 8 pages are free: a 12-page area fits once the depot's go back.
@@ -247,11 +253,13 @@ mod caches {
                                 assert_eq!(sh.find(a.addr).map(|i| i.addr), Some(a.addr));
                                 mine.push(a);
                             } else if let Some(a) = mine.pop() {
-                                c.free(a);
+                                // SAFETY: allocated by a cache of this space, freed once, here.
+                                unsafe { c.free(a) };
                             }
                         }
                         for a in mine {
-                            c.free(a);
+                            // SAFETY: allocated by a cache of this space, freed once, here.
+                            unsafe { c.free(a) };
                         }
                     });
                 }
