@@ -170,39 +170,97 @@ impl<T> Augment<T> for NoAugment {
 /// - `adapter!(Name = Ptr: Node { field } key K = |n| expr);`
 /// - `adapter!(Name = Ptr: Node { field } key K = |n| expr, augment A);`
 /// - `adapter!(Name = Ptr: Node { field } augment A);`
+///
+/// The field may be a nested path (`{ hdr.link }`) through structs held by
+/// value:
+///
+/// ```
+/// use intrusive_avl::{adapter, AvlTree, Link};
+///
+/// pub struct Header { link: Link }
+/// pub struct Task { id: u32, hdr: Header }
+/// adapter!(ById<'a> = &'a Task: Task { hdr.link } key u32 = |t| t.id);
+///
+/// let t = Task { id: 7, hdr: Header { link: Link::new() } };
+/// let mut tree = AvlTree::<ById>::new();
+/// tree.insert(&t).unwrap();
+/// assert_eq!(tree.get(&7).unwrap().id, 7);
+/// ```
+///
+/// # What the macro checks
+/// The generated `unsafe impl Adapter` is sound because the macro refuses,
+/// at compile time, every field it could not be sound for:
+/// - the field must have type exactly [`Link`] (no coercion, no `Deref`):
+///   ```compile_fail,E0308
+///   use intrusive_avl::{adapter, Link};
+///   pub struct Node { key: u64, link: Link }
+///   adapter!(Wrong<'a> = &'a Node: Node { key }); // `key` is a u64
+///   ```
+///   ```compile_fail,E0308
+///   use intrusive_avl::{adapter, Link};
+///   pub struct Node { link: Box<Link> }
+///   adapter!(Boxed = Box<Node>: Node { link }); // a Box<Link>, not a Link
+///   ```
+/// - the path must not pass through a pointer (the link must lie inside the
+///   node):
+///   ```compile_fail,E0609
+///   use intrusive_avl::{adapter, Link};
+///   pub struct Inner { link: Link }
+///   pub struct Node { inner: Box<Inner> }
+///   adapter!(Through<'a> = &'a Node: Node { inner.link });
+///   ```
+/// - the link must be properly aligned, so `#[repr(packed)]` nodes are
+///   refused:
+///   ```compile_fail,E0793
+///   use intrusive_avl::{adapter, Link};
+///   #[repr(C, packed)]
+///   pub struct Node { tag: u8, link: Link }
+///   adapter!(Packed<'a> = &'a Node: Node { link });
+///   ```
 #[macro_export]
 macro_rules! adapter {
-    (@base $vis:vis $name:ident $(<$lt:lifetime>)? = $ptr:ty : $value:path { $field:ident }, $aug:ty) => {
-        #[doc = concat!("Adapter for `", stringify!($value), "` through its `", stringify!($field), "` link.")]
+    (@base $vis:vis $name:ident $(<$lt:lifetime>)? = $ptr:ty : $value:path { $($field:ident).+ }, $aug:ty) => {
+        #[doc = concat!("Adapter for `", stringify!($value), "` through its `", stringify!($($field).+), "` link.")]
         #[derive(Debug, Clone, Copy, Default)]
         $vis struct $name $(<$lt>)? ($(core::marker::PhantomData<&$lt ()>)?);
 
-        // SAFETY: the link is found by `offset_of!` and raw pointer arithmetic
-        // on the value pointer, so the result stays inside the value and
-        // keeps its provenance; `value` subtracts the same offset.
+        // SAFETY: the field is checked to be a `Link` held by value inside
+        // `$value` and properly aligned (see `link`); it is found by
+        // `offset_of!` and raw pointer arithmetic on the value pointer, so the
+        // result stays inside the value and keeps its provenance; `value`
+        // subtracts the same offset.
         unsafe impl $(<$lt>)? $crate::Adapter for $name $(<$lt>)? {
             type Value = $value;
             type Pointer = $ptr;
             type Augment = $aug;
             #[inline]
             fn link(value: core::ptr::NonNull<$value>) -> core::ptr::NonNull<$crate::Link> {
-                let offset = $crate::__memoffset::offset_of!($value, $field);
+                // Compile-time checks, never called: the raw place has type
+                // exactly `Link` (raw pointers do not coerce), and a reference
+                // to it can be made (refused for under-aligned fields of
+                // packed structs). `offset_of!` below refuses paths that go
+                // through a pointer.
+                let _checks = |v: &$value| {
+                    let _: *const $crate::Link = core::ptr::addr_of!(v.$($field).+);
+                    let _: &$crate::Link = &v.$($field).+;
+                };
+                let offset = core::mem::offset_of!($value, $($field).+);
                 // SAFETY: `offset` is the offset of a field of `$value`, so
                 // the result is inside the same allocation and non-null.
                 unsafe { value.cast::<u8>().add(offset).cast::<$crate::Link>() }
             }
             #[inline]
             unsafe fn value(link: core::ptr::NonNull<$crate::Link>) -> core::ptr::NonNull<$value> {
-                let offset = $crate::__memoffset::offset_of!($value, $field);
+                let offset = core::mem::offset_of!($value, $($field).+);
                 // SAFETY: the caller passes a link obtained from `link`, so
                 // stepping back by the field offset lands on the value.
                 unsafe { link.cast::<u8>().sub(offset).cast::<$value>() }
             }
         }
     };
-    ($vis:vis $name:ident $(<$lt:lifetime>)? = $ptr:ty : $value:path { $field:ident }
+    ($vis:vis $name:ident $(<$lt:lifetime>)? = $ptr:ty : $value:path { $($field:ident).+ }
         key $key:ty = |$k:ident| $kexpr:expr $(, augment $aug:ty)? $(,)?) => {
-        $crate::adapter!(@base $vis $name $(<$lt>)? = $ptr : $value { $field },
+        $crate::adapter!(@base $vis $name $(<$lt>)? = $ptr : $value { $($field).+ },
             $crate::__augment_or_none!($($aug)?));
         impl $(<$lt>)? $crate::KeyAdapter for $name $(<$lt>)? {
             type Key = $key;
@@ -212,9 +270,9 @@ macro_rules! adapter {
             }
         }
     };
-    ($vis:vis $name:ident $(<$lt:lifetime>)? = $ptr:ty : $value:path { $field:ident }
+    ($vis:vis $name:ident $(<$lt:lifetime>)? = $ptr:ty : $value:path { $($field:ident).+ }
         $(augment $aug:ty)? $(,)?) => {
-        $crate::adapter!(@base $vis $name $(<$lt>)? = $ptr : $value { $field },
+        $crate::adapter!(@base $vis $name $(<$lt>)? = $ptr : $value { $($field).+ },
             $crate::__augment_or_none!($($aug)?));
     };
 }

@@ -104,3 +104,7 @@ impl<P> fmt::Display for LinkError<P> {
         }
     }
 }
+
+impl<P> core::error::Error for AlreadyLinked<P> {}
+impl<A: Adapter> core::error::Error for InsertError<'_, A> {}
+impl<P> core::error::Error for LinkError<P> {}

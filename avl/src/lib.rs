@@ -89,9 +89,6 @@ pub use pointer::{PointerOps, UnsafeRef};
 pub use tree::{AvlTree, Descend, Entry, VacantEntry};
 pub use validate::ValidateError;
 
-#[doc(hidden)]
-pub use memoffset as __memoffset;
-
 /// The crate README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -103,11 +103,15 @@ impl<T: fmt::Debug> fmt::Debug for UnsafeRef<T> {
     }
 }
 
-// SAFETY: an `UnsafeRef` behaves as an owning handle whose validity the
-// creator vouched for; it may cross threads exactly when `T` may.
-unsafe impl<T: Send> Send for UnsafeRef<T> {}
-// SAFETY: shared access through it is `&T`, sound to share when `T: Sync`.
-unsafe impl<T: Sync> Sync for UnsafeRef<T> {}
+// SAFETY: an `UnsafeRef` is `Copy`: sending one leaves copies behind, so two
+// threads can reach `&T` at once, which needs `T: Sync`; and it stands for
+// ownership of the node (a tree drops its members through it, and its
+// creator may rebuild a `Box` from it), which needs `T: Send`. The same
+// bound `&T: Send` and `Box<T>: Send` each need.
+unsafe impl<T: Send + Sync> Send for UnsafeRef<T> {}
+// SAFETY: a shared `&UnsafeRef` can be copied into an owned one on the other
+// thread, so sharing it is sending it: the same bound as `Send`.
+unsafe impl<T: Send + Sync> Sync for UnsafeRef<T> {}
 
 // SAFETY: the creator of the `UnsafeRef` promised validity (see `from_raw`).
 unsafe impl<T> PointerOps for UnsafeRef<T> {

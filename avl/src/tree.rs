@@ -95,6 +95,48 @@ pub(crate) fn guarded<A: Adapter, R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// An owning pointer held as a raw pointer while user code (a key function
+/// or comparator) looks at its node. If that code panics, dropping the
+/// guard rebuilds the owner and drops it, so the node's owner is released
+/// as it would be for any argument of a panicking call, never leaked.
+struct Reclaim<P: PointerOps> {
+    raw: NonNull<P::Target>,
+}
+
+impl<P: PointerOps> Reclaim<P> {
+    fn new(ptr: P) -> Self {
+        Reclaim {
+            raw: ptr.into_raw(),
+        }
+    }
+
+    /// The node.
+    ///
+    /// # Safety
+    /// The reference must not outlive `self` (and so the owner).
+    unsafe fn get<'x>(&self) -> &'x P::Target {
+        // SAFETY: `raw` came from `into_raw` and stays valid for `&` until it
+        // is given back (`PointerOps` contract); the caller bounds `'x`.
+        unsafe { self.raw.as_ref() }
+    }
+
+    /// The owner back.
+    fn into_inner(self) -> P {
+        let raw = self.raw;
+        core::mem::forget(self);
+        // SAFETY: `raw` came from `into_raw` and is given back once.
+        unsafe { P::from_raw(raw) }
+    }
+}
+
+impl<P: PointerOps> Drop for Reclaim<P> {
+    fn drop(&mut self) {
+        // SAFETY: only reached when unwinding out of user code before
+        // `into_inner`: the pointer is given back exactly once.
+        drop(unsafe { P::from_raw(self.raw) });
+    }
+}
+
 /// Where a search ended: an existing node, or the empty slot a node with
 /// that key would be linked into.
 pub(crate) enum Slot {
@@ -394,14 +436,16 @@ impl<A: Adapter> AvlTree<A> {
     /// nodes it is not less than, so equal nodes keep insertion order.
     ///
     /// Refused with the pointer given back if its link is already linked.
+    /// If `less` panics, the tree is unchanged and `ptr` is dropped during
+    /// the unwind, as any argument of a panicking call is (never leaked).
     pub fn insert_by(
         &mut self,
         ptr: A::Pointer,
         mut less: impl FnMut(&A::Value, &A::Value) -> bool,
     ) -> Result<CursorMut<'_, A>, AlreadyLinked<A::Pointer>> {
-        let raw = ptr.into_raw();
-        // SAFETY: `raw` came from a pointer we own until we give it back.
-        let new = unsafe { raw.as_ref() };
+        let held = Reclaim::<A::Pointer>::new(ptr);
+        // SAFETY: `held` owns the node until `into_inner` below.
+        let new = unsafe { held.get() };
         let (parent, dir) = match self.search(|v| {
             if less(new, v) {
                 Ordering::Less
@@ -412,9 +456,7 @@ impl<A: Adapter> AvlTree<A> {
             Slot::Vacant(p, d) => (p, d),
             Slot::Found(_) => unreachable!("the closure never answers Equal"),
         };
-        // SAFETY: `raw` came from `into_raw` just above.
-        let ptr = unsafe { A::Pointer::from_raw(raw) };
-        let node = self.link_slot(ptr, parent, dir)?;
+        let node = self.link_slot(held.into_inner(), parent, dir)?;
         Ok(CursorMut::new(self, Some(node)))
     }
 
@@ -510,13 +552,14 @@ impl<A: KeyAdapter> AvlTree<A> {
     /// On a duplicate the tree is unchanged and the error carries both a
     /// cursor on the existing node and the rejected pointer. A pointer whose
     /// link is already linked (in this or any tree) is refused likewise.
+    /// If the key function or `Ord` panics, the tree is unchanged and `ptr`
+    /// is dropped during the unwind (never leaked).
     pub fn insert(&mut self, ptr: A::Pointer) -> Result<CursorMut<'_, A>, InsertError<'_, A>> {
-        let raw = ptr.into_raw();
-        // SAFETY: `raw` came from a pointer we own until we give it back;
-        // all reads through it happen before the owner is rebuilt.
-        let (key, linked) = unsafe { (A::key(raw.as_ref()), r(A::link(raw)).is_linked()) };
-        // SAFETY: `raw` came from `into_raw` just above.
-        let ptr = unsafe { A::Pointer::from_raw(raw) };
+        let held = Reclaim::<A::Pointer>::new(ptr);
+        // SAFETY: `held` owns the node until `into_inner` below; all reads
+        // through it happen before that.
+        let (key, linked) = unsafe { (A::key(held.get()), r(A::link(held.raw)).is_linked()) };
+        let ptr = held.into_inner();
         if linked {
             return Err(InsertError::AlreadyLinked(ptr));
         }
@@ -533,7 +576,9 @@ impl<A: KeyAdapter> AvlTree<A> {
     }
 
     /// Inserts `ptr` even if equal keys exist: after the last equal node, so
-    /// equal keys iterate in insertion order.
+    /// equal keys iterate in insertion order. A panicking key function or
+    /// `Ord` drops `ptr` and leaves the tree unchanged, as in
+    /// [`insert_by`](Self::insert_by).
     pub fn insert_multi(
         &mut self,
         ptr: A::Pointer,

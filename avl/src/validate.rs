@@ -244,3 +244,5 @@ impl<A: KeyAdapter> AvlTree<A> {
         self.validate_by(|a, b| A::key(a).cmp(&A::key(b)))
     }
 }
+
+impl core::error::Error for ValidateError {}

@@ -190,5 +190,61 @@ fn forgotten_drain_leaks_but_stays_sound() {
 fn tree_is_send_with_send_pointers() {
     fn is_send<T: Send>() {}
     is_send::<AvlTree<ByKey>>();
-    is_send::<AvlTree<RawByKey>>();
+    // A tree of `UnsafeRef<Node>` is not `Send`: `Node` is not `Sync`, and
+    // an `UnsafeRef` is a copyable `&Node` (see tests/auto_traits.rs).
+}
+
+/// A comparator or key that panics while the tree holds the new node's raw
+/// pointer: the owner is dropped during the unwind (not leaked) and the tree
+/// is unchanged. Before the fix the `Rc` kept a second strong count forever.
+#[test]
+fn panicking_comparator_leaks_nothing() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let mut t = AvlTree::<RcByKey>::new();
+    for k in [10, 20, 30] {
+        t.insert(Rc::new(plain(k))).unwrap();
+    }
+    let before = shape(&t);
+    let n = Rc::new(plain(15));
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let _ = t.insert_by(n.clone(), |_, _| panic!("comparator"));
+    }));
+    assert!(r.is_err());
+    assert_eq!(Rc::strong_count(&n), 1, "insert_by leaked the node");
+    assert!(!n.link.is_linked());
+    assert_eq!(shape(&t), before);
+    t.validate().unwrap();
+
+    // `insert_multi` and `insert` compare through the key's `Ord`.
+    #[derive(PartialEq, Eq)]
+    struct Boom(u64);
+    impl PartialOrd for Boom {
+        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for Boom {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            assert!(self.0 != 99 && o.0 != 99, "Ord panicked");
+            self.0.cmp(&o.0)
+        }
+    }
+    adapter!(RcBoom = Rc<Node>: Node { link } key Boom = |n| Boom(n.key));
+    let mut t = AvlTree::<RcBoom>::new();
+    for k in [10, 20, 30] {
+        t.insert(Rc::new(plain(k))).unwrap();
+    }
+    let n = Rc::new(plain(99));
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let _ = t.insert_multi(n.clone());
+    }));
+    assert!(r.is_err());
+    assert_eq!(Rc::strong_count(&n), 1, "insert_multi leaked the node");
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let _ = t.insert(n.clone());
+    }));
+    assert!(r.is_err());
+    assert_eq!(Rc::strong_count(&n), 1, "insert leaked the node");
+    assert_eq!(t.len(), 3);
+    t.validate().unwrap();
 }
