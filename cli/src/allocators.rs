@@ -102,7 +102,7 @@ impl VmAlloc for VmArea {
         core::mem::size_of::<vmarea::Area>()
     }
     fn check_whole(&self) -> Result<(), String> {
-        self.space.validate()?;
+        self.space.validate().map_err(|e| e.to_string())?;
         let st = self.space.stats();
         let (start, end) = self.space.bounds();
         if st.used_areas != 0 || st.lazy_areas != 0 || st.largest_free != end - start {

@@ -35,8 +35,7 @@ fn run(threads: usize, cached: bool, random: bool) -> f64 {
                     let mut c = sh.cache(Flags::ALLOC);
                     for _ in 0..PAIRS {
                         let a = c.alloc(size()).unwrap();
-                        // SAFETY: allocated by a cache of this space, freed once, here.
-                        unsafe { c.free(std::hint::black_box(a)) };
+                        c.free(std::hint::black_box(a)).unwrap();
                     }
                 } else {
                     for _ in 0..PAIRS {

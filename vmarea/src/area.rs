@@ -44,10 +44,19 @@ impl Flags {
     pub const NO_GUARD: Flags = Flags(1 << 6);
     /// First of the eight bits left to the caller (`CALLER << 0..8`).
     pub const CALLER: Flags = Flags(1 << 24);
+    /// Bits 16–23, kept by the crate for area states (cached, deferred
+    /// free). A request that sets any of them is refused with
+    /// [`Error::BadFlags`](crate::Error::BadFlags).
+    pub const RESERVED: Flags = Flags(0x00ff_0000);
 
     /// Whether every flag of `other` is set.
-    pub fn contains(self, other: Flags) -> bool {
+    pub const fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    pub const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
     }
 }
 
@@ -67,6 +76,24 @@ pub(crate) union NodeLink {
     tree: ManuallyDrop<Link>,
     chain: ManuallyDrop<ListLink>,
 }
+
+/// `aux` bit of a used area held by a per-CPU cache or the depot (set and
+/// cleared under the lock). Such an area is refused by `free(addr)` and
+/// `free_lazy`: only its cache may free it.
+const CACHED: u64 = 1 << 21;
+/// `aux` bit of a used area whose deferred free is pending: `aux` then holds
+/// the deferred stack's link, encoded by `deferred_link` so that this bit
+/// is set and no flag bit is mistaken for it (see `shared.rs`).
+const DEFERRED: u64 = 1 << 22;
+/// The encoded link is the pointer rotated so that its three always-zero
+/// low bits (areas are 8-byte aligned) land on bits 20–22, the last of which
+/// is `DEFERRED`.
+const LINK_ROTATION: u32 = 20;
+static_assertions::const_assert!(core::mem::align_of::<Area>() >= 8);
+static_assertions::const_assert!(
+    CACHED & (Flags::RESERVED.0 as u64) == CACHED
+        && DEFERRED & (Flags::RESERVED.0 as u64) == DEFERRED
+);
 
 const USED: usize = 1 << (usize::BITS - 1);
 /// Lazily freed, awaiting a purge. Kept in the size word, which only the
@@ -150,9 +177,37 @@ impl Area {
         self.aux.set(0);
     }
 
-    /// Flags as given by the caller.
+    /// Flags as given by the caller (without the crate's state bits).
     pub(crate) fn flags(&self) -> Flags {
-        Flags(self.aux.get() as u32)
+        Flags(self.aux.get() as u32 & !Flags::RESERVED.0)
+    }
+
+    /// Held by a cache (only meaningful for a used area).
+    pub(crate) fn is_cached(&self) -> bool {
+        self.is_used() && self.aux.get() & CACHED != 0
+    }
+
+    /// Marks a used area held (or no longer held) by a cache, with `flags`.
+    pub(crate) fn set_cached(&self, flags: Flags, cached: bool) {
+        let bit = if cached { CACHED } else { 0 };
+        self.aux.set(u64::from(flags.0 & !Flags::RESERVED.0) | bit);
+    }
+
+    /// A deferred free of this used area is pending.
+    pub(crate) fn is_deferred(&self) -> bool {
+        self.is_used() && self.aux.get() & DEFERRED != 0
+    }
+
+    /// `aux` value that marks an area deferred and links it to `next` (null
+    /// for the end of the stack).
+    pub(crate) fn deferred_link(next: *mut Area) -> u64 {
+        (next.expose_provenance() as u64).rotate_left(LINK_ROTATION) | DEFERRED
+    }
+
+    /// The next area on the deferred stack, from a `deferred_link` value.
+    pub(crate) fn deferred_next(aux: u64) -> *mut Area {
+        let addr = (aux & !DEFERRED).rotate_right(LINK_ROTATION);
+        core::ptr::with_exposed_provenance_mut(addr as usize)
     }
 
     /// Freed lazily, awaiting a purge: still counted as occupied.
@@ -165,6 +220,7 @@ impl Area {
     }
 
     pub(crate) fn tag(&self) -> u32 {
+        debug_assert!(!self.is_deferred(), "a pending deferred free has no tag");
         (self.aux.get() >> 32) as u32
     }
 

@@ -2,8 +2,12 @@
 
 use core::fmt;
 
-/// Why a call was refused. The space is exactly as it was before the call.
+/// Why a call was refused. What a refusal leaves unchanged is stated on
+/// each call; in short, the areas and their states are exactly as before,
+/// with the exceptions the calls name (a `NoSpace` with lazy frees pending
+/// has purged them first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// `Space::new`: the quantum is not a power of two, the bounds are not
     /// quantum-aligned, the span is empty, or it is longer than
@@ -17,9 +21,17 @@ pub enum Error {
     Overflow,
     /// The `[lo, hi)` window is empty or not inside the space.
     BadRange,
+    /// The request sets flags in [`Flags::RESERVED`](crate::Flags::RESERVED).
+    BadFlags,
     /// The address is not the start of a used area (unknown, interior, or
-    /// already freed).
+    /// already freed, including a pending lazy or deferred free).
     NotAllocated {
+        /// The address given.
+        addr: usize,
+    },
+    /// The area at this address is held by a per-CPU cache or the depot
+    /// (or was handed out by a cache): only the cache may free it.
+    Cached {
         /// The address given.
         addr: usize,
     },
@@ -37,9 +49,108 @@ impl fmt::Display for Error {
             Error::BadAlign => f.write_str("alignment is not a power of two or exceeds the space"),
             Error::Overflow => f.write_str("size and alignment overflow"),
             Error::BadRange => f.write_str("address window empty or outside the space"),
+            Error::BadFlags => f.write_str("request sets flags reserved by the crate"),
             Error::NotAllocated { addr } => write!(f, "{addr:#x} is not the start of a used area"),
+            Error::Cached { addr } => {
+                write!(f, "{addr:#x} is held by a cache; free it through the cache")
+            }
             Error::NoSpace => f.write_str("no free range fits"),
             Error::NoNode => f.write_str("out of area objects"),
         }
     }
 }
+
+impl core::error::Error for Error {}
+
+/// The invariant [`Space::validate`](crate::Space::validate) found broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidateError {
+    /// The address-sorted list of all areas is not a well-formed list.
+    AddressList,
+    /// The list of lazily freed areas is not a well-formed list.
+    LazyList,
+    /// The busy tree fails its own validation.
+    BusyTree(intrusive_avl::ValidateError),
+    /// The free tree (`FirstFit`) fails its own validation.
+    FreeTree(intrusive_avl::ValidateError),
+    /// The free lists or hash chains are not well-formed.
+    FreeChains,
+    /// The bitmap of non-empty free lists disagrees with the lists.
+    FreeBitmap,
+    /// The area does not start where the previous one ends.
+    Gap {
+        /// Start of the offending area.
+        addr: usize,
+    },
+    /// The area is empty or not quantum-aligned.
+    Misaligned {
+        /// Start of the offending area.
+        addr: usize,
+    },
+    /// The area reaches past the end (or, under `Rfc`, the top).
+    PastTop {
+        /// Start of the offending area.
+        addr: usize,
+    },
+    /// A used area is not in the busy tree, or a freed one still is.
+    BusyMembership {
+        /// Start of the offending area.
+        addr: usize,
+    },
+    /// Two free areas are adjacent (a free did not merge).
+    Unmerged {
+        /// Start of the second one.
+        addr: usize,
+    },
+    /// A used area is in the free index, or a free one in the wrong list.
+    FreeMembership {
+        /// Start of the offending area.
+        addr: usize,
+    },
+    /// The areas do not reach the top, or the top is misplaced.
+    Top,
+    /// A count or byte total kept by the space disagrees with its areas.
+    Counts,
+}
+
+impl fmt::Display for ValidateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidateError::AddressList => f.write_str("address list links broken"),
+            ValidateError::LazyList => f.write_str("lazy list links broken"),
+            ValidateError::BusyTree(e) => write!(f, "busy tree invalid: {e}"),
+            ValidateError::FreeTree(e) => write!(f, "free tree invalid: {e}"),
+            ValidateError::FreeChains => f.write_str("free lists or hash chains broken"),
+            ValidateError::FreeBitmap => f.write_str("non-empty bitmap disagrees with the lists"),
+            ValidateError::Gap { addr } => {
+                write!(f, "area {addr:#x} does not follow its predecessor")
+            }
+            ValidateError::Misaligned { addr } => {
+                write!(f, "area {addr:#x} empty or not quantum-aligned")
+            }
+            ValidateError::PastTop { addr } => write!(f, "area {addr:#x} reaches past the top"),
+            ValidateError::BusyMembership { addr } => {
+                write!(
+                    f,
+                    "area {addr:#x} in the busy tree disagrees with its state"
+                )
+            }
+            ValidateError::Unmerged { addr } => {
+                write!(f, "free area {addr:#x} follows a free area")
+            }
+            ValidateError::FreeMembership { addr } => {
+                write!(
+                    f,
+                    "area {addr:#x} in the free index disagrees with its state"
+                )
+            }
+            ValidateError::Top => {
+                f.write_str("areas do not reach the top, or the top is misplaced")
+            }
+            ValidateError::Counts => f.write_str("kept counts disagree with the areas"),
+        }
+    }
+}
+
+impl core::error::Error for ValidateError {}

@@ -13,6 +13,7 @@
 //! three words as a chain link.
 
 use crate::area::Area;
+use crate::error::ValidateError;
 use crate::hash::{Bucket, HashChains};
 use core::ptr::NonNull;
 use intrusive_avl::{Adapter, Augment, AvlTree, KeyAdapter, Link, UnsafeRef};
@@ -236,19 +237,19 @@ impl FreeIndex {
     }
 
     /// Checks the index's own structure.
-    pub(crate) fn validate(&self) -> Result<(), &'static str> {
+    pub(crate) fn validate(&self) -> Result<(), ValidateError> {
         match self {
-            FreeIndex::Tree(t) => t.validate().map_err(|_| "free tree invalid"),
+            FreeIndex::Tree(t) => t.validate().map_err(ValidateError::FreeTree),
             FreeIndex::Lists { chains, nonempty } => {
-                chains.validate().map_err(|_| "free lists invalid")?;
+                chains.validate().map_err(|_| ValidateError::FreeChains)?;
                 for k in 0..CLASSES {
                     if chains.bucket_is_empty(k) == (nonempty & (1 << k) != 0) {
-                        return Err("non-empty bitmap disagrees with the lists");
+                        return Err(ValidateError::FreeBitmap);
                     }
                 }
                 Ok(())
             }
-            FreeIndex::Hash(h) => h.validate().map_err(|_| "free hash invalid"),
+            FreeIndex::Hash(h) => h.validate().map_err(|_| ValidateError::FreeChains),
         }
     }
 }

@@ -4,30 +4,49 @@ use crate::area::{Area, Flags};
 
 /// A snapshot of one area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AreaInfo {
     /// First byte.
     pub addr: usize,
     /// Length in bytes, guard quantum included (as `/proc/vmallocinfo`).
     pub size: usize,
-    /// Whether the area is allocated (false for a lazily freed one).
+    /// Bytes of guard at the end of the area (0, or the quantum); 0 for an
+    /// area that is not used.
+    pub guard: usize,
+    /// Whether the area is allocated. False once it is freed, including
+    /// while its lazy or deferred free is pending.
     pub used: bool,
-    /// Freed lazily and awaiting a purge: not allocatable yet.
+    /// Freed, awaiting a purge (lazy free) or a drain (deferred free): not
+    /// allocatable yet. Linux reports these as `unpurged vm_area`.
     pub lazy: bool,
-    /// Flags given at allocation (none for a free area).
+    /// Held by a per-CPU cache or the depot of a
+    /// [`SharedSpace`](crate::SharedSpace) (also while a caller has it from
+    /// [`CpuCache::alloc`](crate::CpuCache::alloc)): only the cache frees it.
+    pub cached: bool,
+    /// Flags given at allocation (none for an area that is not used).
     pub flags: Flags,
-    /// Caller tag given at allocation (0 for a free area).
+    /// Caller tag given at allocation (0 for an area that is not used).
     pub tag: u32,
 }
 
 impl AreaInfo {
-    pub(crate) fn of(a: &Area) -> Self {
+    pub(crate) fn of(a: &Area, quantum: usize) -> Self {
+        let deferred = a.is_deferred();
+        let used = a.is_used() && !a.is_lazy() && !deferred;
+        let flags = if used { a.flags() } else { Flags::NONE };
         AreaInfo {
             addr: a.addr.get(),
             size: a.size(),
-            used: a.is_used() && !a.is_lazy(),
-            lazy: a.is_lazy(),
-            flags: if a.is_used() { a.flags() } else { Flags::NONE },
-            tag: if a.is_used() { a.tag() } else { 0 },
+            guard: if !used || flags.contains(Flags::NO_GUARD) {
+                0
+            } else {
+                quantum
+            },
+            used,
+            lazy: a.is_lazy() || deferred,
+            cached: used && a.is_cached(),
+            flags,
+            tag: if used { a.tag() } else { 0 },
         }
     }
 
@@ -36,13 +55,9 @@ impl AreaInfo {
         self.addr + self.size
     }
 
-    /// Usable bytes: the size less the guard quantum, if the area has one.
-    pub fn usable(&self, quantum: usize) -> usize {
-        if self.flags.contains(Flags::NO_GUARD) {
-            self.size
-        } else {
-            self.size - quantum
-        }
+    /// Usable bytes: the size less the guard.
+    pub fn usable(&self) -> usize {
+        self.size.saturating_sub(self.guard)
     }
 }
 

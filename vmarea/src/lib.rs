@@ -45,10 +45,10 @@ mod spin;
 mod sync;
 
 pub use area::{Area, Flags, MAX_SPAN};
-pub use error::Error;
+pub use error::{Error, ValidateError};
 pub use index::Policy;
 pub use info::{AreaInfo, Stats};
-pub use magazine::{Cached, CpuCache, CLASSES, DEPOT_MAGAZINES, ROUNDS};
+pub use magazine::{Cached, CpuCache, ForeignCached, CLASSES, DEPOT_MAGAZINES, ROUNDS};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
 pub use nodes::{NodeSource, PoolNodes};

@@ -25,6 +25,7 @@ use crate::nodes::NodeSource;
 use crate::shared::{RawLock, SharedSpace};
 use crate::space::{Handle, Request, Space};
 use crate::sync::Ordering;
+use core::marker::PhantomData;
 
 /// Areas per magazine.
 #[cfg(not(loom))]
@@ -41,11 +42,12 @@ pub const DEPOT_MAGAZINES: usize = 4;
 #[cfg(loom)]
 pub const DEPOT_MAGAZINES: usize = 1;
 
-/// Up to [`ROUNDS`] areas of one class.
+/// Up to [`ROUNDS`] areas of one class, all stamped with `flags`.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Magazine {
     rounds: [Option<(usize, Handle)>; ROUNDS],
     len: usize,
+    flags: Flags,
 }
 
 impl Magazine {
@@ -63,6 +65,11 @@ impl Magazine {
     }
     fn is_full(&self) -> bool {
         self.len == ROUNDS
+    }
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.rounds[..self.len]
+            .iter()
+            .filter_map(|r| r.map(|(_, h)| h))
     }
     fn drain(&mut self) -> impl Iterator<Item = (usize, Handle)> + '_ {
         let n = core::mem::take(&mut self.len);
@@ -114,16 +121,76 @@ impl Depot {
     }
 }
 
-/// An allocation served by a cache. Move-only: it is given back exactly
-/// once, to [`CpuCache::free`].
+/// An allocation served by a cache. Move-only and unforgeable: it is given
+/// back to a cache of the same [`SharedSpace`] with [`CpuCache::free`]
+/// (dropping it keeps the area allocated and cached for good: a leak, never
+/// a double use). `SharedSpace::free(addr)` refuses its area
+/// ([`Error::Cached`]), so nothing else can free it meanwhile.
+///
+/// Its fields cannot be changed (a wrong size would leak or corrupt the
+/// cache's classes on return):
+/// ```compile_fail,E0616
+/// # use vmarea::{BoxNodes, Flags, Policy, RawSpinlock, SharedSpace, Space};
+/// # let sh: SharedSpace<RawSpinlock, BoxNodes> =
+/// #     SharedSpace::new(Space::new(0x1000, 0x9_0000, 0x1000, Policy::FirstFit, BoxNodes).unwrap());
+/// let mut c = sh.cache(Flags::ALLOC);
+/// let mut a = c.alloc(4096).unwrap();
+/// a.size = 1;
+/// ```
 #[derive(Debug, PartialEq, Eq)]
-pub struct Cached {
-    /// Start address.
-    pub addr: usize,
-    /// Bytes, guard included (the class size).
-    pub size: usize,
+pub struct Cached<'a> {
+    addr: usize,
+    size: usize,
+    guard: usize,
+    flags: Flags,
     handle: Handle,
+    /// The `SharedSpace` it came from. Unique among live spaces while `'a`
+    /// borrows that space, which keeps it alive and in place.
+    origin: *const (),
+    _space: PhantomData<&'a ()>,
 }
+
+impl Cached<'_> {
+    /// Start address.
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+    /// Bytes, guard included (the class size).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+    /// Usable bytes: the size less the guard quantum, if the cache adds one.
+    pub fn usable(&self) -> usize {
+        self.size - self.guard
+    }
+    /// The flags of the cache that served it.
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+}
+
+// SAFETY: `origin` is only compared, never dereferenced; the handle is an
+// address token (see `Handle`). A `Cached` is plain data.
+unsafe impl Send for Cached<'_> {}
+// SAFETY: as above; `&Cached` exposes only copies of plain fields.
+unsafe impl Sync for Cached<'_> {}
+
+/// [`CpuCache::free`] was given an allocation from a cache of another
+/// [`SharedSpace`]; it is handed back unchanged.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ForeignCached<'a>(pub Cached<'a>);
+
+impl core::fmt::Display for ForeignCached<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{:#x} was served by a cache of another space",
+            self.0.addr
+        )
+    }
+}
+
+impl core::error::Error for ForeignCached<'_> {}
 
 /// One CPU's (or one thread's) cache over a [`SharedSpace`].
 pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
@@ -183,9 +250,25 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         Some((c, need))
     }
 
+    fn origin(&self) -> *const () {
+        core::ptr::from_ref(self.shared).cast()
+    }
+
+    fn cached(&self, addr: usize, size: usize, handle: Handle) -> Cached<'a> {
+        Cached {
+            addr,
+            size,
+            guard: self.guard(),
+            flags: self.flags,
+            handle,
+            origin: self.origin(),
+            _space: PhantomData,
+        }
+    }
+
     /// Allocates `size` bytes (one of the cached classes; otherwise, or
     /// with no room anywhere, an error).
-    pub fn alloc(&mut self, size: usize) -> Result<Cached, Error> {
+    pub fn alloc(&mut self, size: usize) -> Result<Cached<'a>, Error> {
         let Some((c, need)) = self.class(size) else {
             return Err(if size == 0 {
                 Error::ZeroSize
@@ -198,11 +281,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         }
         if let Some((addr, handle)) = self.loaded[c].pop() {
             self.held -= 1;
-            return Ok(Cached {
-                addr,
-                size: need,
-                handle,
-            });
+            return Ok(self.cached(addr, need, handle));
         }
         // Both magazines empty: one lock acquisition for a full one from the
         // depot, or an area from the space itself.
@@ -211,6 +290,15 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         let r = self.shared.with_depot(|space, depot| {
             if let Some(full) = depot.take_full(c) {
                 *slot = full;
+                if slot.flags != flags {
+                    // Filled by a cache with other flags: restamp, so cached
+                    // areas report the flags of the cache serving them.
+                    for h in slot.handles() {
+                        // SAFETY: depot areas are live cached areas of `space`.
+                        unsafe { space.set_cached(h, flags, true) };
+                    }
+                    slot.flags = flags;
+                }
             }
             if let Some((addr, handle)) = slot.pop() {
                 return Ok((addr, handle, true));
@@ -233,41 +321,50 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
                 }
                 r => r,
             };
-            r.map(|(info, h)| (info.addr, h, false))
+            r.map(|(info, h)| {
+                // SAFETY: `h` was just allocated in `space`.
+                unsafe { space.set_cached(h, flags, true) };
+                (info.addr, h, false)
+            })
         });
         let out = r.map(|(addr, handle, from_depot)| {
             if from_depot {
                 // A full magazine arrived; one of its areas leaves at once.
                 self.held += ROUNDS - 1;
             }
-            Cached {
-                addr,
-                size: need,
-                handle,
-            }
+            self.cached(addr, need, handle)
         });
         self.publish();
         out
     }
 
     /// Returns an allocation to the cache (or, with no room, to the space).
-    ///
-    /// # Safety
-    /// `a` came from a cache of this same `SharedSpace`, and its area was not
-    /// freed by any other call (`SharedSpace::free`, `free_deferred`, ...):
-    /// the cache hands it out again without looking it up.
-    pub unsafe fn free(&mut self, a: Cached) {
+    /// One from a cache with other flags goes back to the space, so cached
+    /// areas keep reporting their cache's flags. Refused, with the
+    /// allocation handed back and nothing changed, if it came from a cache
+    /// of another space.
+    pub fn free(&mut self, a: Cached<'a>) -> Result<(), ForeignCached<'a>> {
+        if a.origin != self.origin() {
+            return Err(ForeignCached(a));
+        }
         // Every `Cached` carries its class size (guard included).
         let c = a.size / self.shared.quantum() - 1;
-        if c >= CLASSES {
-            return;
+        debug_assert!(c < CLASSES, "a Cached always has a cached class size");
+        if a.flags != self.flags {
+            self.shared.with_depot(|space, _| {
+                // SAFETY: `a` is a live cached area of this space (same
+                // origin), freed only here since `Cached` is move-only.
+                unsafe { space.free_handle(a.handle) };
+            });
+            return Ok(());
         }
         if self.loaded[c].is_full() && self.previous[c].len == 0 {
             core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
         }
         if self.loaded[c].push((a.addr, a.handle)).is_ok() {
+            self.loaded[c].flags = self.flags;
             self.held += 1;
-            return;
+            return Ok(());
         }
         // Both full: one lock acquisition to hand a full magazine to the
         // depot (or, if it has no room, the area back to the space).
@@ -284,9 +381,11 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             // A full magazine left for the depot; `a` starts the empty one.
             let pushed = self.loaded[c].push((a.addr, a.handle));
             debug_assert!(pushed.is_ok(), "an emptied magazine has room");
+            self.loaded[c].flags = self.flags;
             self.held = self.held + 1 - ROUNDS;
         }
         self.publish();
+        Ok(())
     }
 
     /// Returns every area this cache holds to the space.

@@ -30,6 +30,7 @@ use crate::magazine::{CpuCache, Depot};
 use crate::nodes::NodeSource;
 use crate::space::{Handle, Request, Space};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
 /// A mutual-exclusion lock the shared space can use.
@@ -39,6 +40,11 @@ use core::ptr::{self, NonNull};
 /// synchronise-with (Acquire) the previous `unlock` (Release), and `unlock`
 /// is only called by the holder.
 pub unsafe trait RawLock {
+    /// [`lock_api::GuardSend`] if the lock may be released on another thread
+    /// than the one that took it, else [`lock_api::GuardNoSend`]; the
+    /// [`Guard`] is `Send` only in the first case.
+    type GuardMarker;
+
     /// Takes the lock, waiting as long as needed.
     fn lock(&self);
     /// Releases the lock.
@@ -51,6 +57,7 @@ pub unsafe trait RawLock {
 // SAFETY: lock_api's RawMutex contract is the same one.
 #[cfg(not(loom))]
 unsafe impl<R: lock_api::RawMutex> RawLock for R {
+    type GuardMarker = R::GuardMarker;
     fn lock(&self) {
         lock_api::RawMutex::lock(self)
     }
@@ -63,6 +70,7 @@ unsafe impl<R: lock_api::RawMutex> RawLock for R {
 // SAFETY: see `RawSpinlock::acquire`/`release`.
 #[cfg(loom)]
 unsafe impl RawLock for crate::spin::RawSpinlock {
+    type GuardMarker = lock_api::GuardSend;
     fn lock(&self) {
         self.acquire()
     }
@@ -89,6 +97,22 @@ impl<T> Protected<T> {
             #[cfg(loom)]
             cell: loom::cell::UnsafeCell::new(v),
         }
+    }
+
+    /// The value, for shared access.
+    ///
+    /// # Safety
+    /// No exclusive access overlaps the use of the pointer (the lock is held).
+    #[cfg(not(loom))]
+    unsafe fn get(&self) -> *const T {
+        self.cell.get()
+    }
+
+    /// The value, for shared access (loom cannot track a raw pointer that
+    /// outlives the call; the model tests never deref a guard).
+    #[cfg(loom)]
+    unsafe fn get(&self) -> *const T {
+        self.cell.with(|p| p)
     }
 
     /// # Safety
@@ -124,18 +148,89 @@ unsafe impl<L: RawLock + Sync, S: NodeSource + Send> Sync for SharedSpace<L, S> 
 unsafe impl<L: RawLock + Send, S: NodeSource + Send> Send for SharedSpace<L, S> {}
 
 /// The space, locked; deferred frees were applied when it was taken.
+///
+/// It reads as a `&Space` (`Deref`), and changes the space only through
+/// its own methods: never through a `&mut Space`, which could replace the
+/// whole space while caches, the depot and deferred frees hold areas of it.
+/// `Send` exactly when the lock's guard may be (`RawLock::GuardMarker`);
+/// never `Sync`, since the `Space` it reads as is not.
+///
+/// ```compile_fail,E0596
+/// # use vmarea::{BoxNodes, Policy, RawSpinlock, SharedSpace, Space};
+/// let sh: SharedSpace<RawSpinlock, BoxNodes> =
+///     SharedSpace::new(Space::new(0x1000, 0x9000, 0x1000, Policy::FirstFit, BoxNodes).unwrap());
+/// let mut g = sh.lock();
+/// // No `&mut Space` through a guard: it could swap the space out from
+/// // under the caches and deferred frees.
+/// let s: &mut Space<BoxNodes> = &mut *g;
+/// ```
 pub struct Guard<'a, L: RawLock, S: NodeSource> {
     shared: &'a SharedSpace<L, S>,
+    _marker: PhantomData<(L::GuardMarker, core::cell::Cell<()>)>,
 }
 
 impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
     /// Runs `f` on the locked space.
-    pub fn with<R>(&mut self, f: impl FnOnce(&mut Space<S>) -> R) -> R {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Space<S>) -> R) -> R {
         // SAFETY: this guard holds the lock, so no other access overlaps.
         unsafe { self.shared.space.with_mut(f) }
     }
+
+    /// [`Space::alloc`] on the locked space.
+    pub fn alloc(&mut self, size: usize, align: usize, flags: Flags) -> Result<AreaInfo, Error> {
+        self.with(|s| s.alloc(size, align, flags))
+    }
+
+    /// [`Space::alloc_request`] on the locked space.
+    pub fn alloc_request(&mut self, req: &Request) -> Result<AreaInfo, Error> {
+        self.with(|s| s.alloc_request(req))
+    }
+
+    /// [`Space::alloc_handle`] on the locked space.
+    pub fn alloc_handle(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
+        self.with(|s| s.alloc_handle(req))
+    }
+
+    /// [`Space::free`] on the locked space.
+    pub fn free(&mut self, addr: usize) -> Result<AreaInfo, Error> {
+        self.with(|s| s.free(addr))
+    }
+
+    /// [`Space::free_lazy`] on the locked space.
+    pub fn free_lazy(&mut self, addr: usize) -> Result<AreaInfo, Error> {
+        self.with(|s| s.free_lazy(addr))
+    }
+
+    /// [`Space::free_handle`] on the locked space.
+    ///
+    /// # Safety
+    /// As for [`Space::free_handle`].
+    pub unsafe fn free_handle(&mut self, handle: Handle) -> AreaInfo {
+        // SAFETY: forwarded contract.
+        self.with(|s| unsafe { s.free_handle(handle) })
+    }
+
+    /// [`Space::purge`] on the locked space.
+    pub fn purge(&mut self) -> usize {
+        self.with(|s| s.purge())
+    }
+
+    /// [`Space::set_lazy_threshold`] on the locked space.
+    pub fn set_lazy_threshold(&mut self, bytes: usize) {
+        self.with(|s| s.set_lazy_threshold(bytes))
+    }
 }
 
+impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
+    type Target = Space<S>;
+    fn deref(&self) -> &Space<S> {
+        // SAFETY: this guard holds the lock, so only shared access through
+        // it overlaps this borrow (the guard's own `&mut self` methods
+        // cannot run while it lives). Deferred pushes touch only the atomic
+        // `aux` word.
+        unsafe { &*self.shared.space.get() }
+    }
+}
 impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
     fn drop(&mut self) {
         // SAFETY: this guard took the lock in `SharedSpace::lock`.
@@ -195,7 +290,10 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// Takes the lock and applies pending deferred frees; also says how many.
     fn acquire(&self) -> (Guard<'_, L, S>, usize) {
         self.lock.lock();
-        let mut g = Guard { shared: self };
+        let mut g = Guard {
+            shared: self,
+            _marker: PhantomData,
+        };
         let n = g.with(|s| Self::drain_into(&self.deferred, s));
         (g, n)
     }
@@ -244,7 +342,9 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) };
         let mut head = self.deferred.load(Ordering::Relaxed);
         loop {
-            link.set(head.expose_provenance() as u64);
+            // Marks the area deferred (so `free(addr)` refuses it and reports
+            // leave it out) and links it to the old head.
+            link.set(Area::deferred_link(head));
             match self.deferred.compare_exchange_weak(
                 head,
                 area.as_ptr(),
@@ -264,8 +364,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         while let Some(area) = NonNull::new(p) {
             // SAFETY: pushed areas are live used areas of this space; the
             // Acquire swap makes the link stored before each push visible.
-            let next = unsafe { &*ptr::addr_of!((*p).aux) }.get() as usize;
-            p = ptr::with_exposed_provenance_mut(next);
+            p = Area::deferred_next(unsafe { &*ptr::addr_of!((*p).aux) }.get());
             // SAFETY: `free_deferred`'s contract: a live area freed once.
             unsafe { space.free_handle(Handle::from_ptr(area)) };
             n += 1;

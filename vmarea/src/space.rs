@@ -21,7 +21,7 @@
 //! - Nothing recurses and nothing allocates except through the node source.
 
 use crate::area::{Area, Flags};
-use crate::error::Error;
+use crate::error::{Error, ValidateError};
 use crate::index::{class_of, BusyTree, FreeIndex, Policy, CLASSES};
 use crate::info::{AreaInfo, Stats};
 use crate::list::List;
@@ -260,6 +260,9 @@ impl<S: NodeSource> Space<S> {
     fn check(&self, req: &Request) -> Result<(usize, usize), Error> {
         if req.size == 0 {
             return Err(Error::ZeroSize);
+        }
+        if req.flags.intersects(Flags::RESERVED) {
+            return Err(Error::BadFlags);
         }
         if !req.align.is_power_of_two() && req.align != 0 {
             return Err(Error::BadAlign);
@@ -619,7 +622,7 @@ impl<S: NodeSource> Space<S> {
                 .map_err(|e| intrusive_avl::AlreadyLinked(e.into_rejected())),
         };
         debug_assert!(linked.is_ok(), "a fresh area is never linked");
-        AreaInfo::of(ua)
+        AreaInfo::of(ua, self.quantum)
     }
 
     /// The busy-tree neighbour of `u` found on the address list, so that
@@ -678,7 +681,7 @@ impl<S: NodeSource> Space<S> {
         // SAFETY: `u` just left the busy tree; its chain view is free now.
         let freed = unsafe {
             let ua = a(u);
-            let freed = AreaInfo::of(ua);
+            let freed = AreaInfo::of(ua, self.quantum);
             ua.set_lazy();
             self.lazy.push_back(Area::chain_link(u));
             freed
@@ -691,14 +694,28 @@ impl<S: NodeSource> Space<S> {
         Ok(freed)
     }
 
-    /// Takes the used area starting at `addr` out of the busy tree.
+    /// Takes the used area starting at `addr` out of the busy tree; refuses
+    /// an area a cache holds or whose deferred free is pending.
     fn take_used(&mut self, addr: usize) -> Result<NonNull<Area>, Error> {
-        let u = self
-            .busy
-            .find_mut(&addr)
-            .remove()
-            .ok_or(Error::NotAllocated { addr })?;
+        let mut at = self.busy.find_mut(&addr);
+        match at.get() {
+            None => return Err(Error::NotAllocated { addr }),
+            Some(u) if u.is_deferred() => return Err(Error::NotAllocated { addr }),
+            Some(u) if u.is_cached() => return Err(Error::Cached { addr }),
+            Some(_) => {}
+        }
+        let u = at.remove().ok_or(Error::NotAllocated { addr })?;
         Ok(UnsafeRef::as_ptr(&u))
+    }
+
+    /// Marks the used area `handle` names as held by a cache (or released by
+    /// it), reporting `flags`.
+    ///
+    /// # Safety
+    /// `handle` names a live used area of this space.
+    pub(crate) unsafe fn set_cached(&mut self, handle: Handle, flags: Flags, cached: bool) {
+        // SAFETY: caller contract.
+        unsafe { a(handle.0) }.set_cached(flags, cached);
     }
 
     /// Accounts for and merges a used area that has left the busy tree.
@@ -707,7 +724,7 @@ impl<S: NodeSource> Space<S> {
     /// `u` is a live used area of the space, on the address list, in no index.
     unsafe fn release_used(&mut self, u: NonNull<Area>) -> AreaInfo {
         // SAFETY: caller contract.
-        let freed = AreaInfo::of(unsafe { a(u) });
+        let freed = AreaInfo::of(unsafe { a(u) }, self.quantum);
         self.used_bytes -= freed.size;
         // SAFETY: caller contract.
         unsafe { self.merge_free(u) };
@@ -801,9 +818,12 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// The used area containing `addr` (`find_vm_area`), in O(log n).
+    ///
+    /// An area whose deferred free is pending (pushed since the lock was
+    /// taken) is freed already and is not found.
     pub fn find(&self, addr: usize) -> Option<AreaInfo> {
         let a = self.busy.floor(&addr).get()?;
-        (addr < a.end()).then(|| AreaInfo::of(a))
+        (addr < a.end() && !a.is_deferred()).then(|| AreaInfo::of(a, self.quantum))
     }
 
     /// Every tracked area, used and free, in address order (for `Rfc`, the
@@ -812,15 +832,22 @@ impl<S: NodeSource> Space<S> {
         // SAFETY: list members are live areas of the space.
         self.all
             .iter()
-            .map(|l| AreaInfo::of(unsafe { a(Area::from_list(l)) }))
+            .map(|l| AreaInfo::of(unsafe { a(Area::from_list(l)) }, self.quantum))
     }
 
-    /// The used areas in address order.
+    /// The used areas in address order (not those whose deferred free is
+    /// pending).
     pub fn used(&self) -> impl Iterator<Item = AreaInfo> + '_ {
-        self.busy.iter().map(AreaInfo::of)
+        self.busy
+            .iter()
+            .filter(|a| !a.is_deferred())
+            .map(|a| AreaInfo::of(a, self.quantum))
     }
 
-    /// Number of used areas. O(1).
+    /// Number of areas in the busy tree. O(1). Under a
+    /// [`SharedSpace`](crate::SharedSpace) this includes areas whose deferred
+    /// free was pushed after the lock was taken (drained at the next
+    /// acquisition).
     pub fn used_count(&self) -> usize {
         self.busy.len()
     }
@@ -851,84 +878,82 @@ impl<S: NodeSource> Space<S> {
         s
     }
 
-    /// Checks every invariant; the message names the broken one.
-    pub fn validate(&self) -> Result<(), &'static str> {
+    /// Checks every invariant; the error names the broken one and where.
+    /// O(n log n).
+    pub fn validate(&self) -> Result<(), ValidateError> {
         self.all
             .validate()
-            .map_err(|_| "address list links broken")?;
-        self.busy.validate().map_err(|_| "busy tree invalid")?;
+            .map_err(|_| ValidateError::AddressList)?;
+        self.busy.validate().map_err(ValidateError::BusyTree)?;
         self.free.validate()?;
-        self.lazy.validate().map_err(|_| "lazy list links broken")?;
-        let (mut expect, mut used, mut used_bytes, mut free, mut prev_free) =
+        self.lazy.validate().map_err(|_| ValidateError::LazyList)?;
+        let (mut expect, mut busy, mut used_bytes, mut free, mut prev_free) =
             (self.start, 0, 0, 0, false);
         let (mut lazy, mut lazy_bytes) = (0, 0);
-        for info in self.iter() {
-            if info.addr != expect {
-                return Err("areas do not tile the space");
+        for l in self.all.iter() {
+            // SAFETY: list members are live areas of the space.
+            let ar = unsafe { a(Area::from_list(l)) };
+            let (addr, size) = (ar.addr.get(), ar.size());
+            if addr != expect {
+                return Err(ValidateError::Gap { addr });
             }
-            if info.size == 0 || info.addr % self.quantum != 0 || info.size % self.quantum != 0 {
-                return Err("area empty or not quantum-aligned");
+            if size == 0 || addr % self.quantum != 0 || size % self.quantum != 0 {
+                return Err(ValidateError::Misaligned { addr });
             }
-            if info.end() > self.top {
-                return Err("area beyond the end of the space");
+            if ar.end() > self.top {
+                return Err(ValidateError::PastTop { addr });
             }
-            if info.lazy {
+            let in_busy = self.busy.get(&addr).is_some();
+            if ar.is_lazy() {
                 lazy += 1;
-                lazy_bytes += info.size;
-                if self.busy.get(&info.addr).is_some() {
-                    return Err("lazily freed area still in the busy tree");
-                }
-            } else if info.used {
-                used += 1;
-                used_bytes += info.size;
-                if self.busy.get(&info.addr).is_none() {
-                    return Err("used area missing from the busy tree");
-                }
+                lazy_bytes += size;
+            } else if ar.is_used() {
+                // Counted used until drained, when a deferred free is pending.
+                busy += 1;
+                used_bytes += size;
             } else {
                 if prev_free {
-                    return Err("two adjacent free areas left unmerged");
+                    return Err(ValidateError::Unmerged { addr });
                 }
                 free += 1;
             }
-            prev_free = !info.used && !info.lazy;
-            expect = info.end();
+            if in_busy != (ar.is_used() && !ar.is_lazy()) {
+                return Err(ValidateError::BusyMembership { addr });
+            }
+            prev_free = !ar.is_used();
+            expect = ar.end();
         }
-        if expect != self.top {
-            return Err("areas do not reach the top");
+        if expect != self.top
+            || (self.policy == Policy::Rfc && prev_free)
+            || (self.policy != Policy::Rfc && self.top != self.end)
+        {
+            return Err(ValidateError::Top);
         }
-        if self.policy == Policy::Rfc && prev_free {
-            return Err("Rfc: a free area touches the top");
-        }
-        if self.policy != Policy::Rfc && self.top != self.end {
-            return Err("top must be the end outside Rfc");
-        }
-        if used != self.busy.len() || used_bytes != self.used_bytes {
-            return Err("used counts disagree");
-        }
-        if lazy != self.lazy.len() || lazy_bytes != self.lazy_bytes {
-            return Err("lazy counts disagree");
-        }
-        if free != self.free.len() {
-            return Err("free index count disagrees with the list");
+        if busy != self.busy.len()
+            || used_bytes != self.used_bytes
+            || lazy != self.lazy.len()
+            || lazy_bytes != self.lazy_bytes
+            || free != self.free.len()
+        {
+            return Err(ValidateError::Counts);
         }
         if let FreeIndex::Tree(t) = &self.free {
-            if t.iter().any(|n| n.is_used()) {
-                return Err("used area in the free tree");
+            if let Some(u) = t.iter().find(|n| n.is_used()) {
+                return Err(ValidateError::FreeMembership { addr: u.addr.get() });
             }
         } else {
             for k in 0..CLASSES {
                 for f in self.free.chain(k) {
                     // SAFETY: chain members are live areas.
                     let fa = unsafe { a(f) };
-                    if fa.is_used() {
-                        return Err("used area in the free index");
-                    }
                     let want = match self.policy {
                         Policy::Rfc => FreeIndex::exact_bucket(fa.size(), self.shift),
                         _ => class_of(fa.size() >> self.shift),
                     };
-                    if want != k {
-                        return Err("free area in the wrong bucket");
+                    if fa.is_used() || want != k {
+                        return Err(ValidateError::FreeMembership {
+                            addr: fa.addr.get(),
+                        });
                     }
                 }
             }

@@ -79,6 +79,7 @@ fn spinlock_excludes() {
 struct NoLock;
 // SAFETY: deliberately violated, to show the model catches it.
 unsafe impl RawLock for NoLock {
+    type GuardMarker = lock_api::GuardSend;
     fn lock(&self) {}
     unsafe fn unlock(&self) {}
 }
@@ -156,8 +157,7 @@ fn magazine_exchange_races_depot_flush() {
                 // Fills `loaded` and `previous`, then hands one full magazine
                 // to the depot; dropping the cache flushes its own two.
                 for a in got {
-                    // SAFETY: allocated by a cache of this space, freed once, here.
-                    unsafe { c.free(a) };
+                    c.free(a).unwrap();
                 }
             })
         };

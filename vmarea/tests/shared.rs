@@ -69,7 +69,7 @@ fn deferred_frees_are_applied_by_the_next_lock_holder() {
     // The next allocation's lock acquisition drains all eight first.
     let (a, _) = sh.alloc(&req(1)).unwrap();
     assert_eq!(a.addr, S);
-    assert_eq!(sh.lock().with(|s| s.used_count()), 1);
+    assert_eq!(sh.lock().used_count(), 1);
 }
 
 #[test]
@@ -148,23 +148,18 @@ mod caches {
         let sh = shared(Policy::FirstFit, 1024);
         let mut c = sh.cache(Flags::ALLOC);
         let a = c.alloc(Q).unwrap();
-        assert_eq!(a.size, 2 * Q); // one page + guard: class 1
-        let a_addr = a.addr;
-        // SAFETY: allocated by a cache of this space, freed once, here.
-        unsafe { c.free(a) };
+        assert_eq!(a.size(), 2 * Q); // one page + guard: class 1
+        let a_addr = a.addr();
+        c.free(a).unwrap();
         assert_eq!(c.held(), 1);
         // Still allocated in the space (counted as used there).
-        assert_eq!(sh.lock().with(|s| s.used_count()), 1);
+        assert_eq!(sh.lock().used_count(), 1);
         let b = c.alloc(Q).unwrap();
-        assert_eq!(b.addr, a_addr, "served from the magazine");
+        assert_eq!(b.addr(), a_addr, "served from the magazine");
         assert_eq!(c.held(), 0);
-        // SAFETY: allocated by a cache of this space, freed once, here.
-        unsafe { c.free(b) };
+        c.free(b).unwrap();
         assert_eq!(c.flush(), 1);
-        assert_eq!(
-            (sh.cached_areas(), sh.lock().with(|s| s.used_count())),
-            (0, 0)
-        );
+        assert_eq!((sh.cached_areas(), sh.lock().used_count()), (0, 0));
         // Sizes outside the classes are refused, not mis-served.
         assert_eq!(c.alloc(0), Err(vmarea::Error::ZeroSize));
         assert_eq!(c.alloc(64 * Q), Err(vmarea::Error::BadRange));
@@ -175,22 +170,20 @@ mod caches {
         let sh = shared(Policy::InstantFit, 4096);
         let mut c1 = sh.cache(Flags::ALLOC);
         let got: Vec<Cached> = (0..3 * ROUNDS).map(|_| c1.alloc(2 * Q).unwrap()).collect();
-        let addrs: std::collections::HashSet<usize> = got.iter().map(|a| a.addr).collect();
+        let addrs: std::collections::HashSet<usize> = got.iter().map(|a| a.addr()).collect();
         for a in got {
-            // SAFETY: allocated by a cache of this space, freed once, here.
-            unsafe { c1.free(a) };
+            c1.free(a).unwrap();
         }
         // loaded + previous are full; one magazine went to the depot.
         assert_eq!(c1.held(), 2 * ROUNDS);
         let mut c2 = sh.cache(Flags::ALLOC);
         let b = c2.alloc(2 * Q).unwrap();
         assert!(
-            addrs.contains(&b.addr),
+            addrs.contains(&b.addr()),
             "c2 took a full magazine from the depot"
         );
         assert_eq!(c2.held(), ROUNDS - 1);
-        // SAFETY: allocated by a cache of this space, freed once, here.
-        unsafe { c2.free(b) };
+        c2.free(b).unwrap();
         drop(c2); // flushes its magazines to the space
         assert_eq!(sh.flush_depot(), 0, "c2 emptied the only depot magazine");
         drop(c1);
@@ -209,8 +202,7 @@ mod caches {
         let mut c = sh.cache(Flags::ALLOC);
         let got: Vec<Cached> = (0..3 * ROUNDS).map(|_| c.alloc(Q).unwrap()).collect();
         for a in got {
-            // SAFETY: allocated by a cache of this space, freed once, here.
-            unsafe { c.free(a) };
+            c.free(a).unwrap();
         }
         let mut c2 = sh.cache(Flags::ALLOC);
         // Only 8 pages are free: a 12-page area fits once the depot's go back.
@@ -250,16 +242,14 @@ mod caches {
                             x ^= x << 17;
                             if mine.len() < 32 && x % 2 == 0 {
                                 let a = c.alloc((1 + (x % 4) as usize) * Q).unwrap();
-                                assert_eq!(sh.find(a.addr).map(|i| i.addr), Some(a.addr));
+                                assert_eq!(sh.find(a.addr()).map(|i| i.addr), Some(a.addr()));
                                 mine.push(a);
                             } else if let Some(a) = mine.pop() {
-                                // SAFETY: allocated by a cache of this space, freed once, here.
-                                unsafe { c.free(a) };
+                                c.free(a).unwrap();
                             }
                         }
                         for a in mine {
-                            // SAFETY: allocated by a cache of this space, freed once, here.
-                            unsafe { c.free(a) };
+                            c.free(a).unwrap();
                         }
                     });
                 }

@@ -38,10 +38,10 @@ fn guard_and_rounding() {
         with_space(p, 64, |s| {
             let a = s.alloc(1, 0, Flags::ALLOC).unwrap();
             assert_eq!(a.size, 2 * Q); // one page + guard
-            assert_eq!(a.usable(Q), Q);
+            assert_eq!(a.usable(), Q);
             let b = s.alloc(Q + 1, 0, NG).unwrap();
             assert_eq!(b.size, 2 * Q); // rounded, no guard
-            assert_eq!(b.usable(Q), 2 * Q);
+            assert_eq!(b.usable(), 2 * Q);
             s.validate().unwrap();
         });
     }
