@@ -33,6 +33,7 @@ extern crate alloc;
 
 mod area;
 mod error;
+mod flush;
 pub mod hash;
 mod index;
 mod info;
@@ -46,6 +47,7 @@ mod sync;
 
 pub use area::{Area, Flags, MAX_SPAN};
 pub use error::{Error, ValidateError};
+pub use flush::{FlushHook, PurgeBatch};
 pub use index::Policy;
 pub use info::{AreaInfo, Stats};
 pub use magazine::{Cached, CpuCache, ForeignCached, CLASSES, DEPOT_MAGAZINES, ROUNDS};

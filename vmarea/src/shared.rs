@@ -215,6 +215,11 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
         self.with(|s| s.purge())
     }
 
+    /// [`Space::set_flush_hook`] on the locked space.
+    pub fn set_flush_hook(&mut self, hook: Option<crate::FlushHook>) {
+        self.with(|s| s.set_flush_hook(hook))
+    }
+
     /// [`Space::set_lazy_threshold`] on the locked space.
     pub fn set_lazy_threshold(&mut self, bytes: usize) {
         self.with(|s| s.set_lazy_threshold(bytes))

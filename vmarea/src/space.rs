@@ -22,6 +22,7 @@
 
 use crate::area::{Area, Flags};
 use crate::error::{Error, ValidateError};
+use crate::flush::{FlushHook, PurgeBatch};
 use crate::index::{class_of, BusyTree, FreeIndex, Policy, CLASSES};
 use crate::info::{AreaInfo, Stats};
 use crate::list::List;
@@ -71,6 +72,8 @@ pub struct Space<S: NodeSource> {
     lazy_bytes: usize,
     /// Purge once `lazy_bytes` reaches this (Linux's `lazy_max_pages`).
     lazy_max: usize,
+    /// Called with each purge batch before it is merged back.
+    flush: Option<FlushHook>,
 }
 
 /// An allocated area, for [`Space::free_handle`]: frees without a search.
@@ -147,6 +150,7 @@ impl<S: NodeSource> Space<S> {
             lazy: List::new(),
             lazy_bytes: 0,
             lazy_max: (end - start) / 64,
+            flush: None,
         };
         if policy != Policy::Rfc {
             // One free area covering everything, as Linux starts its free tree.
@@ -736,9 +740,26 @@ impl<S: NodeSource> Space<S> {
         self.lazy_max = bytes;
     }
 
+    /// Sets the hook that flushes TLBs for lazily freed ranges before they
+    /// become reusable (see [`FlushHook`] for when and where it runs);
+    /// `None` for none.
+    pub fn set_flush_hook(&mut self, hook: Option<FlushHook>) {
+        self.flush = hook;
+    }
+
     /// Merges every lazily freed area back into free space, as one batch
-    /// (Linux's `purge_vmap_area_lazy`). Returns how many were purged.
+    /// (Linux's `purge_vmap_area_lazy`), after handing the batch to the flush
+    /// hook. Returns how many were purged.
     pub fn purge(&mut self) -> usize {
+        if self.lazy.is_empty() {
+            return 0;
+        }
+        if let Some(flush) = self.flush {
+            flush(&PurgeBatch {
+                lazy: &self.lazy,
+                bytes: self.lazy_bytes,
+            });
+        }
         let mut n = 0;
         while let Some(l) = self.lazy.front() {
             // SAFETY: `l` is a member of the lazy list; the area is live,
@@ -985,10 +1006,23 @@ impl<S: NodeSource> Drop for Space<S> {
 }
 
 /// `/proc/vmallocinfo` form: one line per used area,
-/// `0xSTART-0xEND SIZE tag=0xTAG [ioremap] [vmalloc] [vmap] [user]`.
+/// `0xSTART-0xEND SIZE tag=0xTAG [ioremap] [vmalloc] [vmap] [user]`, and one
+/// per freed area awaiting a purge or drain, `0xSTART-0xEND SIZE unpurged
+/// vm_area`, as Linux prints them.
 impl<S: NodeSource> fmt::Display for Space<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for i in self.used() {
+        for i in self.iter().filter(|i| i.used || i.lazy) {
+            if i.lazy {
+                // As Linux shows freed areas awaiting a purge.
+                writeln!(
+                    f,
+                    "{:#018x}-{:#018x} {:>8} unpurged vm_area",
+                    i.addr,
+                    i.end(),
+                    i.size
+                )?;
+                continue;
+            }
             write!(
                 f,
                 "{:#018x}-{:#018x} {:>8} tag={:#x}",

@@ -1,0 +1,75 @@
+//! The TLB-flush contract for lazy frees: the hook and what it is given.
+
+use crate::area::Area;
+use crate::list::List;
+
+/// Flushes TLBs for lazily freed ranges before they become reusable.
+///
+/// A lazily freed area ([`Space::free_lazy`](crate::Space::free_lazy),
+/// Linux's `free_vmap_area_noflush`) leaves the busy tree at once, but its
+/// range stays out of free space until a purge, because other CPUs' TLBs
+/// may still map it. Before a purge merges those ranges back (after which
+/// any of them can be handed out again), the space calls the caller's
+/// [`FlushHook`] with the batch, as Linux calls `flush_tlb_kernel_range`
+/// in `__purge_vmap_area_lazy`. Every purge goes through that one place:
+/// an explicit [`purge`](crate::Space::purge), the threshold reached in
+/// `free_lazy`, an allocation that found no room with lazy frees pending,
+/// and a per-CPU cache's allocation under pressure.
+///
+/// Context: the hook runs inside the purging call, so under a
+/// [`SharedSpace`](crate::SharedSpace) with the space's lock held, on
+/// whichever CPU made that call. It must not sleep, must not call back into
+/// the space (the lock is not recursive), and must finish the flush —
+/// including any shootdown of other CPUs — before it returns: the ranges
+/// become allocatable right after. A shootdown that waits for other CPUs
+/// needs them to take the IPI while they spin on the lock, so such a
+/// kernel's space lock must not disable interrupts (the crate never takes
+/// it from interrupt context: deferred frees are lock-free).
+pub type FlushHook = fn(&PurgeBatch<'_>);
+
+/// The lazily freed ranges a purge is about to make reusable.
+pub struct PurgeBatch<'a> {
+    pub(crate) lazy: &'a List,
+    pub(crate) bytes: usize,
+}
+
+impl PurgeBatch<'_> {
+    /// Each range `(start, end)`, in the order they were freed.
+    pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.lazy.iter().map(|l| {
+            // SAFETY: members of the lazy list are live areas of the space,
+            // chained through their node link, and nothing changes them
+            // while the batch is borrowed.
+            let a = unsafe { Area::from_chain(l).as_ref() };
+            (a.addr.get(), a.end())
+        })
+    }
+
+    /// The smallest range covering every range of the batch, `(start,
+    /// end)`: what one `flush_tlb_kernel_range` call would flush. `None`
+    /// for an empty batch (the hook is not called for one).
+    pub fn span(&self) -> Option<(usize, usize)> {
+        self.ranges()
+            .reduce(|(s0, e0), (s1, e1)| (s0.min(s1), e0.max(e1)))
+    }
+
+    /// Number of ranges.
+    pub fn count(&self) -> usize {
+        self.lazy.len()
+    }
+
+    /// Bytes in all ranges (guards included).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl core::fmt::Debug for PurgeBatch<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PurgeBatch")
+            .field("count", &self.count())
+            .field("bytes", &self.bytes)
+            .field("span", &self.span())
+            .finish()
+    }
+}
