@@ -38,6 +38,18 @@ unsafe fn link<'a>(l: NonNull<ListLink>) -> &'a ListLink {
     unsafe { l.as_ref() }
 }
 
+impl<const N: usize> HashChains<[Bucket; N]> {
+    /// An empty table over an inline array of `N` buckets, in `const`
+    /// context (`N == 0` is a build error).
+    pub const fn new_array() -> Self {
+        const { assert!(N > 0, "a hash table needs at least one bucket") };
+        HashChains {
+            buckets: [Bucket::EMPTY; N],
+            len: 0,
+        }
+    }
+}
+
 impl<B: AsRef<[Bucket]> + AsMut<[Bucket]>> HashChains<B> {
     /// A table over `buckets`, which must all be empty. Refuses (returns
     /// the storage) an empty array or one with a non-empty bucket.

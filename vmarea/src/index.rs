@@ -128,16 +128,14 @@ fn bucket_of(quanta: usize) -> usize {
 }
 
 impl FreeIndex {
-    pub(crate) fn new(policy: Policy) -> Self {
-        let chains =
-            || HashChains::new([Bucket::EMPTY; CLASSES]).unwrap_or_else(|_| unreachable!());
+    pub(crate) const fn new(policy: Policy) -> Self {
         match policy {
             Policy::FirstFit => FreeIndex::Tree(AvlTree::new()),
             Policy::InstantFit | Policy::BestFit => FreeIndex::Lists {
-                chains: chains(),
+                chains: HashChains::new_array(),
                 nonempty: 0,
             },
-            Policy::Rfc => FreeIndex::Hash(chains()),
+            Policy::Rfc => FreeIndex::Hash(HashChains::new_array()),
         }
     }
 

@@ -50,6 +50,20 @@ impl AreaInfo {
         }
     }
 
+    /// A free range that is not an area object (yet).
+    pub(crate) fn free_range(addr: usize, size: usize) -> Self {
+        AreaInfo {
+            addr,
+            size,
+            guard: 0,
+            used: false,
+            lazy: false,
+            cached: false,
+            flags: Flags::NONE,
+            tag: 0,
+        }
+    }
+
     /// One past the last byte.
     pub fn end(&self) -> usize {
         self.addr + self.size

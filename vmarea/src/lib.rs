@@ -8,12 +8,17 @@
 //! instant-fit and best-fit power-of-two lists ([`Policy`]).
 //!
 //! ```
-//! use vmarea::{BoxNodes, Flags, Policy, Space};
+//! use vmarea::{AreaPool, Flags, Policy, Space};
+//!
+//! // Area objects from a static pool: no heap (`BoxNodes`, feature `alloc`,
+//! // takes them from the global allocator instead).
+//! static AREAS: AreaPool<64> = AreaPool::new();
 //!
 //! // A 1 GiB space of 4 KiB pages.
-//! let mut space = Space::new(0x1000_0000, 0x5000_0000, 4096, Policy::FirstFit, BoxNodes).unwrap();
+//! let mut space = Space::new(0x1000_0000, 0x5000_0000, 4096, Policy::FirstFit, &AREAS).unwrap();
 //! let a = space.alloc(3 * 4096, 4096, Flags::ALLOC).unwrap();
 //! assert_eq!(a.size, 4 * 4096); // three pages and a guard page
+//! assert_eq!(a.usable(), 3 * 4096);
 //! let b = space.alloc(8192, 0x10000, Flags::ALLOC).unwrap();
 //! assert_eq!(b.addr % 0x10000, 0);
 //! assert_eq!(space.find(a.addr + 5000).unwrap().addr, a.addr);
@@ -22,9 +27,16 @@
 //! space.validate().unwrap();
 //! ```
 //!
-//! Area objects come from a [`NodeSource`]: [`BoxNodes`] (feature `alloc`)
-//! or [`PoolNodes`] over caller memory. Every refused call returns an
-//! [`Error`] and leaves the space unchanged.
+//! Area objects come from a [`NodeSource`]: [`BoxNodes`] (feature `alloc`),
+//! [`PoolNodes`] over caller memory, or an [`AreaPool`] in a `static`.
+//! Refused calls return an [`Error`]; what each leaves unchanged is stated
+//! on the call (see [`Error`]).
+//!
+//! Many CPUs share a space through [`SharedSpace`] (a pluggable lock, per-CPU
+//! [`CpuCache`]s, a lock-free deferred free, and a [`FlushHook`] for TLB
+//! flushes before lazily freed ranges are reused); it never calls its node
+//! source with its lock held, and it can be built in a `static`
+//! ([`SharedSpace::new_const`]).
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
@@ -53,7 +65,7 @@ pub use info::{AreaInfo, Stats};
 pub use magazine::{Cached, CpuCache, ForeignCached, CLASSES, DEPOT_MAGAZINES, ROUNDS};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
-pub use nodes::{NodeSource, PoolNodes};
+pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};
 pub use shared::{Guard, RawLock, SharedSpace};
 pub use space::{Handle, Request, Space};
 pub use spin::RawSpinlock;

@@ -51,6 +51,12 @@ pub(crate) struct Magazine {
 }
 
 impl Magazine {
+    const EMPTY: Magazine = Magazine {
+        rounds: [None; ROUNDS],
+        len: 0,
+        flags: Flags::NONE,
+    };
+
     fn pop(&mut self) -> Option<(usize, Handle)> {
         self.len = self.len.checked_sub(1)?;
         self.rounds[self.len].take()
@@ -78,13 +84,19 @@ impl Magazine {
 }
 
 /// Full magazines per class, under the space's lock.
-#[derive(Default)]
 pub(crate) struct Depot {
     full: [[Magazine; DEPOT_MAGAZINES]; CLASSES],
     count: [usize; CLASSES],
 }
 
 impl Depot {
+    pub(crate) const fn new() -> Self {
+        Depot {
+            full: [[Magazine::EMPTY; DEPOT_MAGAZINES]; CLASSES],
+            count: [0; CLASSES],
+        }
+    }
+
     fn take_full(&mut self, c: usize) -> Option<Magazine> {
         self.count[c] = self.count[c].checked_sub(1)?;
         Some(core::mem::take(&mut self.full[c][self.count[c]]))
@@ -208,12 +220,15 @@ pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
 }
 
 impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
-    pub(crate) fn new(shared: &'a SharedSpace<L, S>, flags: Flags) -> Self {
+    /// An empty cache over `shared` whose areas report `flags`; `const`, so
+    /// a kernel can place one per CPU in a `static` (it is 2 KiB: build it
+    /// in place, not on a small stack). Same as [`SharedSpace::cache`].
+    pub const fn new(shared: &'a SharedSpace<L, S>, flags: Flags) -> Self {
         CpuCache {
             shared,
             flags,
-            loaded: Default::default(),
-            previous: Default::default(),
+            loaded: [Magazine::EMPTY; CLASSES],
+            previous: [Magazine::EMPTY; CLASSES],
             held: 0,
             published: 0,
         }

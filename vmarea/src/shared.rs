@@ -25,9 +25,10 @@
 
 use crate::area::{Area, Flags};
 use crate::error::Error;
+use crate::index::Policy;
 use crate::info::AreaInfo;
 use crate::magazine::{CpuCache, Depot};
-use crate::nodes::NodeSource;
+use crate::nodes::{NodeSource, Stash};
 use crate::space::{Handle, Request, Space};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use core::marker::PhantomData;
@@ -90,11 +91,16 @@ struct Protected<T> {
 }
 
 impl<T> Protected<T> {
+    #[cfg(not(loom))]
+    const fn new(v: T) -> Self {
+        Protected {
+            cell: core::cell::UnsafeCell::new(v),
+        }
+    }
+
+    #[cfg(loom)]
     fn new(v: T) -> Self {
         Protected {
-            #[cfg(not(loom))]
-            cell: core::cell::UnsafeCell::new(v),
-            #[cfg(loom)]
             cell: loom::cell::UnsafeCell::new(v),
         }
     }
@@ -127,10 +133,26 @@ impl<T> Protected<T> {
     }
 }
 
+/// Area objects the inner space's [`Stash`] keeps beyond what one
+/// allocation needs (3); more go back to the source when the lock is
+/// released.
+const STASH_KEEP: usize = 4;
+
 /// A [`Space`] usable through `&self` from many threads.
+///
+/// The node source is called only with the lock released: the space inside
+/// draws on a [`Stash`] that [`lock`](Self::lock) fills beforehand (taking
+/// the lock, seeing the space short of objects, releasing it, taking them
+/// from the source, and taking the lock again), and the objects frees
+/// release go back to the source after the guard releases the lock. So a
+/// `BoxNodes` heap allocation never happens under the spinlock (Linux's
+/// `ne_fit_preload_node` does the same). Lock the space only where its
+/// source may be called.
 pub struct SharedSpace<L: RawLock, S: NodeSource> {
     lock: L,
-    space: Protected<Space<S>>,
+    space: Protected<Space<Stash>>,
+    /// The real node source, reached only with the lock released.
+    source: S,
     /// Full magazines of cached areas, under the same lock.
     depot: Protected<Depot>,
     /// Head of the deferred-free stack (null: empty).
@@ -140,11 +162,13 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     quantum: usize,
 }
 
-// SAFETY: the space is only reached under the lock, which serialises
-// holders; it may move between threads when its source may (`Space<S>:
-// Send`). The deferred stack is an atomic.
-unsafe impl<L: RawLock + Sync, S: NodeSource + Send> Sync for SharedSpace<L, S> {}
-// SAFETY: as above: everything inside may move when `S` and `L` may.
+// SAFETY: the space and the depot are only reached under the lock, which
+// serialises holders; the source is called from any thread without it, so
+// it must be `Sync` (and `Send`: objects taken on one thread are given back
+// on another). The deferred stack and the counters are atomics.
+unsafe impl<L: RawLock + Sync, S: NodeSource + Send + Sync> Sync for SharedSpace<L, S> {}
+// SAFETY: as above: everything inside may move when `S` and `L` may; the
+// space owns its areas (`Space<Stash>: Send`).
 unsafe impl<L: RawLock + Send, S: NodeSource + Send> Send for SharedSpace<L, S> {}
 
 /// The space, locked; deferred frees were applied when it was taken.
@@ -171,7 +195,7 @@ pub struct Guard<'a, L: RawLock, S: NodeSource> {
 
 impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
     /// Runs `f` on the locked space.
-    fn with<R>(&mut self, f: impl FnOnce(&mut Space<S>) -> R) -> R {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Space<Stash>) -> R) -> R {
         // SAFETY: this guard holds the lock, so no other access overlaps.
         unsafe { self.shared.space.with_mut(f) }
     }
@@ -227,8 +251,8 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
 }
 
 impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
-    type Target = Space<S>;
-    fn deref(&self) -> &Space<S> {
+    type Target = Space<Stash>;
+    fn deref(&self) -> &Space<Stash> {
         // SAFETY: this guard holds the lock, so only shared access through
         // it overlaps this borrow (the guard's own `&mut self` methods
         // cannot run while it lives). Deferred pushes touch only the atomic
@@ -238,21 +262,97 @@ impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
 }
 impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
     fn drop(&mut self) {
-        // SAFETY: this guard took the lock in `SharedSpace::lock`.
+        // Objects beyond what the next allocation needs leave the stash
+        // under the lock and go back to the source after it.
+        let surplus = Stash::new();
+        self.with(|s| s.source().move_surplus(STASH_KEEP, &surplus));
+        // SAFETY: this guard took the lock in `SharedSpace::acquire`.
         unsafe { self.shared.lock.unlock() }
+        surplus.give_all(&self.shared.source);
     }
 }
 
 impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// Shares `space` behind `lock` (an unlocked lock).
     pub fn with_lock(lock: L, space: Space<S>) -> Self {
+        let (space, source) = space.replace_source(Stash::new());
+        Self::from_parts(lock, space, source)
+    }
+
+    /// A shared space over `[start, end)` behind `lock`, built by a `const
+    /// fn` so that it can be a `static` (invalid bounds are a panic, so a
+    /// build error there; see [`Space::new`] for what is valid). No area
+    /// object is taken until the first allocation.
+    ///
+    /// ```
+    /// use vmarea::{AreaPool, Flags, Policy, RawSpinlock, SharedSpace};
+    ///
+    /// static AREAS: AreaPool<256> = AreaPool::new();
+    /// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<256>> = SharedSpace::new_const(
+    ///     RawSpinlock::new(), 0x1000_0000, 0x2000_0000, 4096, Policy::FirstFit, &AREAS,
+    /// );
+    ///
+    /// let (a, _) = VMALLOC.alloc(&VMALLOC.request(3 * 4096)).unwrap();
+    /// assert_eq!(a.usable(), 3 * 4096);
+    /// VMALLOC.free(a.addr).unwrap();
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new_const(
+        lock: L,
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: Policy,
+        source: S,
+    ) -> Self {
+        Self::from_parts(
+            lock,
+            Space::new_const(start, end, quantum, policy, Stash::new()),
+            source,
+        )
+    }
+
+    #[cfg(not(loom))]
+    const fn from_parts(lock: L, space: Space<Stash>, source: S) -> Self {
         SharedSpace {
             lock,
             quantum: space.quantum(),
             space: Protected::new(space),
-            depot: Protected::new(Depot::default()),
+            source,
+            depot: Protected::new(Depot::new()),
             deferred: AtomicPtr::new(ptr::null_mut()),
             in_caches: AtomicUsize::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    fn from_parts(lock: L, space: Space<Stash>, source: S) -> Self {
+        SharedSpace {
+            lock,
+            quantum: space.quantum(),
+            space: Protected::new(space),
+            source,
+            depot: Protected::new(Depot::new()),
+            deferred: AtomicPtr::new(ptr::null_mut()),
+            in_caches: AtomicUsize::new(0),
+        }
+    }
+
+    /// A request for `size` bytes anywhere in the space, `Flags::ALLOC`, no
+    /// alignment beyond the quantum, tag 0: the common case of
+    /// [`alloc`](Self::alloc).
+    pub fn request(&self, size: usize) -> Request {
+        // SAFETY: the bounds never change after construction; reading them
+        // through a shared reference races with nothing (no holder writes
+        // them).
+        let (lo, hi) = unsafe { (*self.space.get()).bounds() };
+        Request {
+            size,
+            align: 0,
+            flags: Flags::ALLOC,
+            tag: 0,
+            lo,
+            hi,
         }
     }
 
@@ -281,26 +381,60 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     }
 
     /// Runs `f` on the space and the depot, under the lock.
-    pub(crate) fn with_depot<R>(&self, f: impl FnOnce(&mut Space<S>, &mut Depot) -> R) -> R {
+    pub(crate) fn with_depot<R>(&self, f: impl FnOnce(&mut Space<Stash>, &mut Depot) -> R) -> R {
         let mut g = self.lock();
         // SAFETY: `g` holds the lock, which guards the depot too.
         g.with(|space| unsafe { self.depot.with_mut(|depot| f(space, depot)) })
     }
 
-    /// Takes the lock and applies pending deferred frees.
+    /// Takes the lock and applies pending deferred frees. The space then
+    /// holds the area objects one allocation needs (see
+    /// [`lock_for`](Self::lock_for)).
     pub fn lock(&self) -> Guard<'_, L, S> {
-        self.acquire().0
+        self.acquire(1).0
+    }
+
+    /// As [`lock`](Self::lock), with area objects reserved for `allocs`
+    /// allocations through the guard. An allocation takes at most two, and
+    /// the source is never called under the lock, so one made after the
+    /// reserve ran out is refused with `NoNode` (nothing changed).
+    pub fn lock_for(&self, allocs: usize) -> Guard<'_, L, S> {
+        self.acquire(allocs).0
     }
 
     /// Takes the lock and applies pending deferred frees; also says how many.
-    fn acquire(&self) -> (Guard<'_, L, S>, usize) {
-        self.lock.lock();
-        let mut g = Guard {
-            shared: self,
-            _marker: PhantomData,
-        };
-        let n = g.with(|s| Self::drain_into(&self.deferred, s));
-        (g, n)
+    /// Leaves the space holding the area objects one allocation needs,
+    /// taken from the source with the lock released (unless the source is
+    /// exhausted: then an allocation reports `NoNode`).
+    fn acquire(&self, allocs: usize) -> (Guard<'_, L, S>, usize) {
+        let extra = allocs.saturating_sub(1).saturating_mul(2);
+        let (mut drained, carried, mut exhausted) = (0, Stash::new(), false);
+        loop {
+            self.lock.lock();
+            let mut g = Guard {
+                shared: self,
+                _marker: PhantomData,
+            };
+            let short = g.with(|s| {
+                s.source().take_all(&carried);
+                drained += Self::drain_into(&self.deferred, s);
+                (s.nodes_wanted() + extra).saturating_sub(s.source().len())
+            });
+            if short == 0 || exhausted {
+                return (g, drained);
+            }
+            drop(g);
+            for _ in 0..short {
+                match self.source.take() {
+                    // SAFETY: a fresh object from the source, in no index.
+                    Some(a) => unsafe { carried.give(a) },
+                    None => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// Allocates (see [`Space::alloc_handle`]). With no space left, the
@@ -327,7 +461,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Applies pending deferred frees now; returns how many.
     pub fn drain(&self) -> usize {
-        self.acquire().1
+        self.acquire(1).1
     }
 
     /// Frees the area `handle` names without taking the lock and without
@@ -363,7 +497,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     }
 
     /// Takes the whole deferred stack and frees each area.
-    fn drain_into(deferred: &AtomicPtr<Area>, space: &mut Space<S>) -> usize {
+    fn drain_into(deferred: &AtomicPtr<Area>, space: &mut Space<Stash>) -> usize {
         let mut p = deferred.swap(ptr::null_mut(), Ordering::Acquire);
         let mut n = 0;
         while let Some(area) = NonNull::new(p) {
@@ -377,12 +511,41 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         n
     }
 
-    /// The space back, with deferred frees applied.
+    /// The space back, with deferred frees applied and the depot flushed,
+    /// over its own node source again.
     pub fn into_inner(self) -> Space<S> {
         // Taking the lock drains the deferred stack; nothing can push after
         // it, since `self` is owned.
         self.flush_depot();
-        self.space.cell.into_inner()
+        let me = core::mem::ManuallyDrop::new(self);
+        // SAFETY: each field with a destructor is read out of `me` exactly
+        // once and `me` is never used or dropped again (the depot and the
+        // atomics have no destructor).
+        let (lock, space, source) = unsafe {
+            (
+                ptr::read(&me.lock),
+                ptr::read(&me.space).cell.into_inner(),
+                ptr::read(&me.source),
+            )
+        };
+        drop(lock);
+        let (space, stash) = space.replace_source(source);
+        stash.give_all(space.source());
+        space
+    }
+}
+
+impl<L: RawLock, S: NodeSource> Drop for SharedSpace<L, S> {
+    fn drop(&mut self) {
+        // Every area object goes back to the real source: the space's own
+        // drop would hand them to its stash only.
+        // SAFETY: `&mut self`: no guard or cache borrows the space.
+        unsafe {
+            self.space.with_mut(|s| {
+                s.release_all();
+                s.source().give_all(&self.source);
+            })
+        };
     }
 }
 

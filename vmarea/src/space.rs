@@ -117,7 +117,8 @@ unsafe fn a<'x>(p: NonNull<Area>) -> &'x Area {
 impl<S: NodeSource> Space<S> {
     /// A space over `[start, end)` with allocation unit `quantum` (a power
     /// of two; both bounds multiples of it; at most `usize::MAX / 4` bytes:
-    /// 4 EiB on 64-bit targets, 1 GiB on 32-bit ones).
+    /// 4 EiB on 64-bit targets, 1 GiB on 32-bit ones). Takes no area object
+    /// yet: the first allocation does.
     pub fn new(
         start: usize,
         end: usize,
@@ -125,16 +126,54 @@ impl<S: NodeSource> Space<S> {
         policy: Policy,
         source: S,
     ) -> Result<Self, Error> {
-        let aligned = |x: usize| x & quantum.wrapping_sub(1) == 0;
+        match Self::check_bounds(start, end, quantum) {
+            Ok(()) => Ok(Self::build(start, end, quantum, policy, source)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// As [`new`](Self::new), for a `const` or `static` initialiser: invalid
+    /// bounds are a panic, so a build error in a `static`.
+    ///
+    /// ```
+    /// use vmarea::{AreaPool, Flags, Policy, Space};
+    /// static AREAS: AreaPool<16> = AreaPool::new();
+    /// const FRESH: Space<&AreaPool<16>> =
+    ///     Space::new_const(0x10_0000, 0x20_0000, 4096, Policy::FirstFit, &AREAS);
+    /// let mut s = FRESH;
+    /// assert!(s.alloc(4096, 0, Flags::ALLOC).is_ok());
+    /// ```
+    pub const fn new_const(
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: Policy,
+        source: S,
+    ) -> Self {
+        if Self::check_bounds(start, end, quantum).is_err() {
+            panic!("vmarea: invalid space bounds or quantum (see Space::new)");
+        }
+        Self::build(start, end, quantum, policy, source)
+    }
+
+    const fn check_bounds(start: usize, end: usize, quantum: usize) -> Result<(), Error> {
+        let mask = quantum.wrapping_sub(1);
         if !quantum.is_power_of_two()
-            || !aligned(start)
-            || !aligned(end)
+            || start & mask != 0
+            || end & mask != 0
             || start >= end
             || end - start > crate::area::MAX_SPAN
         {
             return Err(Error::BadSpace);
         }
-        let mut space = Space {
+        Ok(())
+    }
+
+    /// The space, with no area object yet: `[start, end)` is one untracked
+    /// free range above `top`, which the first allocation turns into an
+    /// area (`materialize`), except under `Rfc`, which bumps through it.
+    const fn build(start: usize, end: usize, quantum: usize, policy: Policy, source: S) -> Self {
+        Space {
             start,
             end,
             quantum,
@@ -151,21 +190,39 @@ impl<S: NodeSource> Space<S> {
             lazy_bytes: 0,
             lazy_max: (end - start) / 64,
             flush: None,
-        };
-        if policy != Policy::Rfc {
-            // One free area covering everything, as Linux starts its free tree.
-            let whole = space.source.take().ok_or(Error::NoNode)?;
-            // SAFETY: a fresh area from the source, in no index.
-            unsafe {
-                a(whole).addr.set(start);
-                a(whole).set_size(end - start);
-                a(whole).set_free();
-                space.all.push_back(Area::list_link(whole));
-                space.free.insert(whole, space.shift);
-            }
-            space.top = end;
         }
-        Ok(space)
+    }
+
+    /// Outside `Rfc`, the first allocation makes one free area of the whole
+    /// space, as Linux starts its free tree. Refused with `NoNode` (and
+    /// nothing changed) if the source has no object.
+    fn materialize(&mut self) -> Result<(), Error> {
+        if self.policy == Policy::Rfc || self.top == self.end {
+            return Ok(());
+        }
+        let whole = self.source.take().ok_or(Error::NoNode)?;
+        // SAFETY: a fresh area from the source, in no index.
+        unsafe {
+            a(whole).addr.set(self.start);
+            a(whole).set_size(self.end - self.start);
+            a(whole).set_free();
+            self.all.push_back(Area::list_link(whole));
+            self.free.insert(whole, self.shift);
+        }
+        self.top = self.end;
+        Ok(())
+    }
+
+    /// How many area objects the next allocation may still need from the
+    /// source: the empty spares, and one for `materialize`.
+    pub(crate) fn nodes_wanted(&self) -> usize {
+        let unmaterialized = self.policy != Policy::Rfc && self.top != self.end;
+        self.spares.iter().filter(|s| s.is_none()).count() + usize::from(unmaterialized)
+    }
+
+    /// The node source.
+    pub(crate) fn source(&self) -> &S {
+        &self.source
     }
 
     /// The policy chosen at creation.
@@ -174,7 +231,7 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// The allocation unit.
-    pub fn quantum(&self) -> usize {
+    pub const fn quantum(&self) -> usize {
         self.quantum
     }
 
@@ -227,6 +284,7 @@ impl<S: NodeSource> Space<S> {
     /// for [`free_handle`](Space::free_handle).
     pub fn alloc_handle(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         let (need, align) = self.check(req)?;
+        self.materialize()?;
         self.reserve()?;
         let u = match self.place(need, align, req) {
             Some(u) => u,
@@ -848,12 +906,17 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// Every tracked area, used and free, in address order (for `Rfc`, the
-    /// untouched top `[top, end)` is not an area and is not listed).
+    /// untouched top `[top, end)` is not an area and is not listed). A space
+    /// no allocation has touched yet lists its whole range as one free
+    /// area, as it will be once the first allocation makes it one.
     pub fn iter(&self) -> impl Iterator<Item = AreaInfo> + '_ {
+        let unmaterialized = (self.policy != Policy::Rfc && self.top != self.end)
+            .then(|| AreaInfo::free_range(self.start, self.end - self.start));
         // SAFETY: list members are live areas of the space.
         self.all
             .iter()
             .map(|l| AreaInfo::of(unsafe { a(Area::from_list(l)) }, self.quantum))
+            .chain(unmaterialized)
     }
 
     /// The used areas in address order (not those whose deferred free is
@@ -946,7 +1009,9 @@ impl<S: NodeSource> Space<S> {
         }
         if expect != self.top
             || (self.policy == Policy::Rfc && prev_free)
-            || (self.policy != Policy::Rfc && self.top != self.end)
+            || (self.policy != Policy::Rfc
+                && self.top != self.end
+                && !(self.top == self.start && self.all.is_empty()))
         {
             return Err(ValidateError::Top);
         }
@@ -983,16 +1048,20 @@ impl<S: NodeSource> Space<S> {
     }
 }
 
-impl<S: NodeSource> Drop for Space<S> {
-    fn drop(&mut self) {
+impl<S: NodeSource> Space<S> {
+    /// Hands every area object back to the source, leaving an empty,
+    /// unmaterialized space (every area and handle of it is gone).
+    pub(crate) fn release_all(&mut self) {
         // Trees first (they touch links), then hand every area back.
         self.busy.clear();
         if let FreeIndex::Tree(t) = &mut self.free {
             t.clear();
         }
+        self.free = FreeIndex::new(self.policy);
+        self.lazy = List::new();
         while let Some(l) = self.all.front() {
             // SAFETY: `l` is a member; the area is in no index any more
-            // (trees cleared; chains are dropped with the space).
+            // (trees cleared; chains and the lazy list forgotten above).
             unsafe {
                 self.all.remove(l);
                 self.source.give(Area::from_list(l));
@@ -1002,6 +1071,45 @@ impl<S: NodeSource> Drop for Space<S> {
             // SAFETY: spares came from the source and are in no index.
             unsafe { self.source.give(p) };
         }
+        (self.top, self.used_bytes, self.lazy_bytes) = (self.start, 0, 0);
+    }
+
+    /// The same space over another node source; returns the old source.
+    /// Every area object stays where it is: they came from the old source,
+    /// so the caller must ensure `source` may take them back (the shared
+    /// layer swaps in a [`Stash`](crate::Stash) over the same objects, and back).
+    pub(crate) fn replace_source<T: NodeSource>(self, source: T) -> (Space<T>, S) {
+        let me = core::mem::ManuallyDrop::new(self);
+        // SAFETY: every field is read exactly once out of `me`, which is
+        // never used or dropped again; the indexes hold pointers to areas,
+        // not to the space, so they survive the move.
+        unsafe {
+            let space = Space {
+                start: me.start,
+                end: me.end,
+                quantum: me.quantum,
+                shift: me.shift,
+                policy: me.policy,
+                busy: core::ptr::read(&me.busy),
+                free: core::ptr::read(&me.free),
+                all: core::ptr::read(&me.all),
+                top: me.top,
+                spares: me.spares,
+                source,
+                used_bytes: me.used_bytes,
+                lazy: core::ptr::read(&me.lazy),
+                lazy_bytes: me.lazy_bytes,
+                lazy_max: me.lazy_max,
+                flush: me.flush,
+            };
+            (space, core::ptr::read(&me.source))
+        }
+    }
+}
+
+impl<S: NodeSource> Drop for Space<S> {
+    fn drop(&mut self) {
+        self.release_all();
     }
 }
 

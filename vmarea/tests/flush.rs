@@ -120,7 +120,7 @@ fn a_cache_under_pressure_purges_through_the_hook() {
     let sh: SharedSpace<RawSpinlock, BoxNodes> =
         SharedSpace::new(Space::new(S, S + 16 * Q, Q, Policy::FirstFit, BoxNodes).unwrap());
     {
-        let mut g = sh.lock();
+        let mut g = sh.lock_for(8);
         g.set_flush_hook(Some(hook));
         g.set_lazy_threshold(usize::MAX);
         // Fill the space, then free it all lazily: nothing is reusable.
