@@ -204,6 +204,11 @@ impl Area {
         (next.expose_provenance() as u64).rotate_left(LINK_ROTATION) | DEFERRED
     }
 
+    /// Whether `aux` holds a `deferred_link` value.
+    pub(crate) fn is_deferred_link(aux: u64) -> bool {
+        aux & DEFERRED != 0
+    }
+
     /// The next area on the deferred stack, from a `deferred_link` value.
     pub(crate) fn deferred_next(aux: u64) -> *mut Area {
         let addr = (aux & !DEFERRED).rotate_right(LINK_ROTATION);

@@ -42,6 +42,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// The loom model checker (and its weakening switch) runs on std.
+#[cfg(loom)]
+extern crate std;
 
 mod area;
 mod error;
@@ -71,6 +74,8 @@ pub use space::{Handle, Request, Space};
 pub use spin::RawSpinlock;
 #[cfg(not(loom))]
 pub use spin::SpinMutex;
+#[cfg(loom)]
+pub use sync::weaken;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "alloc"))]

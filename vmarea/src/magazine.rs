@@ -425,6 +425,9 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
 
 impl<L: RawLock, S: NodeSource> Drop for CpuCache<'_, L, S> {
     fn drop(&mut self) {
+        if crate::sync::model_failed() {
+            return;
+        }
         self.flush();
     }
 }

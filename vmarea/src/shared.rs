@@ -25,12 +25,11 @@
 
 use crate::area::{Area, Flags};
 use crate::error::Error;
-use crate::index::Policy;
 use crate::info::AreaInfo;
 use crate::magazine::{CpuCache, Depot};
 use crate::nodes::{NodeSource, Stash};
 use crate::space::{Handle, Request, Space};
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{model_failed, ord, site, AtomicPtr, AtomicUsize, Ordering};
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
@@ -262,6 +261,9 @@ impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
 }
 impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
     fn drop(&mut self) {
+        if model_failed() {
+            return;
+        }
         // Objects beyond what the next allocation needs leave the stash
         // under the lock and go back to the source after it.
         let surplus = Stash::new();
@@ -302,7 +304,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         start: usize,
         end: usize,
         quantum: usize,
-        policy: Policy,
+        policy: crate::Policy,
         source: S,
     ) -> Self {
         Self::from_parts(
@@ -487,7 +489,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
             match self.deferred.compare_exchange_weak(
                 head,
                 area.as_ptr(),
-                Ordering::Release,
+                ord(site::DEFERRED_PUBLISH, Ordering::Release),
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return,
@@ -498,12 +500,16 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Takes the whole deferred stack and frees each area.
     fn drain_into(deferred: &AtomicPtr<Area>, space: &mut Space<Stash>) -> usize {
-        let mut p = deferred.swap(ptr::null_mut(), Ordering::Acquire);
+        let mut p = deferred.swap(ptr::null_mut(), ord(site::DEFERRED_TAKE, Ordering::Acquire));
         let mut n = 0;
         while let Some(area) = NonNull::new(p) {
             // SAFETY: pushed areas are live used areas of this space; the
             // Acquire swap makes the link stored before each push visible.
-            p = Area::deferred_next(unsafe { &*ptr::addr_of!((*p).aux) }.get());
+            let link = unsafe { &*ptr::addr_of!((*p).aux) }.get();
+            // Cheap, and what a broken ordering would break first: the link
+            // stored before the push must be the one read here.
+            assert!(Area::is_deferred_link(link), "deferred link not visible");
+            p = Area::deferred_next(link);
             // SAFETY: `free_deferred`'s contract: a live area freed once.
             unsafe { space.free_handle(Handle::from_ptr(area)) };
             n += 1;
@@ -537,6 +543,9 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
 impl<L: RawLock, S: NodeSource> Drop for SharedSpace<L, S> {
     fn drop(&mut self) {
+        if model_failed() {
+            return;
+        }
         // Every area object goes back to the real source: the space's own
         // drop would hand them to its stash only.
         // SAFETY: `&mut self`: no guard or cache borrows the space.

@@ -2,7 +2,7 @@
 //! `core` atomics (loom's under `--cfg loom`). A kernel plugs in its own
 //! lock instead through `lock_api::RawMutex`.
 
-use crate::sync::{spin_loop, AtomicBool, Ordering};
+use crate::sync::{ord, site, spin_loop, AtomicBool, Ordering};
 
 /// A spinlock word. `lock` spins reading (not writing) while the lock is
 /// held, so waiting CPUs do not bounce the cache line.
@@ -33,7 +33,12 @@ impl RawSpinlock {
     pub fn acquire(&self) {
         while self
             .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange_weak(
+                false,
+                true,
+                ord(site::LOCK_ACQUIRE, Ordering::Acquire),
+                Ordering::Relaxed,
+            )
             .is_err()
         {
             while self.locked.load(Ordering::Relaxed) {
@@ -46,7 +51,12 @@ impl RawSpinlock {
     #[inline]
     pub fn try_acquire(&self) -> bool {
         self.locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(
+                false,
+                true,
+                ord(site::LOCK_ACQUIRE, Ordering::Acquire),
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
@@ -56,7 +66,8 @@ impl RawSpinlock {
     /// The caller holds the lock.
     #[inline]
     pub unsafe fn release(&self) {
-        self.locked.store(false, Ordering::Release);
+        self.locked
+            .store(false, ord(site::LOCK_RELEASE, Ordering::Release));
     }
 
     /// Whether the lock is held right now (a racy hint).

@@ -8,7 +8,7 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use vmarea::{BoxNodes, Flags, Policy, RawLock, RawSpinlock, Request, SharedSpace, Space};
+use vmarea::{weaken, BoxNodes, Flags, Policy, RawLock, RawSpinlock, Request, SharedSpace, Space};
 
 const Q: usize = 4096;
 const S: usize = 0x10_0000;
@@ -92,7 +92,11 @@ fn broken_lock_is_caught() {
 
 #[test]
 fn two_threads_alloc_find_free() {
-    model(|| {
+    model(alloc_find_free);
+}
+
+fn alloc_find_free() {
+    {
         let sh = Arc::new(space());
         let ts: Vec<_> = (0..2)
             .map(|_| {
@@ -114,12 +118,16 @@ fn two_threads_alloc_find_free() {
         let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner();
         s.validate().unwrap();
         assert_eq!(s.used_count(), 0);
-    });
+    }
 }
 
 #[test]
 fn deferred_free_races_drain() {
-    model(|| {
+    model(deferred_races_drain);
+}
+
+fn deferred_races_drain() {
+    {
         let sh = Arc::new(space());
         let (_, h1) = sh.alloc(&req(1)).unwrap();
         let (_, h2) = sh.alloc(&req(1)).unwrap();
@@ -141,13 +149,17 @@ fn deferred_free_races_drain() {
         assert!(drained <= 2);
         s.validate().unwrap();
         assert_eq!(s.used_count(), 0, "no deferred free may be lost");
-    });
+    }
 }
 
 #[test]
 fn magazine_exchange_races_depot_flush() {
+    model(exchange_races_flush);
+}
+
+fn exchange_races_flush() {
     use vmarea::ROUNDS;
-    model(|| {
+    {
         let sh = Arc::new(space());
         let cacher = {
             let sh = sh.clone();
@@ -176,16 +188,20 @@ fn magazine_exchange_races_depot_flush() {
         let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner(); // flushes the depot
         s.validate().unwrap();
         assert_eq!(s.used_count(), 0, "no cached area lost");
-    });
+    }
 }
 
 #[test]
 fn three_threads_alloc_while_one_frees_deferred() {
+    model3(three_threads_one_deferred);
+}
+
+fn three_threads_one_deferred() {
     // One lock acquisition per thread (three threads spinning on one lock
     // explode the search otherwise). The areas are held until joined, so
     // they must not overlap; a deferred free races the allocations, and the
     // final drain must account for every area.
-    model3(|| {
+    {
         let sh = Arc::new(space());
         let (_, pre) = sh.alloc(&req(1)).unwrap();
         let ts: Vec<_> = (0..3)
@@ -217,5 +233,66 @@ fn three_threads_alloc_while_one_frees_deferred() {
         let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner();
         s.validate().unwrap();
         assert_eq!(s.used_count(), 0, "no area lost");
+    }
+}
+
+// The broken twins: each relaxes one ordering its model depends on (a
+// test-only switch, `vmarea::weaken`, that exists only under `--cfg loom`)
+// and must be caught.
+
+/// Runs `f` with the orderings at `sites` relaxed on this thread.
+fn weakened(sites: u8, f: impl FnOnce()) {
+    weaken::set(sites);
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            weaken::set(0);
+        }
+    }
+    let _reset = Reset;
+    f();
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn spinlock_without_acquire_release_is_caught() {
+    weakened(weaken::LOCK_ACQUIRE | weaken::LOCK_RELEASE, || {
+        model(|| counter_under(RawSpinlock::new()))
+    });
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn alloc_find_free_without_lock_ordering_is_caught() {
+    weakened(weaken::LOCK_ACQUIRE | weaken::LOCK_RELEASE, || {
+        model(alloc_find_free)
+    });
+}
+
+#[test]
+#[should_panic(expected = "deferred link not visible")]
+fn deferred_push_without_release_is_caught() {
+    weakened(weaken::DEFERRED_PUBLISH, || model(deferred_races_drain));
+}
+
+#[test]
+#[should_panic(expected = "deferred link not visible")]
+fn deferred_take_without_acquire_is_caught() {
+    weakened(weaken::DEFERRED_TAKE, || model(deferred_races_drain));
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn magazine_exchange_without_lock_ordering_is_caught() {
+    weakened(weaken::LOCK_ACQUIRE | weaken::LOCK_RELEASE, || {
+        model(exchange_races_flush)
+    });
+}
+
+#[test]
+#[should_panic(expected = "deferred link not visible")]
+fn three_threads_without_deferred_release_is_caught() {
+    weakened(weaken::DEFERRED_PUBLISH, || {
+        model3(three_threads_one_deferred)
     });
 }
