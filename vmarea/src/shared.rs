@@ -158,7 +158,11 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     deferred: AtomicPtr<Area>,
     /// Areas held by caches, as each last published it (see `CpuCache`).
     pub(crate) in_caches: AtomicUsize,
+    /// Copies of the space's fixed parameters, readable without the lock
+    /// (reading them through the locked cell would alias the holder's
+    /// `&mut Space`).
     quantum: usize,
+    bounds: (usize, usize),
 }
 
 // SAFETY: the space and the depot are only reached under the lock, which
@@ -319,6 +323,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         SharedSpace {
             lock,
             quantum: space.quantum(),
+            bounds: space.bounds(),
             space: Protected::new(space),
             source,
             depot: Protected::new(Depot::new()),
@@ -332,6 +337,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         SharedSpace {
             lock,
             quantum: space.quantum(),
+            bounds: space.bounds(),
             space: Protected::new(space),
             source,
             depot: Protected::new(Depot::new()),
@@ -344,10 +350,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// alignment beyond the quantum, tag 0: the common case of
     /// [`alloc`](Self::alloc).
     pub fn request(&self, size: usize) -> Request {
-        // SAFETY: the bounds never change after construction; reading them
-        // through a shared reference races with nothing (no holder writes
-        // them).
-        let (lo, hi) = unsafe { (*self.space.get()).bounds() };
+        let (lo, hi) = self.bounds;
         Request {
             size,
             align: 0,

@@ -236,7 +236,7 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// The bounds `(start, end)`.
-    pub fn bounds(&self) -> (usize, usize) {
+    pub const fn bounds(&self) -> (usize, usize) {
         (self.start, self.end)
     }
 

@@ -90,7 +90,8 @@ fn the_locked_paths_never_call_the_node_source() {
                     let mut c = sh.cache(Flags::ALLOC);
                     let mut live = Vec::new();
                     let mut cached = Vec::new();
-                    for i in 0..300usize {
+                    let steps = if cfg!(miri) { 40 } else { 300 };
+                    for i in 0..steps {
                         let pages = 1 + (i * 7 + id) % 13;
                         match i % 5 {
                             0 | 1 => live.push(sh.alloc(&sh.request(pages * Q)).unwrap()),
@@ -149,7 +150,7 @@ fn a_pool_feeds_a_space_shared_by_threads() {
     std::thread::scope(|t| {
         for _ in 0..2 {
             t.spawn(|| {
-                for i in 0..200 {
+                for i in 0..if cfg!(miri) { 20 } else { 200 } {
                     let (a, _) = sh.alloc(&sh.request((1 + i % 3) * Q)).unwrap();
                     sh.free(a.addr).unwrap();
                 }
@@ -181,7 +182,7 @@ fn a_static_space_with_static_areas_and_per_cpu_caches() {
     std::thread::scope(|t| {
         for cache in &CPU_CACHES {
             t.spawn(move || {
-                for i in 0..100 {
+                for i in 0..if cfg!(miri) { 10 } else { 100 } {
                     let (a, h) = VMALLOC.alloc(&VMALLOC.request((1 + i % 4) * Q)).unwrap();
                     assert_eq!(VMALLOC.find(a.addr + 1).unwrap().addr, a.addr);
                     if i % 2 == 0 {

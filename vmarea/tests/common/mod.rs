@@ -5,6 +5,8 @@
 //! that refused calls changed nothing.
 #![allow(dead_code)]
 
+pub mod shared_model;
+
 use std::collections::BTreeMap;
 use vmarea::{AreaInfo, BoxNodes, Error, Flags, Handle, Policy, Request, Space};
 

@@ -1,0 +1,333 @@
+//! The model executor for the whole safe surface of the shared layer,
+//! shared by the proptest suite (`tests/shared_model.rs`) and the fuzz
+//! target `shared_ops`: a `SharedSpace` over a small `PoolNodes` (so
+//! `NoNode` happens) or `BoxNodes`, two per-CPU caches with different
+//! flags, guards, deferred frees (also while the lock is held), lazy frees
+//! purged through a flush hook, depot flushes, and requests up to
+//! `usize::MAX`. After every step: `validate()`, every area the model
+//! holds is found as it was handed out, no allocation overlaps anything
+//! held or lazily freed and not yet flushed, and refusals changed nothing.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use vmarea::{
+    Area, AreaInfo, BoxNodes, Cached, CpuCache, Error, Flags, Handle, NodeSource, Policy,
+    PoolNodes, PurgeBatch, RawSpinlock, Request, SharedSpace, Space,
+};
+
+pub const Q: usize = 4096;
+pub const START: usize = 0x10_0000;
+pub const PAGES: usize = 256;
+pub const END: usize = START + PAGES * Q;
+
+/// One operation on the shared surface.
+#[derive(Debug, Clone)]
+pub enum SOp {
+    /// `size` bytes (raw: zero, huge and `usize::MAX` included), aligned to
+    /// `align` (raw), with or without a guard, in an optional page window.
+    Alloc {
+        size: usize,
+        align: usize,
+        guard: bool,
+        window: Option<(usize, usize)>,
+    },
+    /// Through cache `cache` (0 or 1), `size` raw bytes.
+    CacheAlloc {
+        cache: usize,
+        size: usize,
+    },
+    /// The n-th cached allocation back to cache `cache` (either: the other
+    /// one has other flags, so it goes to the space).
+    CacheFree {
+        cache: usize,
+        n: usize,
+    },
+    /// The n-th cached allocation's address to `SharedSpace::free`: refused.
+    FreeCachedByAddr(usize),
+    /// The n-th direct allocation freed by address.
+    Free(usize),
+    /// ... lazily, through a guard.
+    FreeLazy(usize),
+    /// ... deferred (`free_deferred`), optionally while a guard is held,
+    /// then checked through that guard.
+    FreeDeferred {
+        n: usize,
+        under_lock: bool,
+    },
+    /// An arbitrary page address freed (unknown, interior, cached, ...).
+    FreeAddr(usize),
+    Find(usize),
+    Drain,
+    Purge,
+    FlushCache(usize),
+    FlushDepot,
+}
+
+thread_local! {
+    /// Lazily freed ranges the flush hook has not seen yet.
+    static UNFLUSHED: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn flush_hook(batch: &PurgeBatch<'_>) {
+    UNFLUSHED.with_borrow_mut(|u| {
+        for r in batch.ranges() {
+            if let Some(i) = u.iter().position(|x| *x == r) {
+                u.swap_remove(i);
+            }
+        }
+    });
+}
+
+fn overlaps_unflushed(addr: usize, size: usize) -> bool {
+    UNFLUSHED.with_borrow(|u| u.iter().any(|&(s, e)| addr < e && s < addr + size))
+}
+
+struct Model<'a> {
+    /// Direct allocations: (addr, size, flags, handle).
+    direct: Vec<(usize, usize, Flags, Handle)>,
+    /// Cached allocations handed out, with the cache that served them.
+    cached: Vec<(usize, Cached<'a>)>,
+}
+
+impl Model<'_> {
+    fn held(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.direct
+            .iter()
+            .map(|&(a, s, ..)| (a, s))
+            .chain(self.cached.iter().map(|(_, c)| (c.addr(), c.size())))
+    }
+
+    fn overlaps_held(&self, addr: usize, size: usize) -> bool {
+        self.held().any(|(a, s)| addr < a + s && a < addr + size)
+    }
+}
+
+fn snapshot<S: NodeSource>(sh: &SharedSpace<RawSpinlock, S>) -> Vec<AreaInfo> {
+    sh.lock().iter().collect()
+}
+
+/// Runs `ops` on a space of `policy` over a pool of `pool` area objects
+/// (`None`: boxes).
+pub fn run_shared(policy: Policy, pool: Option<usize>, ops: &[SOp]) {
+    match pool {
+        Some(n) => {
+            let mut slots: Vec<Area> = (0..n).map(|_| Area::new()).collect();
+            run_on(policy, PoolNodes::new(&mut slots), ops);
+        }
+        None => run_on(policy, BoxNodes, ops),
+    }
+}
+
+fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
+    UNFLUSHED.with_borrow_mut(Vec::clear);
+    let sh: SharedSpace<RawSpinlock, S> =
+        SharedSpace::new(Space::new(START, END, Q, policy, source).unwrap());
+    {
+        let mut g = sh.lock();
+        g.set_flush_hook(Some(flush_hook));
+        g.set_lazy_threshold(16 * Q);
+    }
+    let flags = [Flags::ALLOC, Flags::MAP | Flags::NO_GUARD];
+    let mut caches: [CpuCache<'_, RawSpinlock, S>; 2] =
+        [CpuCache::new(&sh, flags[0]), CpuCache::new(&sh, flags[1])];
+    let mut m = Model {
+        direct: Vec::new(),
+        cached: Vec::new(),
+    };
+    for op in ops {
+        step(&sh, &mut caches, &mut m, op);
+        let g = sh.lock();
+        g.validate()
+            .unwrap_or_else(|e| panic!("{policy:?} after {op:?}: {e}"));
+        for &(a, s, f, _) in &m.direct {
+            let i = g.find(a + s / 2).expect("a held area is found");
+            assert_eq!((i.addr, i.size, i.flags, i.cached), (a, s, f, false));
+        }
+        for (c, x) in &m.cached {
+            let i = g.find(x.addr()).expect("a cached area is found");
+            assert!(i.cached && i.used, "{i:?}");
+            assert_eq!((i.size, i.flags), (x.size(), flags[*c]));
+        }
+        let direct_in_space = g.used().filter(|i| !i.cached).count();
+        assert_eq!(direct_in_space, m.direct.len(), "after {op:?}");
+    }
+    // Everything comes back, and the space is whole again.
+    for (c, x) in m.cached.drain(..) {
+        caches[c].free(x).unwrap();
+    }
+    drop(caches);
+    sh.flush_depot();
+    for &(a, ..) in &m.direct {
+        sh.free(a).unwrap();
+    }
+    sh.lock().purge();
+    let s = sh.into_inner();
+    s.validate().unwrap();
+    let st = s.stats();
+    assert_eq!(
+        (st.used_areas, st.lazy_areas, st.largest_free),
+        (0, 0, END - START)
+    );
+    assert!(
+        UNFLUSHED.with_borrow(Vec::is_empty),
+        "every lazy range was flushed"
+    );
+}
+
+fn step<'a, S: NodeSource + Send + Sync>(
+    sh: &'a SharedSpace<RawSpinlock, S>,
+    caches: &mut [CpuCache<'a, RawSpinlock, S>; 2],
+    m: &mut Model<'a>,
+    op: &SOp,
+) {
+    match op.clone() {
+        SOp::Alloc {
+            size,
+            align,
+            guard,
+            window,
+        } => {
+            let flags = if guard {
+                Flags::ALLOC
+            } else {
+                Flags::ALLOC | Flags::NO_GUARD
+            };
+            let (lo, hi) = window.map_or((START, END), |(l, h)| {
+                (
+                    START.wrapping_add(l.wrapping_mul(Q)),
+                    START.wrapping_add(h.wrapping_mul(Q)),
+                )
+            });
+            let req = Request {
+                size,
+                align,
+                flags,
+                tag: 3,
+                lo,
+                hi,
+            };
+            let before = snapshot(sh);
+            let lazy_pending = before.iter().any(|i| i.lazy);
+            match sh.alloc(&req) {
+                Ok((a, h)) => {
+                    assert!(a.addr >= lo && a.end() <= hi && a.size >= size);
+                    assert!(
+                        !m.overlaps_held(a.addr, a.size),
+                        "{a:?} overlaps a held area"
+                    );
+                    assert!(
+                        !overlaps_unflushed(a.addr, a.size),
+                        "{a:?} reused unflushed"
+                    );
+                    assert!(align <= Q || a.addr % align == 0);
+                    m.direct.push((a.addr, a.size, flags, h));
+                }
+                Err(Error::NoSpace) if lazy_pending => {} // purged first: documented
+                Err(Error::NoSpace | Error::NoNode) => {
+                    // The depot may have been flushed back to the space.
+                    let now: Vec<AreaInfo> = snapshot(sh);
+                    let held_before = before.iter().filter(|i| i.used && !i.cached).count();
+                    assert_eq!(
+                        now.iter().filter(|i| i.used && !i.cached).count(),
+                        held_before
+                    );
+                }
+                Err(_) => assert_eq!(snapshot(sh), before, "refused {op:?} changed the space"),
+            }
+        }
+        SOp::CacheAlloc { cache, size } => {
+            let c = cache % 2;
+            if let Ok(x) = caches[c].alloc(size) {
+                assert!(!m.overlaps_held(x.addr(), x.size()), "cached area overlaps");
+                assert!(
+                    !overlaps_unflushed(x.addr(), x.size()),
+                    "cached area unflushed"
+                );
+                m.cached.push((c, x));
+            }
+        }
+        SOp::CacheFree { cache, n } => {
+            if !m.cached.is_empty() {
+                let (_, x) = m.cached.swap_remove(n % m.cached.len());
+                caches[cache % 2].free(x).unwrap();
+            }
+        }
+        SOp::FreeCachedByAddr(n) => {
+            if let Some((_, x)) = m.cached.get(n % m.cached.len().max(1)) {
+                let before = snapshot(sh);
+                let addr = x.addr();
+                assert_eq!(sh.free(addr), Err(Error::Cached { addr }));
+                assert_eq!(sh.lock().free_lazy(addr), Err(Error::Cached { addr }));
+                assert_eq!(snapshot(sh), before);
+            }
+        }
+        SOp::Free(n) => {
+            if !m.direct.is_empty() {
+                let (a, s, ..) = m.direct.swap_remove(n % m.direct.len());
+                assert_eq!(sh.free(a).map(|i| (i.addr, i.size)), Ok((a, s)));
+            }
+        }
+        SOp::FreeLazy(n) => {
+            if !m.direct.is_empty() {
+                let (a, s, ..) = m.direct.swap_remove(n % m.direct.len());
+                UNFLUSHED.with_borrow_mut(|u| u.push((a, a + s)));
+                assert_eq!(sh.lock().free_lazy(a).map(|i| i.addr), Ok(a));
+            }
+        }
+        SOp::FreeDeferred { n, under_lock } => {
+            if !m.direct.is_empty() {
+                let (a, _, _, h) = m.direct.swap_remove(n % m.direct.len());
+                if under_lock {
+                    let mut g = sh.lock();
+                    // SAFETY: the model frees each area once: `h` is live.
+                    unsafe { sh.free_deferred(h) };
+                    assert_eq!(g.find(a), None);
+                    assert_eq!(g.free(a), Err(Error::NotAllocated { addr: a }));
+                } else {
+                    // SAFETY: as above.
+                    unsafe { sh.free_deferred(h) };
+                }
+            }
+        }
+        SOp::FreeAddr(page) => {
+            let addr = START.wrapping_add(page.wrapping_mul(Q));
+            let before = snapshot(sh);
+            match sh.free(addr) {
+                Ok(f) => {
+                    let i = m
+                        .direct
+                        .iter()
+                        .position(|d| d.0 == addr)
+                        .expect("freed a held area");
+                    assert_eq!(m.direct.swap_remove(i).1, f.size);
+                }
+                Err(e) => {
+                    assert!(!m.direct.iter().any(|d| d.0 == addr));
+                    assert!(matches!(
+                        e,
+                        Error::NotAllocated { .. } | Error::Cached { .. }
+                    ));
+                    assert_eq!(snapshot(sh), before, "refused free changed the space");
+                }
+            }
+        }
+        SOp::Find(page) => {
+            let addr = START.wrapping_add(page.wrapping_mul(Q)).wrapping_add(5);
+            if let Some(i) = sh.find(addr) {
+                assert!(i.addr <= addr && addr < i.end() && i.used);
+            }
+        }
+        SOp::Drain => {
+            sh.drain();
+        }
+        SOp::Purge => {
+            sh.lock().purge();
+        }
+        SOp::FlushCache(c) => {
+            caches[c % 2].flush();
+        }
+        SOp::FlushDepot => {
+            sh.flush_depot();
+        }
+    }
+}

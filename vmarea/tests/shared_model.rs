@@ -1,0 +1,79 @@
+//! Model test of the whole shared surface (issue 8 point 12): a
+//! `SharedSpace` with caches, guards, deferred and lazy frees, purges
+//! through the flush hook, `PoolNodes` running out (`NoNode`) and `BoxNodes`;
+//! see `common/shared_model.rs` for what is checked after every step.
+#![cfg(all(feature = "alloc", not(loom)))]
+
+mod common;
+use common::shared_model::{run_shared, SOp, PAGES};
+use proptest::prelude::*;
+use vmarea::Policy;
+
+fn size() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        8 => (1usize..12).prop_map(|p| p * 4096 - 100),
+        1 => Just(0usize),
+        1 => prop_oneof![Just(usize::MAX), Just(usize::MAX / 2), any::<usize>()],
+    ]
+}
+
+fn op() -> impl Strategy<Value = SOp> {
+    prop_oneof![
+        5 => (size(), prop_oneof![Just(0usize), Just(4096), Just(1 << 15), Just(usize::MAX), any::<usize>()],
+              any::<bool>(), proptest::option::weighted(0.1, (0usize..PAGES + 4, 0usize..PAGES + 4)))
+            .prop_map(|(size, align, guard, window)| SOp::Alloc { size, align, guard, window }),
+        4 => (0usize..2, prop_oneof![(1usize..9).prop_map(|p| p * 4096), size()])
+            .prop_map(|(cache, size)| SOp::CacheAlloc { cache, size }),
+        4 => (0usize..2, 0usize..64).prop_map(|(cache, n)| SOp::CacheFree { cache, n }),
+        1 => (0usize..64).prop_map(SOp::FreeCachedByAddr),
+        2 => (0usize..64).prop_map(SOp::Free),
+        2 => (0usize..64).prop_map(SOp::FreeLazy),
+        2 => (0usize..64, any::<bool>()).prop_map(|(n, under_lock)| SOp::FreeDeferred { n, under_lock }),
+        1 => (0usize..PAGES + 4).prop_map(SOp::FreeAddr),
+        1 => (0usize..PAGES + 4).prop_map(SOp::Find),
+        1 => Just(SOp::Drain),
+        1 => Just(SOp::Purge),
+        1 => (0usize..2).prop_map(SOp::FlushCache),
+        1 => Just(SOp::FlushDepot),
+    ]
+}
+
+fn cases() -> u32 {
+    let default = if cfg!(miri) { 2 } else { 64 };
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn len() -> std::ops::Range<usize> {
+    0..if cfg!(miri) { 25 } else { 150 }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn shared_surface_matches_model_first_fit_boxes(ops in proptest::collection::vec(op(), len())) {
+        run_shared(Policy::FirstFit, None, &ops);
+    }
+
+    #[test]
+    fn shared_surface_matches_model_instant_fit_pool(ops in proptest::collection::vec(op(), len())) {
+        run_shared(Policy::InstantFit, Some(24), &ops);
+    }
+
+    #[test]
+    fn shared_surface_matches_model_rfc_pool(ops in proptest::collection::vec(op(), len())) {
+        run_shared(Policy::Rfc, Some(40), &ops);
+    }
+
+    #[test]
+    fn shared_surface_matches_model_best_fit_boxes(ops in proptest::collection::vec(op(), len())) {
+        run_shared(Policy::BestFit, None, &ops);
+    }
+}
