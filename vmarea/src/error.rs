@@ -1,11 +1,16 @@
-//! Typed refusals. A refused call changes nothing.
+//! Typed refusals, and what a refusal may still have done (see [`Error`]).
 
 use core::fmt;
 
-/// Why a call was refused. What a refusal leaves unchanged is stated on
-/// each call; in short, the areas and their states are exactly as before,
-/// with the exceptions the calls name (a `NoSpace` with lazy frees pending
-/// has purged them first).
+/// Why a call was refused. After a refusal every area and its state are as
+/// before, except for exactly these, which no later call can observe but
+/// through `stats().lazy_*` and the flush hook:
+/// - `NoSpace` with lazily freed areas pending: they were purged (the flush
+///   hook saw them) before the retry that failed, as Linux does; through a
+///   `SharedSpace`, the depot's cached areas were also returned to the space;
+/// - a refused allocation may keep the area objects it reserved (at most
+///   two) as the space's spares, and may have made a fresh space's first
+///   free area (`iter()` lists that range as free either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {

@@ -173,6 +173,17 @@ pub enum HashError {
     Len,
 }
 
+impl core::fmt::Display for HashError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HashError::BackLink { bucket } => write!(f, "bucket {bucket}'s chain is broken"),
+            HashError::Len => f.write_str("the count differs from the members"),
+        }
+    }
+}
+
+impl core::error::Error for HashError {}
+
 /// The members of one bucket.
 pub struct Chain<'a> {
     cur: Option<NonNull<ListLink>>,

@@ -277,6 +277,18 @@ pub enum ListError {
     Len,
 }
 
+impl core::fmt::Display for ListError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ListError::BackLink { at } => write!(f, "member {at}'s back link is broken"),
+            ListError::Tail => f.write_str("the tail is not the last member"),
+            ListError::Len => f.write_str("the count differs from the members"),
+        }
+    }
+}
+
+impl core::error::Error for ListError {}
+
 /// Double-ended iterator over member links.
 pub struct Iter<'a> {
     front: Option<NonNull<ListLink>>,

@@ -273,7 +273,8 @@ impl<S: NodeSource> Space<S> {
         })
     }
 
-    /// Allocates as `req` says. Refused calls change nothing, except that
+    /// Allocates as `req` says. A refusal changes no area (see [`Error`] for
+    /// the spares it may keep), except that
     /// when no space is left and lazily freed areas are pending, they are
     /// purged and the allocation retried once (as Linux does).
     pub fn alloc_request(&mut self, req: &Request) -> Result<AreaInfo, Error> {
