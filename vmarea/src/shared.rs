@@ -17,7 +17,8 @@
 //!   the stack head.
 //! - **Draining**: every lock holder first takes the whole stack with one
 //!   Acquire swap (so the links written before each push are visible) and
-//!   frees each area as `free_handle` would. Taking the whole list at once
+//!   frees each area lazily, as `free_lazy` would (its range is reused only
+//!   after the flush hook saw it). Taking the whole list at once
 //!   means no pop, so no ABA problem.
 //! - Which calls may run where: `free_deferred` from any context (interrupt
 //!   handlers, with the lock held elsewhere on the same CPU); everything else
@@ -189,7 +190,7 @@ unsafe impl<L: RawLock + Send, S: NodeSource + Send> Send for SharedSpace<L, S> 
 /// let mut g = sh.lock();
 /// // No `&mut Space` through a guard: it could swap the space out from
 /// // under the caches and deferred frees.
-/// let s: &mut Space<BoxNodes> = &mut *g;
+/// let s: &mut Space<vmarea::Stash> = &mut *g;
 /// ```
 pub struct Guard<'a, L: RawLock, S: NodeSource> {
     shared: &'a SharedSpace<L, S>,
@@ -471,8 +472,10 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Frees the area `handle` names without taking the lock and without
     /// allocating (Linux's `vfree_atomic`): safe to call from interrupt
-    /// context, even while this CPU holds the lock. The range becomes
-    /// reusable at the next lock acquisition (or [`drain`](Self::drain)).
+    /// context, even while this CPU holds the lock. The next lock
+    /// acquisition (or [`drain`](Self::drain)) frees it lazily, as
+    /// [`Space::free_lazy`] does: its range is reused only after a purge
+    /// handed it to the flush hook.
     ///
     /// # Safety
     /// `handle` came from this space's `alloc`, its area is not freed yet and
@@ -514,7 +517,8 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
             assert!(Area::is_deferred_link(link), "deferred link not visible");
             p = Area::deferred_next(link);
             // SAFETY: `free_deferred`'s contract: a live area freed once.
-            unsafe { space.free_handle(Handle::from_ptr(area)) };
+            // Lazily: its range is reused only after the flush hook saw it.
+            unsafe { space.free_lazy_handle(Handle::from_ptr(area)) };
             n += 1;
         }
         n

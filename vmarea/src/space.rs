@@ -741,10 +741,37 @@ impl<S: NodeSource> Space<S> {
     /// when an allocation would otherwise fail, or on [`purge`](Space::purge).
     pub fn free_lazy(&mut self, addr: usize) -> Result<AreaInfo, Error> {
         let u = self.take_used(addr)?;
-        // SAFETY: `u` just left the busy tree; its chain view is free now.
+        // SAFETY: `u` just left the busy tree: a live used area.
+        Ok(unsafe { self.retire_lazy(u) })
+    }
+
+    /// As [`free_lazy`](Self::free_lazy), for the area `handle` names (the
+    /// shared layer's drain of deferred frees: a deferred free is a `vfree`,
+    /// so its range, too, is reused only after the flush hook saw it).
+    ///
+    /// # Safety
+    /// As for [`free_handle`](Self::free_handle).
+    pub(crate) unsafe fn free_lazy_handle(&mut self, handle: Handle) -> AreaInfo {
+        let u = handle.0;
+        // SAFETY: caller contract: `u` is a used area in the busy tree.
+        unsafe { self.busy.cursor_mut_from_ptr(u.as_ptr()) }.remove();
+        // SAFETY: as above; it has just left the busy tree.
+        unsafe { self.retire_lazy(u) }
+    }
+
+    /// Puts a used area that has left the busy tree on the lazy list; purges
+    /// once the pending bytes reach the threshold.
+    ///
+    /// # Safety
+    /// `u` is a live used area of the space, on the address list, in no index.
+    unsafe fn retire_lazy(&mut self, u: NonNull<Area>) -> AreaInfo {
+        // SAFETY: caller contract; its chain view is free now.
         let freed = unsafe {
             let ua = a(u);
             let freed = AreaInfo::of(ua, self.quantum);
+            // A lazily freed area keeps no flags (a deferred one's `aux` held
+            // the stack's link).
+            ua.set_cached(Flags::NONE, false);
             ua.set_lazy();
             self.lazy.push_back(Area::chain_link(u));
             freed
@@ -754,7 +781,7 @@ impl<S: NodeSource> Space<S> {
         if self.lazy_bytes >= self.lazy_max {
             self.purge();
         }
-        Ok(freed)
+        freed
     }
 
     /// Takes the used area starting at `addr` out of the busy tree; refuses

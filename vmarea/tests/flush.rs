@@ -150,3 +150,42 @@ fn an_empty_purge_does_not_call_the_hook() {
     assert_eq!(s.purge(), 0);
     assert_eq!(BATCHES.with_borrow(Vec::len), 0);
 }
+
+/// A deferred free (`vfree_atomic`) is a free like any other: its range is
+/// reused only after the hook saw it. Before the fix the drain freed it at
+/// once, and a kernel reused the range with stale TLB entries (the test
+/// kernel's pattern checks failed).
+#[test]
+fn deferred_frees_are_flushed_before_reuse() {
+    UNFLUSHED.with_borrow_mut(Vec::clear);
+    BATCHES.with_borrow_mut(Vec::clear);
+    let sh: SharedSpace<RawSpinlock, BoxNodes> =
+        SharedSpace::new(Space::new(S, S + 16 * Q, Q, Policy::FirstFit, BoxNodes).unwrap());
+    {
+        let mut g = sh.lock();
+        g.set_flush_hook(Some(hook));
+        g.set_lazy_threshold(usize::MAX);
+    }
+    for round in 0..4 {
+        let mut held = Vec::new();
+        while let Ok((a, h)) = sh.alloc(&sh.request(Q)) {
+            assert_not_unflushed(a.addr, a.size);
+            held.push((a, h));
+        }
+        assert_eq!(
+            held.len(),
+            8,
+            "round {round}: the whole space, after a purge"
+        );
+        for (a, h) in held {
+            UNFLUSHED.with_borrow_mut(|u| u.push((a.addr, a.end())));
+            // SAFETY: each handle is live and freed once, here.
+            unsafe { sh.free_deferred(h) };
+        }
+    }
+    assert_eq!(
+        BATCHES.with_borrow(Vec::len),
+        3,
+        "one purge per refill after the first"
+    );
+}

@@ -276,7 +276,9 @@ fn step<'a, S: NodeSource + Send + Sync>(
         }
         SOp::FreeDeferred { n, under_lock } => {
             if !m.direct.is_empty() {
-                let (a, _, _, h) = m.direct.swap_remove(n % m.direct.len());
+                let (a, size, _, h) = m.direct.swap_remove(n % m.direct.len());
+                // A deferred free is a vfree: reused only after a flush.
+                UNFLUSHED.with_borrow_mut(|u| u.push((a, a + size)));
                 if under_lock {
                     let mut g = sh.lock();
                     // SAFETY: the model frees each area once: `h` is live.
