@@ -1,0 +1,124 @@
+//! A bare-metal x86_64 kernel that uses `vmarea` and `intrusive-avl`
+//! unmodified, through their public API only: vmalloc over real page
+//! tables in a 32 TiB higher-half region, TLB flushes from the crate's
+//! flush hook, frees from the timer interrupt through the deferred free,
+//! the test_vmalloc cases, a guard-page fault, and a tree of mapped regions.
+//! Exits QEMU through `isa-debug-exit`: 33 = pass.
+#![no_std]
+#![no_main]
+#![feature(abi_x86_interrupt)]
+
+mod arch;
+mod cases;
+mod memory;
+mod regions;
+mod serial;
+mod vmalloc;
+
+use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::{entry_point, BootInfo};
+use core::sync::atomic::Ordering;
+
+pub static BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::Dynamic);
+    // The cases keep thousands of live areas in arrays on the stack.
+    config.kernel_stack_size = 1 << 20;
+    config
+};
+
+entry_point!(kmain, config = &BOOTLOADER_CONFIG);
+
+fn kmain(boot: &'static mut BootInfo) -> ! {
+    serial::Serial::init();
+    println!("vmarea test kernel: booted");
+    let phys = boot
+        .physical_memory_offset
+        .into_option()
+        .unwrap_or_else(|| fail(format_args!("no physical memory map")));
+    memory::init(phys, &boot.memory_regions);
+    arch::init();
+    if let Err(e) = vmalloc::init() {
+        fail(format_args!("{e}"));
+    }
+    println!(
+        "vmalloc: {:#x}-{:#x} (32 TiB), FirstFit, area objects from a static pool",
+        vmalloc::VMALLOC_START,
+        vmalloc::VMALLOC_END
+    );
+    let cases_ok = cases::run_all();
+    let regions_ok = regions::run();
+    println!(
+        "intrusive-avl region tree: {}",
+        if regions_ok { "ok" } else { "FAILED" }
+    );
+    // Purge what is still lazy, so the flush hook runs at least once more.
+    let purged = vmalloc::VMALLOC.lock().purge();
+    println!(
+        "flush hook: {} calls, {} pages flushed ({} by full CR3 reload batches); last purge {} areas",
+        vmalloc::FLUSH_CALLS.load(Ordering::Relaxed),
+        vmalloc::FLUSHED_PAGES.load(Ordering::Relaxed),
+        vmalloc::FULL_FLUSHES.load(Ordering::Relaxed),
+        purged
+    );
+    println!(
+        "interrupt-context frees (vfree_atomic through free_deferred): {}",
+        vmalloc::IRQ_FREES.load(Ordering::Relaxed)
+    );
+    {
+        let g = vmalloc::VMALLOC.lock();
+        let st = g.stats();
+        println!(
+            "space: valid={} used={} lazy={} free ranges={} largest free={:#x}",
+            g.validate().is_ok(),
+            st.used_areas,
+            st.lazy_areas,
+            st.free_ranges,
+            st.largest_free
+        );
+        if g.validate().is_err() || st.used_areas != 0 || st.lazy_areas != 0 {
+            drop(g);
+            fail(format_args!("the space is not whole at the end"));
+        }
+    }
+    if !cases_ok || !regions_ok || vmalloc::IRQ_FREES.load(Ordering::Relaxed) == 0 {
+        fail(format_args!("a test failed"));
+    }
+    if vmalloc::FLUSH_CALLS.load(Ordering::Relaxed) == 0 {
+        fail(format_args!("the flush hook never ran"));
+    }
+    // Last: touch a guard page on purpose; the fault handler must see a
+    // guard-page hit and finishes the run.
+    let v =
+        vmalloc::vmalloc(4096).unwrap_or_else(|| fail(format_args!("vmalloc for the guard test")));
+    println!("touching the guard page of {:#x}", v.addr);
+    vmalloc::EXPECT_GUARD_FAULT.store(true, Ordering::SeqCst);
+    // SAFETY: deliberately faults: the page after the usable one is the
+    // unmapped guard page; the page-fault handler ends the run.
+    unsafe { ((v.addr + v.usable) as *const u8).read_volatile() };
+    fail(format_args!("the guard page did not fault"))
+}
+
+/// Ends the run as a pass (after the guard-page fault).
+pub fn finish() -> ! {
+    println!("vmarea test kernel: all tests passed");
+    arch::exit_qemu(arch::PASS)
+}
+
+pub fn fail(why: core::fmt::Arguments<'_>) -> ! {
+    println!("FAIL: {why}");
+    arch::exit_qemu(arch::FAIL)
+}
+
+/// Spins (interrupts on) until `done`, for at most about a second of ticks.
+pub fn wait_until(done: impl Fn() -> bool) {
+    let start = arch::TICKS.load(Ordering::Relaxed);
+    while !done() && arch::TICKS.load(Ordering::Relaxed) < start + 1000 {
+        x86_64::instructions::hlt();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    fail(format_args!("panic: {info}"))
+}

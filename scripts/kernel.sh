@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the test kernel (kernel/os) and boots it under QEMU (TCG) from a
+# BIOS image made by kernel/image (rust-osdev bootloader); passes iff the
+# kernel exits QEMU with status 33 and says so on the serial port.
+# Installs what it needs: QEMU, the nightly components the bootloader's
+# build uses, the bare-metal target.
+set -euo pipefail
+cd "$(dirname "$0")/../kernel"
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    apt-get install -y --no-install-recommends qemu-system-x86 ||
+        { apt-get update && apt-get install -y --no-install-recommends qemu-system-x86; }
+fi
+rustup component add --toolchain nightly rust-src llvm-tools
+rustup target add --toolchain nightly x86_64-unknown-none
+
+# The kernel needs nightly only for `extern "x86-interrupt"` handlers; the
+# image builder because the bootloader builds its stages with -Z flags.
+cargo +nightly build --release --target x86_64-unknown-none -p vmarea-test-kernel
+cargo +nightly build --release -p vmarea-test-kernel-image
+
+set +e
+timeout 900 ./target/release/vmarea-test-kernel-image \
+    target/x86_64-unknown-none/release/vmarea-test-kernel target/bios.img "$@" |
+    tee target/serial.log
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" != 33 ]; then
+    echo "kernel run failed: QEMU exited with $status (33 is a pass)" >&2
+    exit 1
+fi
+grep -q "vmarea test kernel: all tests passed" target/serial.log
