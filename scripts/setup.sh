@@ -14,4 +14,6 @@ done
 rustup target list --installed | grep -q '^x86_64-unknown-none$' ||
     rustup target add x86_64-unknown-none
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# The published crates' rust-version (workspace Cargo.toml), checked in CI.
+rustup toolchain list | grep -q '^1\.84' || rustup toolchain install 1.84 --profile minimal
 cargo +nightly miri setup >/dev/null 2>&1 || cargo +nightly miri setup

@@ -65,6 +65,7 @@
 //! and [`AvlTree::cursor_from_ptr`]/[`AvlTree::cursor_mut_from_ptr`], each
 //! with its contract.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
 #[cfg(any(feature = "alloc", test))]

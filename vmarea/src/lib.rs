@@ -38,6 +38,7 @@
 //! source with its lock held, and it can be built in a `static`
 //! ([`SharedSpace::new_const`]).
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "alloc")]
@@ -78,6 +79,6 @@ pub use spin::SpinMutex;
 pub use sync::weaken;
 
 /// The README's example, compiled and run as a doctest.
-#[cfg(all(doctest, feature = "alloc"))]
+#[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
