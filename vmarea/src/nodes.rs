@@ -70,27 +70,29 @@ struct Slots {
     available: Cell<usize>,
 }
 
+/// The body of `Slots::new`, shared by the `const` and the loom constructor.
+macro_rules! new_slots {
+    ($cap:expr) => {
+        Slots {
+            cap: $cap,
+            lock: RawSpinlock::new(),
+            fresh: Cell::new(0),
+            free: Cell::new(None),
+            available: Cell::new($cap),
+        }
+    };
+}
+
 impl Slots {
     #[cfg(not(loom))]
     const fn new(cap: usize) -> Self {
-        Slots {
-            cap,
-            lock: RawSpinlock::new(),
-            fresh: Cell::new(0),
-            free: Cell::new(None),
-            available: Cell::new(cap),
-        }
+        new_slots!(cap)
     }
 
+    /// Not `const` under loom: its spinlock's atomic cannot be built in `const`.
     #[cfg(loom)]
     fn new(cap: usize) -> Self {
-        Slots {
-            cap,
-            lock: RawSpinlock::new(),
-            fresh: Cell::new(0),
-            free: Cell::new(None),
-            available: Cell::new(cap),
-        }
+        new_slots!(cap)
     }
 
     /// Runs `f` under the pool's lock.

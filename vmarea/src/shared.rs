@@ -257,10 +257,9 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
 impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
     type Target = Space<Stash>;
     fn deref(&self) -> &Space<Stash> {
-        // SAFETY: this guard holds the lock, so only shared access through
-        // it overlaps this borrow (the guard's own `&mut self` methods
-        // cannot run while it lives). Deferred pushes touch only the atomic
-        // `aux` word.
+        // The guard's own `&mut self` methods cannot run while this borrow
+        // lives; deferred pushes touch only the atomic `aux` word.
+        // SAFETY: this guard holds the lock: no other access overlaps.
         unsafe { &*self.shared.space.get() }
     }
 }
@@ -277,6 +276,22 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
         unsafe { self.shared.lock.unlock() }
         surplus.give_all(&self.shared.source);
     }
+}
+
+/// The body of `from_parts`, shared by the `const` and the loom constructor.
+macro_rules! from_parts {
+    ($lock:expr, $space:expr, $source:expr) => {
+        SharedSpace {
+            lock: $lock,
+            quantum: $space.quantum(),
+            bounds: $space.bounds(),
+            space: Protected::new($space),
+            source: $source,
+            depot: Protected::new(Depot::new()),
+            deferred: AtomicPtr::new(ptr::null_mut()),
+            in_caches: AtomicUsize::new(0),
+        }
+    };
 }
 
 impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
@@ -321,30 +336,13 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     #[cfg(not(loom))]
     const fn from_parts(lock: L, space: Space<Stash>, source: S) -> Self {
-        SharedSpace {
-            lock,
-            quantum: space.quantum(),
-            bounds: space.bounds(),
-            space: Protected::new(space),
-            source,
-            depot: Protected::new(Depot::new()),
-            deferred: AtomicPtr::new(ptr::null_mut()),
-            in_caches: AtomicUsize::new(0),
-        }
+        from_parts!(lock, space, source)
     }
 
+    /// Not `const` under loom: its atomics cannot be built in `const`.
     #[cfg(loom)]
     fn from_parts(lock: L, space: Space<Stash>, source: S) -> Self {
-        SharedSpace {
-            lock,
-            quantum: space.quantum(),
-            bounds: space.bounds(),
-            space: Protected::new(space),
-            source,
-            depot: Protected::new(Depot::new()),
-            deferred: AtomicPtr::new(ptr::null_mut()),
-            in_caches: AtomicUsize::new(0),
-        }
+        from_parts!(lock, space, source)
     }
 
     /// A request for `size` bytes anywhere in the space, `Flags::ALLOC`, no
