@@ -9,6 +9,9 @@ use vmarea_cli::allocators::{
 };
 use vmarea_cli::test_vmalloc::{self, Params, TESTS};
 
+/// Where `compare` writes its plot unless told otherwise.
+const DEFAULT_SVG: &str = "target/compare.svg";
+
 #[derive(Parser)]
 #[command(
     name = "vmarea",
@@ -60,7 +63,7 @@ struct CompareArgs {
     #[arg(long)]
     full: bool,
     /// Where to write the log–log plot.
-    #[arg(long, default_value = "target/compare.svg")]
+    #[arg(long, default_value = DEFAULT_SVG)]
     svg: std::path::PathBuf,
     /// Machine-readable output.
     #[arg(long)]
@@ -207,6 +210,15 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
 
 fn compare_cmd(a: CompareArgs) {
     use vmarea_cli::compare;
+    // Only the default location is created; any other folder must exist.
+    // Checked before the run, so a bad path fails at once.
+    if a.svg == std::path::Path::new(DEFAULT_SVG) {
+        let _ = std::fs::create_dir_all("target");
+    }
+    if let Err(e) = std::fs::File::create(&a.svg) {
+        eprintln!("vmarea: cannot write the plot to {}: {e}", a.svg.display());
+        std::process::exit(1);
+    }
     let opts = if a.full {
         compare::Options::full()
     } else {
@@ -222,13 +234,11 @@ fn compare_cmd(a: CompareArgs) {
         bar.inc(1);
     });
     bar.finish_and_clear();
-    if let Some(dir) = a.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(dir);
+    if let Err(e) = std::fs::write(&a.svg, compare::svg(&rows)) {
+        eprintln!("vmarea: cannot write the plot to {}: {e}", a.svg.display());
+        std::process::exit(1);
     }
-    let svg_note = match std::fs::write(&a.svg, compare::svg(&rows)) {
-        Ok(()) => format!("plot: {}", a.svg.display()),
-        Err(e) => format!("could not write the plot to {}: {e}", a.svg.display()),
-    };
+    let svg_note = format!("plot: {}", a.svg.display());
     if a.json {
         let v: Vec<_> = rows
             .iter()
@@ -376,6 +386,21 @@ fn info_cmd(a: InfoArgs) {
 }
 
 fn main() {
+    // Output piped into `head` and the like ends quietly when the reader
+    // goes away, as command-line tools do, instead of a panic on EPIPE.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     match Cli::parse().cmd {
         Cmd::Compare(a) => compare_cmd(a),
         Cmd::TestVmalloc(a) => test_vmalloc_cmd(a),

@@ -137,3 +137,70 @@ fn malformed_input_is_reported_not_fatal_and_missing_files_fail_cleanly() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Issue 11: `--nr_pages` past the address type fails the test; it used to
+/// wrap to one page and pass.
+#[test]
+fn a_huge_nr_pages_fails_instead_of_wrapping() {
+    let out = vmarea(&[
+        "test-vmalloc",
+        "--nr_pages",
+        "4503599627370497",
+        "--run_test_mask",
+        "1",
+        "--test_loop_count",
+        "1",
+        "--sequential_test_order",
+        "true",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fix_size_alloc_test passed: 0 failed: 1"),
+        "{text}"
+    );
+}
+
+/// An unwritable plot is an error with a non-zero exit, and no folder is
+/// created on the way.
+#[test]
+fn an_unwritable_plot_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("vmarea-no-such-dir-{}", std::process::id()));
+    let svg = dir.join("plot.svg");
+    let out = vmarea(&["compare", "--svg", svg.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the plot"));
+    assert!(!dir.exists(), "compare created {}", dir.display());
+}
+
+/// Piping into a reader that goes away ends quietly.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmarea"))
+        .args([
+            "test-vmalloc",
+            "--test_loop_count",
+            "1",
+            "--run_test_mask",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vmarea");
+    drop(child.stdout.take()); // the reader goes away at once
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+}
+
+#[test]
+fn version_is_the_crates() {
+    let out = vmarea(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("vmarea {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_ne!(env!("CARGO_PKG_VERSION"), "0.0.0");
+}
