@@ -76,7 +76,7 @@ fn no_purged_range_is_reused_before_the_hook_saw_it() {
         s.set_lazy_threshold(16 * Q);
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut live: Vec<(usize, usize)> = Vec::new();
-        let steps = if cfg!(miri) { 80 } else { 4000 };
+        let steps = if cfg!(miri) { 40 } else { 4000 };
         for step in 0..steps {
             let r = rng.next();
             if live.is_empty() || r % 3 != 0 {

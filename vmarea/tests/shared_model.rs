@@ -39,7 +39,7 @@ fn op() -> impl Strategy<Value = SOp> {
 }
 
 fn cases() -> u32 {
-    let default = if cfg!(miri) { 2 } else { 64 };
+    let default = if cfg!(miri) { 1 } else { 64 };
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
