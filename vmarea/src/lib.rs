@@ -46,6 +46,8 @@ extern crate alloc;
 // The loom model checker (and its weakening switch) runs on std.
 #[cfg(loom)]
 extern crate std;
+#[cfg(all(loom, not(feature = "loom")))]
+compile_error!("--cfg loom needs the `loom` feature: --features loom");
 
 mod area;
 mod error;

@@ -1,5 +1,5 @@
 //! loom models of the shared layer. Run with
-//! `RUSTFLAGS="--cfg loom" cargo test -p vmarea --features alloc --release --test loom`.
+//! `RUSTFLAGS="--cfg loom" cargo test -p vmarea --features alloc,loom --release --test loom`.
 //! Each model is bounded (`preemption_bound`) so the suite runs in CI in a
 //! few minutes, and each has a deliberately broken twin that loom must
 //! catch (`#[should_panic]`), proving the model can fail.
