@@ -59,15 +59,15 @@ unsafe impl NodeSource for BoxNodes {
 
 /// The free list and bump index of a pool of `cap` slots, behind its own
 /// spinlock (never the space's: a shared space calls its source only with
-/// its own lock released).
+/// its own lock released). Given-back slots wait in a [`Stash`], the same
+/// intrusive stack a shared space keeps its preloaded objects in.
 struct Slots {
     cap: usize,
     lock: RawSpinlock,
     /// Slots `[fresh, cap)` were never handed out.
     fresh: Cell<usize>,
-    /// Given-back slots, chained through their list links.
-    free: Cell<Option<NonNull<ListLink>>>,
-    available: Cell<usize>,
+    /// Given-back slots.
+    free: Stash,
 }
 
 /// The body of `Slots::new`, shared by the `const` and the loom constructor.
@@ -77,8 +77,7 @@ macro_rules! new_slots {
             cap: $cap,
             lock: RawSpinlock::new(),
             fresh: Cell::new(0),
-            free: Cell::new(None),
-            available: Cell::new($cap),
+            free: Stash::new(),
         }
     };
 }
@@ -107,23 +106,14 @@ impl Slots {
     /// A slot of the storage at `base`: a given-back one, else a fresh one.
     fn take(&self, base: NonNull<MaybeUninit<Area>>) -> Option<NonNull<Area>> {
         let slot = self.locked(|| {
-            let slot = if let Some(link) = self.free.get() {
-                // SAFETY: `link` is the list link of a given-back slot, which
-                // the pool owns; its `next` chains the free list.
-                self.free.set(unsafe { link.as_ref() }.next());
-                // SAFETY: `link` came from `Area::list_link`.
-                unsafe { Area::from_list(link) }
-            } else {
+            self.free.pop().or_else(|| {
                 let i = self.fresh.get();
-                if i == self.cap {
-                    return None;
-                }
-                self.fresh.set(i + 1);
-                // SAFETY: `i < cap`: a slot inside the storage at `base`.
-                unsafe { base.add(i) }.cast::<Area>()
-            };
-            self.available.set(self.available.get() - 1);
-            Some(slot)
+                (i < self.cap).then(|| {
+                    self.fresh.set(i + 1);
+                    // SAFETY: `i < cap`: a slot inside the storage at `base`.
+                    unsafe { base.add(i) }.cast::<Area>()
+                })
+            })
         })?;
         // SAFETY: the slot is ours alone now; (re)initialise it.
         unsafe { slot.as_ptr().write(Area::new()) };
@@ -133,17 +123,14 @@ impl Slots {
     /// # Safety
     /// `area` came from `take` and is in no index.
     unsafe fn give(&self, area: NonNull<Area>) {
-        let link = Area::list_link(area);
-        self.locked(|| {
-            // SAFETY: `area` is live and ours again (caller contract).
-            unsafe { link.as_ref() }.set(None, self.free.get());
-            self.free.set(Some(link));
-            self.available.set(self.available.get() + 1);
-        });
+        // SAFETY: `area` is ours again (caller contract); the stash only
+        // relinks it.
+        self.locked(|| unsafe { self.free.give(area) });
     }
 
+    /// Slots never handed out plus slots given back.
     fn available(&self) -> usize {
-        self.locked(|| self.available.get())
+        self.locked(|| self.cap - self.fresh.get() + self.free.len())
     }
 }
 
