@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test kernel (kernel/os) and boots it under QEMU (TCG) from a
-# BIOS image made by kernel/image (rust-osdev bootloader); passes iff the
-# kernel exits QEMU with status 33 and says so on the serial port.
+# BIOS image made by kernel/image (rust-osdev bootloader) on 2 CPUs;
+# passes iff the kernel exits QEMU with status 33, says so on the serial
+# port, started its second CPU and printed a passing Summary line per case.
 # Installs what it needs: QEMU, the nightly components the bootloader's
 # build uses, the bare-metal target.
 set -euo pipefail
@@ -30,3 +31,13 @@ if [ "$status" != 33 ]; then
     exit 1
 fi
 grep -q "vmarea test kernel: all tests passed" target/serial.log
+# Every test_vmalloc case and the two-CPU stress case printed a passing
+# Summary line.
+for case in fix_size full_fit long_busy_list random_size fix_align \
+    random_size_align align_shift pcpu smp_stress; do
+    if ! grep -q "^Summary: ${case}_\(alloc_\)\?test passed: 1 failed: 0" target/serial.log; then
+        echo "kernel run failed: no passing Summary line for ${case}" >&2
+        exit 1
+    fi
+done
+grep -q "^smp: CPU 1 .* online" target/serial.log

@@ -27,6 +27,8 @@ fn main() {
             "-m",
             "256",
             "-no-reboot",
+            "-smp",
+            "2",
         ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-drive")

@@ -8,11 +8,15 @@
 #![no_main]
 #![feature(abi_x86_interrupt)]
 
+mod apic;
 mod arch;
 mod cases;
 mod memory;
 mod regions;
 mod serial;
+mod shootdown;
+mod smp;
+mod stress;
 mod vmalloc;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
@@ -37,7 +41,6 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
         .into_option()
         .unwrap_or_else(|| fail(format_args!("no physical memory map")));
     memory::init(phys, &boot.memory_regions);
-    arch::init();
     if let Err(e) = vmalloc::init() {
         fail(format_args!("{e}"));
     }
@@ -46,7 +49,15 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
         vmalloc::VMALLOC_START,
         vmalloc::VMALLOC_END
     );
+    arch::init();
+    if let Err(e) = apic::map().and_then(|()| {
+        apic::enable();
+        smp::start_ap()
+    }) {
+        fail(format_args!("{e}"));
+    }
     let cases_ok = cases::run_all();
+    let stress_ok = stress::run();
     let regions_ok = regions::run();
     println!(
         "intrusive-avl region tree: {}",
@@ -55,11 +66,16 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
     // Purge what is still lazy, so the flush hook runs at least once more.
     let purged = vmalloc::VMALLOC.lock().purge();
     println!(
-        "flush hook: {} calls, {} pages flushed ({} by full CR3 reload batches); last purge {} areas",
+        "flush hook: {} calls, {} pages flushed, {} full CR3 reloads; last purge {} areas",
         vmalloc::FLUSH_CALLS.load(Ordering::Relaxed),
         vmalloc::FLUSHED_PAGES.load(Ordering::Relaxed),
-        vmalloc::FULL_FLUSHES.load(Ordering::Relaxed),
+        shootdown::FULL_FLUSHES.load(Ordering::Relaxed),
         purged
+    );
+    println!(
+        "TLB shootdown IPIs: {} sent, {} handled",
+        shootdown::IPIS_SENT.load(Ordering::Relaxed),
+        shootdown::IPIS_HANDLED.load(Ordering::Relaxed)
     );
     println!(
         "interrupt-context frees (vfree_atomic through free_deferred): {}",
@@ -68,24 +84,29 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
     {
         let g = vmalloc::VMALLOC.lock();
         let st = g.stats();
+        let permanent = vmalloc::PERMANENT.load(Ordering::Relaxed);
         println!(
-            "space: valid={} used={} lazy={} free ranges={} largest free={:#x}",
+            "space: valid={} used={} (kept for life: the APIC mapping and the stacks: {permanent}) lazy={} free ranges={} largest free={:#x}",
             g.validate().is_ok(),
             st.used_areas,
             st.lazy_areas,
             st.free_ranges,
             st.largest_free
         );
-        if g.validate().is_err() || st.used_areas != 0 || st.lazy_areas != 0 {
+        if g.validate().is_err() || st.used_areas != permanent || st.lazy_areas != 0 {
             drop(g);
             fail(format_args!("the space is not whole at the end"));
         }
     }
-    if !cases_ok || !regions_ok || vmalloc::IRQ_FREES.load(Ordering::Relaxed) == 0 {
+    if !cases_ok || !stress_ok || !regions_ok || vmalloc::IRQ_FREES.load(Ordering::Relaxed) == 0 {
         fail(format_args!("a test failed"));
     }
     if vmalloc::FLUSH_CALLS.load(Ordering::Relaxed) == 0 {
         fail(format_args!("the flush hook never ran"));
+    }
+    let sent = shootdown::IPIS_SENT.load(Ordering::Relaxed);
+    if sent == 0 || sent != shootdown::IPIS_HANDLED.load(Ordering::Relaxed) {
+        fail(format_args!("TLB shootdowns were not all sent and handled"));
     }
     // Last: touch a guard page on purpose; the fault handler must see a
     // guard-page hit and finishes the run.

@@ -85,6 +85,69 @@ impl Memory {
         }
     }
 
+    /// Maps `page` to the device frame at `phys`, uncached.
+    pub fn map_device(&mut self, page: Page, phys: u64) -> bool {
+        let frame = PhysFrame::containing_address(PhysAddr::new(phys));
+        let flags = PageTableFlags::PRESENT
+            | PageTableFlags::WRITABLE
+            | PageTableFlags::NO_CACHE
+            | PageTableFlags::WRITE_THROUGH
+            | PageTableFlags::NO_EXECUTE;
+        // SAFETY: device registers, mapped once, in the vmalloc region.
+        match unsafe { self.table.map_to(page, frame, flags, &mut self.frames) } {
+            Ok(flush) => {
+                flush.ignore();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Maps the low page at `phys` to itself, executable: the AP trampoline
+    /// runs there while it turns paging on.
+    pub fn map_identity(&mut self, phys: u64) -> bool {
+        let frame = PhysFrame::<Size4KiB>::containing_address(PhysAddr::new(phys));
+        let page = Page::containing_address(VirtAddr::new(phys));
+        let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE;
+        // SAFETY: the page is free low memory nothing else uses, and the
+        // low virtual page is unmapped (checked by `map_to`).
+        match unsafe { self.table.map_to(page, frame, flags, &mut self.frames) } {
+            Ok(flush) => {
+                flush.flush();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Removes the identity mapping `map_identity` made (the frame is not
+    /// the frame allocator's).
+    pub fn unmap_identity(&mut self, phys: u64) {
+        let page: Page = Page::containing_address(VirtAddr::new(phys));
+        if let Ok((_, flush)) = self.table.unmap(page) {
+            flush.flush();
+        }
+    }
+
+    /// The kernel's view of physical address `phys`.
+    pub fn phys_to_virt(&self, phys: u64) -> *mut u8 {
+        (self.frames.phys_offset + phys) as *mut u8
+    }
+
+    /// The active level-4 table's physical address.
+    pub fn cr3(&self) -> u64 {
+        Cr3::read().0.start_address().as_u64()
+    }
+
+    /// A usable page below 1 MiB (other than page 0) for the AP trampoline.
+    pub fn low_page(&self) -> Option<u64> {
+        self.frames.regions.iter().find_map(|r| {
+            let start = r.start.max(PAGE).next_multiple_of(PAGE);
+            (r.kind == MemoryRegionKind::Usable && start + PAGE <= r.end.min(0x10_0000))
+                .then_some(start)
+        })
+    }
+
     /// Unmaps `page` without flushing (the flush hook does it before the
     /// range is reused) and frees its frame.
     pub fn unmap(&mut self, page: Page) -> bool {

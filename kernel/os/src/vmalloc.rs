@@ -5,8 +5,9 @@
 //! interrupt through the crate's deferred free.
 
 use crate::memory::{memory, PAGE};
+use crate::shootdown;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use vmarea::{AreaPool, Flags, Handle, Policy, PurgeBatch, Request, SharedSpace};
+use vmarea::{AreaPool, Cached, Flags, Handle, Policy, PurgeBatch, Request, SharedSpace};
 use x86_64::structures::paging::Page;
 use x86_64::VirtAddr;
 
@@ -48,7 +49,12 @@ unsafe impl lock_api::RawMutex for KernelSpin {
 const AREAS_MAX: usize = 32 * 1024;
 static AREAS: AreaPool<AREAS_MAX> = AreaPool::new();
 
-pub static VMALLOC: SharedSpace<KernelSpin, &AreaPool<AREAS_MAX>> = SharedSpace::new_const(
+/// The kernel's vmalloc space.
+pub type KernelSpace = SharedSpace<KernelSpin, &'static AreaPool<AREAS_MAX>>;
+/// A per-CPU cache over it.
+pub type KernelCache = vmarea::CpuCache<'static, KernelSpin, &'static AreaPool<AREAS_MAX>>;
+
+pub static VMALLOC: KernelSpace = SharedSpace::new_const(
     <KernelSpin as lock_api::RawMutex>::INIT,
     VMALLOC_START,
     VMALLOC_END,
@@ -60,23 +66,23 @@ pub static VMALLOC: SharedSpace<KernelSpin, &AreaPool<AREAS_MAX>> = SharedSpace:
 /// What the flush hook did.
 pub static FLUSH_CALLS: AtomicUsize = AtomicUsize::new(0);
 pub static FLUSHED_PAGES: AtomicUsize = AtomicUsize::new(0);
-pub static FULL_FLUSHES: AtomicUsize = AtomicUsize::new(0);
-/// Above this many pages a purge reloads CR3 instead of `invlpg` per page.
-const FULL_FLUSH_PAGES: usize = 256;
 
 /// The crate's flush hook: runs with the space's lock held, before the
-/// purged ranges can be allocated again.
+/// purged ranges can be allocated again. Flushes each purged range here
+/// (or reloads CR3 above a threshold), then the span on the other CPU
+/// through the shootdown IPI, as Linux's `flush_tlb_kernel_range` does.
 fn flush_tlb(batch: &PurgeBatch<'_>) {
     let pages = batch.bytes() / P;
-    if pages > FULL_FLUSH_PAGES {
+    if pages > shootdown::FULL_FLUSH_PAGES {
         x86_64::instructions::tlb::flush_all();
-        FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
+        shootdown::FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
     } else {
         for (start, end) in batch.ranges() {
-            for p in (start..end).step_by(P) {
-                x86_64::instructions::tlb::flush(VirtAddr::new(p as u64));
-            }
+            shootdown::flush_local(start, end);
         }
+    }
+    if let Some((start, end)) = batch.span() {
+        shootdown::flush_remote(start, end);
     }
     FLUSH_CALLS.fetch_add(1, Ordering::Relaxed);
     FLUSHED_PAGES.fetch_add(pages, Ordering::Relaxed);
@@ -139,6 +145,39 @@ pub fn vmalloc_align(size: usize, align: usize) -> Option<Vm> {
 
 pub fn vmalloc(size: usize) -> Option<Vm> {
     vmalloc_align(size, 0)
+}
+
+/// Areas the kernel keeps for its whole life (the APIC mapping, per-CPU
+/// stacks): the cases check the space holds exactly these between cases.
+pub static PERMANENT: AtomicUsize = AtomicUsize::new(0);
+
+/// A `vmalloc` never freed (a stack): counted in [`PERMANENT`].
+pub fn vmalloc_forever(size: usize) -> Option<Vm> {
+    let v = vmalloc(size)?;
+    PERMANENT.fetch_add(1, Ordering::Relaxed);
+    Some(v)
+}
+
+/// `ioremap`: an `IOREMAP` area (guard page included) mapping `size` bytes
+/// of device memory at `phys`, uncached. Never unmapped here.
+pub fn ioremap(phys: u64, size: usize) -> Option<usize> {
+    let req = Request {
+        size,
+        align: 0,
+        flags: Flags::IOREMAP,
+        tag: 0,
+        lo: VMALLOC_START,
+        hi: VMALLOC_END,
+    };
+    let (a, _) = VMALLOC.alloc(&req).ok()?;
+    let mut mem = memory();
+    for (i, page) in pages(a.addr, a.usable()).enumerate() {
+        if !mem.map_device(page, phys + (i * P) as u64) {
+            crate::fail(format_args!("ioremap({phys:#x}) cannot map"));
+        }
+    }
+    PERMANENT.fetch_add(1, Ordering::Relaxed);
+    Some(a.addr)
 }
 
 fn unmap(v: &Vm) {
@@ -230,25 +269,76 @@ pub fn on_page_fault(addr: usize, code: u64, ip: u64) -> ! {
 
 /// Fills `v`'s usable bytes with a pattern derived from its address.
 pub fn fill(v: &Vm) {
-    let words = v.usable / 8;
-    let p = v.addr as *mut u64;
-    for i in 0..words {
-        // SAFETY: the usable pages are mapped writable and ours.
-        unsafe {
-            p.add(i)
-                .write_volatile((v.addr as u64) ^ (i as u64).wrapping_mul(0x9E37_79B9))
-        };
-    }
+    fill_range(v.addr, v.usable);
 }
 
 /// Checks the pattern `fill` wrote.
 pub fn check(v: &Vm) -> bool {
-    let words = v.usable / 8;
-    let p = v.addr as *const u64;
-    (0..words).all(|i| {
-        // SAFETY: as in `fill`.
-        unsafe {
-            p.add(i).read_volatile() == (v.addr as u64) ^ (i as u64).wrapping_mul(0x9E37_79B9)
-        }
+    check_range(v.addr, v.usable)
+}
+
+fn pattern(addr: usize, i: usize) -> u64 {
+    (addr as u64) ^ (i as u64).wrapping_mul(0x9E37_79B9)
+}
+
+/// Fills the mapped bytes `[addr, addr + len)` with the pattern.
+pub fn fill_range(addr: usize, len: usize) {
+    let p = addr as *mut u64;
+    for i in 0..len / 8 {
+        // SAFETY: the caller's mapped, writable, exclusively owned pages.
+        unsafe { p.add(i).write_volatile(pattern(addr, i)) };
+    }
+}
+
+/// Checks the pattern `fill_range` wrote.
+pub fn check_range(addr: usize, len: usize) -> bool {
+    let p = addr as *const u64;
+    (0..len / 8).all(|i| {
+        // SAFETY: as in `fill_range`.
+        unsafe { p.add(i).read_volatile() == pattern(addr, i) }
     })
+}
+
+/// Per-CPU caches: areas of up to 8 pages (guard included) without the
+/// space's lock; an area goes back to the cache unmapped and flushed on
+/// every CPU, since the cache hands it out again without a purge.
+pub static CACHES: [spin::Mutex<KernelCache>; crate::smp::MAX_CPUS] =
+    [const { spin::Mutex::new(vmarea::CpuCache::new(&VMALLOC, Flags::ALLOC)) };
+        crate::smp::MAX_CPUS];
+
+/// An area from CPU `cpu`'s cache with its usable pages mapped.
+pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
+    let c = CACHES[cpu].lock().alloc(size).ok()?;
+    let mut mem = memory();
+    for (i, page) in pages(c.addr(), c.usable()).enumerate() {
+        if !mem.map(page) {
+            for page in pages(c.addr(), i * P) {
+                mem.unmap(page);
+            }
+            drop(mem);
+            shootdown::flush_all_cpus(c.addr(), c.addr() + i * P);
+            vfree_cached(cpu, c);
+            return None;
+        }
+    }
+    Some(c)
+}
+
+/// Unmaps a cached area, flushes it everywhere, and gives it to CPU
+/// `cpu`'s cache (whichever CPU's cache served it).
+pub fn vunmap_cached(cpu: usize, c: Cached<'static>) {
+    {
+        let mut mem = memory();
+        for page in pages(c.addr(), c.usable()) {
+            mem.unmap(page);
+        }
+    }
+    shootdown::flush_all_cpus(c.addr(), c.addr() + c.usable());
+    vfree_cached(cpu, c);
+}
+
+fn vfree_cached(cpu: usize, c: Cached<'static>) {
+    if let Err(e) = CACHES[cpu].lock().free(c) {
+        crate::fail(format_args!("cache free refused: {e}"));
+    }
 }

@@ -1,0 +1,185 @@
+//! The stress case on both CPUs at once: each CPU allocates from its own
+//! per-CPU cache (small areas) and from the shared space (larger ones),
+//! fills every area with the pattern, and hands about half of them to the
+//! other CPU, which checks and frees them: cached areas into its own cache,
+//! the rest lazily into the space (the flush hook's shootdown IPI then
+//! reaches the CPU that did not purge).
+
+use crate::cases::Rng;
+use crate::smp::{self, MAX_CPUS};
+use crate::vmalloc::{self, Vm};
+use crate::{arch, println};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use vmarea::Cached;
+
+/// Iterations per CPU.
+pub const LOOPS: usize = 3000;
+const MAILBOX: usize = 64;
+const P: usize = 4096;
+
+enum Item {
+    Cached(Cached<'static>),
+    Vm(Vm),
+}
+
+impl Item {
+    fn range(&self) -> (usize, usize) {
+        match self {
+            Item::Cached(c) => (c.addr(), c.usable()),
+            Item::Vm(v) => (v.addr, v.usable),
+        }
+    }
+}
+
+/// Areas sent to each CPU, to be checked and freed there.
+struct Mailbox {
+    items: [Option<Item>; MAILBOX],
+    len: usize,
+}
+
+static MAILBOXES: [spin::Mutex<Mailbox>; MAX_CPUS] = [const {
+    spin::Mutex::new(Mailbox {
+        items: [const { None }; MAILBOX],
+        len: 0,
+    })
+}; MAX_CPUS];
+
+/// Per CPU: done sending; counters.
+static FINISHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+static ALLOCS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static CACHED_ALLOCS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static CROSS_FREES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static FAILURES: AtomicUsize = AtomicUsize::new(0);
+static CYCLES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+fn free(cpu: usize, item: Item) {
+    let (addr, len) = item.range();
+    if !vmalloc::check_range(addr, len) {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
+    }
+    match item {
+        Item::Cached(c) => vmalloc::vunmap_cached(cpu, c),
+        Item::Vm(v) => vmalloc::vfree(v),
+    }
+}
+
+/// Checks and frees what the other CPU sent.
+fn drain(cpu: usize) {
+    loop {
+        let item = {
+            let mut m = MAILBOXES[cpu].lock();
+            if m.len == 0 {
+                return;
+            }
+            m.len -= 1;
+            let n = m.len;
+            m.items[n].take()
+        };
+        if let Some(item) = item {
+            free(cpu, item);
+            CROSS_FREES[cpu].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Hands `item` to CPU `to`; gives it back if its mailbox is full.
+fn send(to: usize, item: Item) -> Option<Item> {
+    let mut m = MAILBOXES[to].lock();
+    if m.len == MAILBOX {
+        return Some(item);
+    }
+    let n = m.len;
+    m.items[n] = Some(item);
+    m.len += 1;
+    None
+}
+
+/// One CPU's part.
+fn worker(cpu: usize) {
+    let other = (cpu + 1) % smp::online();
+    let mut rng = Rng(0x5eed_0000_0001 ^ ((cpu as u64 + 1) << 32) | 1);
+    let t0 = arch::rdtsc();
+    for _ in 0..LOOPS {
+        let r = rng.next();
+        let item = if r.is_multiple_of(2) {
+            // A cached class: up to 7 usable pages (8 with the guard).
+            let size = rng.inclusive(1, 7 * P as u64) as usize;
+            vmalloc::vmalloc_cached(cpu, size).map(|c| {
+                CACHED_ALLOCS[cpu].fetch_add(1, Ordering::Relaxed);
+                Item::Cached(c)
+            })
+        } else {
+            vmalloc::vmalloc(rng.inclusive(1, 16) as usize * P).map(Item::Vm)
+        };
+        let Some(item) = item else {
+            FAILURES.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        ALLOCS[cpu].fetch_add(1, Ordering::Relaxed);
+        let (addr, len) = item.range();
+        vmalloc::fill_range(addr, len);
+        let kept = if (r >> 8).is_multiple_of(2) && other != cpu {
+            send(other, item)
+        } else {
+            Some(item)
+        };
+        if let Some(item) = kept {
+            free(cpu, item);
+        }
+        drain(cpu);
+    }
+    FINISHED[cpu].store(true, Ordering::Release);
+    while !FINISHED[other].load(Ordering::Acquire) {
+        drain(cpu);
+        core::hint::spin_loop();
+    }
+    drain(cpu);
+    CYCLES[cpu].store(arch::rdtsc() - t0, Ordering::Relaxed);
+}
+
+/// Runs the case on every CPU, then empties the caches and checks the
+/// space. True if it passed.
+pub fn run() -> bool {
+    let cpus = smp::online();
+    smp::run_on_all(worker);
+    let ipis_before_flush = crate::shootdown::IPIS_SENT.load(Ordering::Relaxed);
+    for cache in vmalloc::CACHES.iter().take(cpus) {
+        cache.lock().flush();
+    }
+    vmalloc::VMALLOC.flush_depot();
+    let g = vmalloc::VMALLOC.lock();
+    let valid = g.validate();
+    let left = g.used_count();
+    drop(g);
+    let permanent = vmalloc::PERMANENT.load(Ordering::Relaxed);
+    let cross: usize = CROSS_FREES.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    let failures = FAILURES.load(Ordering::Relaxed);
+    let passed = cpus == MAX_CPUS
+        && failures == 0
+        && valid.is_ok()
+        && left == permanent
+        && CROSS_FREES.iter().all(|c| c.load(Ordering::Relaxed) > 0)
+        && ipis_before_flush > 0;
+    let cycles = CYCLES
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0);
+    println!(
+        "Summary: smp_stress_test passed: {} failed: {} repeat: 1 loops: {LOOPS} avg: {cycles} cycles",
+        usize::from(passed),
+        usize::from(!passed)
+    );
+    for cpu in 0..cpus {
+        println!(
+            "  CPU {cpu}: {} allocations ({} from its cache), {} frees of areas the other CPU allocated",
+            ALLOCS[cpu].load(Ordering::Relaxed),
+            CACHED_ALLOCS[cpu].load(Ordering::Relaxed),
+            CROSS_FREES[cpu].load(Ordering::Relaxed)
+        );
+    }
+    println!(
+        "  cross-CPU frees {cross}, failures {failures}, validate {valid:?}, areas left {left} (kept for life {permanent})"
+    );
+    passed
+}
