@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Builds the test kernel (kernel/os) and boots it under QEMU (TCG) from a
-# BIOS image made by kernel/image (rust-osdev bootloader) on 2 CPUs;
-# passes iff the kernel exits QEMU with status 33, says so on the serial
-# port, started its second CPU and printed a passing Summary line per case.
-# Installs what it needs: QEMU, the nightly components the bootloader's
-# build uses, the bare-metal target.
+# Builds the test kernel (kernel/os) and boots it under QEMU (TCG, 2 CPUs)
+# from a BIOS image and then from a UEFI image (OVMF), both made by
+# kernel/image (rust-osdev bootloader). Each boot passes iff the kernel
+# exits QEMU with status 33, says so on the serial port, started its second
+# CPU and printed a passing Summary line per case; the logs are kept in
+# kernel/target/serial-{bios,uefi}.log. Installs what it needs: QEMU and
+# OVMF, the nightly components the bootloader's build uses, the bare-metal
+# target.
 set -euo pipefail
 cd "$(dirname "$0")/../kernel"
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-    apt-get install -y --no-install-recommends qemu-system-x86 ||
-        { apt-get update && apt-get install -y --no-install-recommends qemu-system-x86; }
+if ! command -v qemu-system-x86_64 >/dev/null || [ ! -e /usr/share/ovmf/OVMF.fd ]; then
+    apt-get install -y --no-install-recommends qemu-system-x86 ovmf ||
+        { apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 ovmf; }
 fi
 rustup component add --toolchain nightly rust-src llvm-tools
 rustup target add --toolchain nightly x86_64-unknown-none
@@ -20,24 +22,34 @@ rustup target add --toolchain nightly x86_64-unknown-none
 cargo +nightly build --release --target x86_64-unknown-none -p vmarea-test-kernel
 cargo +nightly build --release -p vmarea-test-kernel-image
 
-set +e
-timeout 900 ./target/release/vmarea-test-kernel-image \
-    target/x86_64-unknown-none/release/vmarea-test-kernel target/bios.img "$@" |
-    tee target/serial.log
-status=${PIPESTATUS[0]}
-set -e
-if [ "$status" != 33 ]; then
-    echo "kernel run failed: QEMU exited with $status (33 is a pass)" >&2
-    exit 1
-fi
-grep -q "vmarea test kernel: all tests passed" target/serial.log
-# Every test_vmalloc case and the two-CPU stress case printed a passing
-# Summary line.
-for case in fix_size full_fit long_busy_list random_size fix_align \
-    random_size_align align_shift pcpu smp_stress; do
-    if ! grep -q "^Summary: ${case}_\(alloc_\)\?test passed: 1 failed: 0" target/serial.log; then
-        echo "kernel run failed: no passing Summary line for ${case}" >&2
+# Boots the kernel from a BIOS or a UEFI image and checks its serial log.
+boot() {
+    local mode=$1 log=target/serial-$1.log flag=()
+    [ "$mode" = uefi ] && flag=(--uefi)
+    echo "== booting the test kernel ($mode, 2 CPUs, TCG)"
+    set +e
+    timeout 900 ./target/release/vmarea-test-kernel-image "${flag[@]}" \
+        target/x86_64-unknown-none/release/vmarea-test-kernel "target/$mode.img" "${QEMU_ARGS[@]}" |
+        tee "$log"
+    local status=${PIPESTATUS[0]}
+    set -e
+    if [ "$status" != 33 ]; then
+        echo "kernel run ($mode) failed: QEMU exited with $status (33 is a pass)" >&2
         exit 1
     fi
-done
-grep -q "^smp: CPU 1 .* online" target/serial.log
+    grep -q "vmarea test kernel: all tests passed" "$log"
+    # Every test_vmalloc case and the two-CPU stress case printed a
+    # passing Summary line.
+    for case in fix_size full_fit long_busy_list random_size fix_align \
+        random_size_align align_shift pcpu smp_stress; do
+        if ! grep -q "^Summary: ${case}_\(alloc_\)\?test passed: 1 failed: 0" "$log"; then
+            echo "kernel run ($mode) failed: no passing Summary line for ${case}" >&2
+            exit 1
+        fi
+    done
+    grep -q "^smp: CPU 1 .* online" "$log"
+}
+
+QEMU_ARGS=("$@")
+boot bios
+boot uefi

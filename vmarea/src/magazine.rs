@@ -18,6 +18,12 @@
 //!   then retries.
 //! - Cached areas keep the flags the cache was made with; class sizes are
 //!   1 … [`CLASSES`] quanta including the guard.
+//! - A freed cached area is handed out again without a purge, so the
+//!   space's flush hook never sees it (nor an area the cache or the depot
+//!   gives back to the space, which frees it at once, not lazily). A kernel
+//!   that unmaps cached areas flushes their TLB entries, on every CPU that
+//!   may hold them, before [`CpuCache::free`]; the test kernel
+//!   (`docs/kernel.md`) does so with a shootdown IPI.
 
 use crate::area::Flags;
 use crate::error::Error;
@@ -358,6 +364,9 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
     /// areas keep reporting their cache's flags. Refused, with the
     /// allocation handed back and nothing changed, if it came from a cache
     /// of another space.
+    ///
+    /// The area can be handed out again at once, without a purge and
+    /// without the flush hook: flush any TLB entries for it first.
     pub fn free(&mut self, a: Cached<'a>) -> Result<(), ForeignCached<'a>> {
         if a.origin != self.origin() {
             return Err(ForeignCached(a));
