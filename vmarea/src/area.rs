@@ -17,7 +17,7 @@
 //! free one needs no flags (as Linux's `vmap_area` shares `subtree_max_size`
 //! with `vm`).
 
-use crate::list::ListLink;
+use crate::containers::list::ListLink;
 use crate::sync::Word;
 use core::cell::Cell;
 use core::mem::ManuallyDrop;

@@ -1,7 +1,7 @@
 //! The TLB-flush contract for lazy frees: the hook and what it is given.
 
 use crate::area::Area;
-use crate::list::List;
+use crate::containers::list::List;
 
 /// Flushes TLBs for lazily freed ranges before they become reusable.
 ///

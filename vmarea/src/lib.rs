@@ -49,34 +49,40 @@ extern crate std;
 #[cfg(all(loom, not(feature = "loom")))]
 compile_error!("--cfg loom needs the `loom` feature: --features loom");
 
+// The allocator core: the area, the space, its busy tree and the
+// free-space policies, where area objects come from, what callers see.
 mod area;
+mod busy;
 mod error;
 mod flush;
-pub mod hash;
-mod index;
 mod info;
-pub mod list;
-mod magazine;
 mod nodes;
-mod shared;
+mod policy;
 mod space;
-mod spin;
+// The loom shim every atomic goes through.
 mod sync;
+// Generic intrusive containers, public for reuse.
+mod containers;
+// The many-CPU layer.
+mod smp;
+
+pub use containers::{hash, list};
 
 pub use area::{Area, Flags, MAX_SPAN};
 pub use error::{Error, ValidateError};
 pub use flush::{FlushHook, PurgeBatch};
-pub use index::Policy;
 pub use info::{AreaInfo, Stats};
-pub use magazine::{Cached, CpuCache, ForeignCached, CLASSES, DEPOT_MAGAZINES, ROUNDS};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
 pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};
-pub use shared::{Guard, RawLock, SharedSpace};
-pub use space::{Handle, Request, Space};
-pub use spin::RawSpinlock;
+pub use policy::Policy;
+pub use smp::cache::{Cached, CpuCache, ForeignCached};
+pub use smp::depot::{CACHE_CLASSES, DEPOT_MAGAZINES, ROUNDS};
+pub use smp::shared::{Guard, RawLock, SharedSpace};
+pub use smp::spin::RawSpinlock;
 #[cfg(not(loom))]
-pub use spin::SpinMutex;
+pub use smp::spin::SpinMutex;
+pub use space::{Handle, Request, Space};
 #[cfg(loom)]
 pub use sync::weaken;
 

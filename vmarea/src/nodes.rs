@@ -8,8 +8,8 @@
 //! fills beforehand.
 
 use crate::area::Area;
-use crate::list::ListLink;
-use crate::spin::RawSpinlock;
+use crate::containers::list::ListLink;
+use crate::smp::spin::RawSpinlock;
 use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;

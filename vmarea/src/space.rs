@@ -8,7 +8,7 @@
 //!   `end` except under `Policy::Rfc`, where `[top, end)` is the untouched
 //!   region after the end of the used areas that the RFC allocates from.
 //! - Used areas are in the busy AVL tree by address (free in O(log n),
-//!   RFC step 4); free areas are in the policy's index (`index.rs`). No two
+//!   RFC step 4); free areas are in the policy's index (`policy/`). No two
 //!   free areas are adjacent: a free merges with free list neighbours.
 //! - An allocation finds a free area and a placement `x` in it, then
 //!   carves. The four cases (Linux's names) are handled in one place,
@@ -21,12 +21,13 @@
 //! - Nothing recurses and nothing allocates except through the node source.
 
 use crate::area::{Area, Flags};
+use crate::busy::BusyTree;
+use crate::containers::list::List;
 use crate::error::{Error, ValidateError};
 use crate::flush::{FlushHook, PurgeBatch};
-use crate::index::{class_of, BusyTree, FreeIndex, Policy, CLASSES};
 use crate::info::{AreaInfo, Stats};
-use crate::list::List;
 use crate::nodes::NodeSource;
+use crate::policy::{align_up, Fit, FreeIndex, Geometry, Policy};
 use core::fmt;
 use core::ptr::NonNull;
 use intrusive_avl::{AvlTree, UnsafeRef};
@@ -100,11 +101,6 @@ impl Handle {
 // gives out only copies of their fields; it can move to another thread
 // whenever its source can.
 unsafe impl<S: NodeSource + Send> Send for Space<S> {}
-
-/// `x` rounded up to the power of two `a`, or None on overflow.
-fn align_up(x: usize, a: usize) -> Option<usize> {
-    Some(x.checked_add(a - 1)? & !(a - 1))
-}
 
 /// # Safety
 /// `a` is a live area of the space.
@@ -197,7 +193,7 @@ impl<S: NodeSource> Space<S> {
     /// space, as Linux starts its free tree. Refused with `NoNode` (and
     /// nothing changed) if the source has no object.
     fn materialize(&mut self) -> Result<(), Error> {
-        if self.policy == Policy::Rfc || self.top == self.end {
+        if self.policy.bumps() || self.top == self.end {
             return Ok(());
         }
         let whole = self.source.take().ok_or(Error::NoNode)?;
@@ -216,7 +212,7 @@ impl<S: NodeSource> Space<S> {
     /// How many area objects the next allocation may still need from the
     /// source: the empty spares, and one for `materialize`.
     pub(crate) fn nodes_wanted(&self) -> usize {
-        let unmaterialized = self.policy != Policy::Rfc && self.top != self.end;
+        let unmaterialized = !self.policy.bumps() && self.top != self.end;
         self.spares.iter().filter(|s| s.is_none()).count() + usize::from(unmaterialized)
     }
 
@@ -298,25 +294,38 @@ impl<S: NodeSource> Space<S> {
         Ok((self.mark_used(u, req), Handle(u)))
     }
 
-    /// Finds room and cuts the area out; None when nothing fits.
+    /// Finds room and cuts the area out; None when nothing fits. The
+    /// policy's index is asked first; a policy that bumps (the RFC) then
+    /// places the request after the used areas, and once that reaches the
+    /// top, scans the address list.
     fn place(&mut self, need: usize, align: usize, req: &Request) -> Option<NonNull<Area>> {
-        let (lo, hi) = (req.lo, req.hi);
-        let (f, x) = match self.policy {
-            Policy::FirstFit => self.first_fit(need, align, lo, hi),
-            Policy::InstantFit => self.instant_fit(need, align, lo, hi),
-            Policy::BestFit => self.list_fit(need, align, lo, hi, true),
-            Policy::Rfc => match self.rfc_exact(need, align, lo, hi) {
-                Some(p) => Some(p),
-                None => {
-                    if let Some(u) = self.rfc_bump(need, align, lo, hi) {
-                        return Some(u);
-                    }
-                    self.scan_fit(need, align, lo, hi)
+        let fit = Fit {
+            need,
+            align,
+            lo: req.lo,
+            hi: req.hi,
+        };
+        let found = match self.free.search(&fit, &self.geometry()) {
+            Some(hit) => hit,
+            None if self.policy.bumps() => {
+                if let Some(u) = self.bump(&fit) {
+                    return Some(u);
                 }
-            },
-        }?;
+                self.scan_fit(&fit)?
+            }
+            None => return None,
+        };
+        let (f, x) = found;
         // SAFETY: `f` is a free area in the index and `x` a fitting placement.
         Some(unsafe { self.carve(f, x, need) })
+    }
+
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            shift: self.shift,
+            start: self.start,
+            end: self.end,
+        }
     }
 
     /// Validates a request; returns (bytes with guard, effective alignment).
@@ -388,172 +397,12 @@ impl<S: NodeSource> Space<S> {
         }
     }
 
-    /// Where `need` bytes aligned to `align` go inside free area `f` within
-    /// `[lo, hi)`, if they fit.
-    fn fit_in(f: &Area, need: usize, align: usize, lo: usize, hi: usize) -> Option<usize> {
-        let x = align_up(f.addr.get().max(lo), align)?;
-        let end = x.checked_add(need)?;
-        (end <= f.end().min(hi)).then_some(x)
-    }
-
-    /// Lowest-address fit through the augmented free tree: an in-order walk
-    /// that never enters a subtree whose largest free size is below `need`
-    /// (Linux's `find_vmap_lowest_match`). O(log n) when the first large
-    /// enough area fits; alignment or the window can make it visit more.
-    fn first_fit(
-        &self,
-        need: usize,
-        align: usize,
-        lo: usize,
-        hi: usize,
-    ) -> Option<(NonNull<Area>, usize)> {
-        let FreeIndex::Tree(tree) = &self.free else {
-            unreachable!()
-        };
-        let big = |c: &intrusive_avl::Cursor<'_, crate::index::FreeTree>| {
-            c.get().is_some_and(|n| n.aux.get() >= need as u64)
-        };
-        let mut cur = tree.root();
-        if !big(&cur) {
-            return None;
-        }
-        'descend: loop {
-            // Left while it can hold a fit: areas there end before this
-            // one starts, so none can if this one starts at or below `lo`.
-            while big(&cur.left()) && cur.get().is_some_and(|n| n.addr.get() > lo) {
-                cur = cur.left();
-            }
-            loop {
-                let n = cur.get()?;
-                if n.addr.get() >= hi {
-                    return None;
-                }
-                if let Some(x) = Self::fit_in(n, need, align, lo, hi) {
-                    return Some((NonNull::from(n), x));
-                }
-                if big(&cur.right()) {
-                    cur = cur.right();
-                    continue 'descend;
-                }
-                // Climb to the first ancestor entered from its left child:
-                // it is the next area in address order.
-                loop {
-                    let child = cur.get()?;
-                    cur = cur.parent();
-                    if cur.left().get().is_some_and(|l| core::ptr::eq(l, child)) {
-                        break;
-                    }
-                    cur.get()?;
-                }
-            }
-        }
-    }
-
-    /// vmem's instant fit; constrained requests fall back to a list scan.
-    fn instant_fit(
-        &self,
-        need: usize,
-        align: usize,
-        lo: usize,
-        hi: usize,
-    ) -> Option<(NonNull<Area>, usize)> {
-        let FreeIndex::Lists { nonempty, .. } = &self.free else {
-            unreachable!()
-        };
-        let q = need >> self.shift;
-        let unconstrained = align == self.quantum && lo == self.start && hi == self.end;
-        if unconstrained {
-            // A list whose every area is at least `need`: list k holds sizes
-            // in [2^k, 2^(k+1)) quanta.
-            let k = if q.is_power_of_two() {
-                class_of(q)
-            } else {
-                class_of(q) + 1
-            };
-            if k < CLASSES {
-                let mask = nonempty & !((1u64 << k) - 1);
-                if mask != 0 {
-                    let f = self.free.chain(mask.trailing_zeros() as usize).next()?;
-                    // SAFETY: list members are live free areas.
-                    return Some((f, unsafe { a(f) }.addr.get()));
-                }
-            }
-        }
-        self.list_fit(need, align, lo, hi, false)
-    }
-
-    /// Scans the lists from the class of `need` upward: the first fit, or
-    /// with `best` the smallest fit of the first list holding any.
-    fn list_fit(
-        &self,
-        need: usize,
-        align: usize,
-        lo: usize,
-        hi: usize,
-        best: bool,
-    ) -> Option<(NonNull<Area>, usize)> {
-        let FreeIndex::Lists { nonempty, .. } = &self.free else {
-            unreachable!()
-        };
-        let first = class_of(need >> self.shift);
-        let mut classes = *nonempty & !((1u64 << first) - 1);
-        while classes != 0 {
-            let k = classes.trailing_zeros() as usize;
-            classes &= classes - 1;
-            let mut pick: Option<(NonNull<Area>, usize)> = None;
-            for f in self.free.chain(k) {
-                // SAFETY: list members are live free areas.
-                let fa = unsafe { a(f) };
-                if let Some(x) = Self::fit_in(fa, need, align, lo, hi) {
-                    // SAFETY: as above.
-                    let smaller = pick.is_none_or(|(p, _)| fa.size() < unsafe { a(p) }.size());
-                    // First fit, or a best fit that cannot be beaten.
-                    if !best || fa.size() == need {
-                        return Some((f, x));
-                    }
-                    if smaller {
-                        pick = Some((f, x));
-                    }
-                }
-            }
-            if pick.is_some() {
-                return pick;
-            }
-        }
-        None
-    }
-
-    /// The RFC's hash: a free area of exactly `need` bytes that fits.
-    fn rfc_exact(
-        &self,
-        need: usize,
-        align: usize,
-        lo: usize,
-        hi: usize,
-    ) -> Option<(NonNull<Area>, usize)> {
-        let bucket = FreeIndex::exact_bucket(need, self.shift);
-        self.free.chain(bucket).find_map(|f| {
-            // SAFETY: hash members are live free areas.
-            let fa = unsafe { a(f) };
-            (fa.size() == need)
-                .then(|| Self::fit_in(fa, need, align, lo, hi))
-                .flatten()
-                .map(|x| (f, x))
-        })
-    }
-
     /// The RFC's bump: place the area right after the end of the used
     /// areas. A gap left by alignment becomes (or extends) a free area.
-    fn rfc_bump(
-        &mut self,
-        need: usize,
-        align: usize,
-        lo: usize,
-        hi: usize,
-    ) -> Option<NonNull<Area>> {
-        let x = align_up(self.top.max(lo), align)?;
-        let end = x.checked_add(need)?;
-        if end > self.end.min(hi) {
+    fn bump(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
+        let x = align_up(self.top.max(fit.lo), fit.align)?;
+        let end = x.checked_add(fit.need)?;
+        if end > self.end.min(fit.hi) {
             return None;
         }
         if x > self.top {
@@ -581,7 +430,7 @@ impl<S: NodeSource> Space<S> {
                 }
             }
         }
-        let u = self.spare_with(x, need);
+        let u = self.spare_with(x, fit.need);
         // SAFETY: a fresh spare, in no index.
         unsafe { self.all.push_back(Area::list_link(u)) };
         self.top = end;
@@ -590,13 +439,7 @@ impl<S: NodeSource> Space<S> {
 
     /// The RFC's fallback once the bump reaches the top: the first free
     /// area in address order that fits. O(areas).
-    fn scan_fit(
-        &self,
-        need: usize,
-        align: usize,
-        lo: usize,
-        hi: usize,
-    ) -> Option<(NonNull<Area>, usize)> {
+    fn scan_fit(&self, fit: &Fit) -> Option<(NonNull<Area>, usize)> {
         self.all.iter().find_map(|l| {
             // SAFETY: list members are live areas.
             let f = unsafe { Area::from_list(l) };
@@ -604,7 +447,7 @@ impl<S: NodeSource> Space<S> {
             if fa.is_used() {
                 return None;
             }
-            Self::fit_in(fa, need, align, lo, hi).map(|x| (f, x))
+            fit.place_in(fa).map(|x| (f, x))
         })
     }
 
@@ -874,7 +717,7 @@ impl<S: NodeSource> Space<S> {
         // the space; free neighbours are in the index under their sizes.
         unsafe {
             a(u).set_free();
-            let free_at = |l: Option<NonNull<crate::list::ListLink>>| {
+            let free_at = |l: Option<NonNull<crate::containers::list::ListLink>>| {
                 l.map(|l| Area::from_list(l)).filter(|&x| !a(x).is_used())
             };
             let (prev, next) = (free_at(a(u).list.prev()), free_at(a(u).list.next()));
@@ -907,7 +750,7 @@ impl<S: NodeSource> Space<S> {
                 }
                 (None, None) => (u, None),
             };
-            if self.policy == Policy::Rfc && a(keep).end() == self.top {
+            if self.policy.bumps() && a(keep).end() == self.top {
                 // The RFC keeps no free area at the top: the bump retreats.
                 if let Some(old) = indexed {
                     self.free.remove(keep, old, self.shift);
@@ -938,7 +781,7 @@ impl<S: NodeSource> Space<S> {
     /// no allocation has touched yet lists its whole range as one free
     /// area, as it will be once the first allocation makes it one.
     pub fn iter(&self) -> impl Iterator<Item = AreaInfo> + '_ {
-        let unmaterialized = (self.policy != Policy::Rfc && self.top != self.end)
+        let unmaterialized = (!self.policy.bumps() && self.top != self.end)
             .then(|| AreaInfo::free_range(self.start, self.end - self.start));
         // SAFETY: list members are live areas of the space.
         self.all
@@ -997,7 +840,7 @@ impl<S: NodeSource> Space<S> {
             .validate()
             .map_err(|_| ValidateError::AddressList)?;
         self.busy.validate().map_err(ValidateError::BusyTree)?;
-        self.free.validate()?;
+        self.free.validate(self.shift)?;
         self.lazy.validate().map_err(|_| ValidateError::LazyList)?;
         let (mut expect, mut busy, mut used_bytes, mut free, mut prev_free) =
             (self.start, 0, 0, 0, false);
@@ -1036,8 +879,8 @@ impl<S: NodeSource> Space<S> {
             expect = ar.end();
         }
         if expect != self.top
-            || (self.policy == Policy::Rfc && prev_free)
-            || (self.policy != Policy::Rfc
+            || (self.policy.bumps() && prev_free)
+            || (!self.policy.bumps()
                 && self.top != self.end
                 && !(self.top == self.start && self.all.is_empty()))
         {
@@ -1051,27 +894,6 @@ impl<S: NodeSource> Space<S> {
         {
             return Err(ValidateError::Counts);
         }
-        if let FreeIndex::Tree(t) = &self.free {
-            if let Some(u) = t.iter().find(|n| n.is_used()) {
-                return Err(ValidateError::FreeMembership { addr: u.addr.get() });
-            }
-        } else {
-            for k in 0..CLASSES {
-                for f in self.free.chain(k) {
-                    // SAFETY: chain members are live areas.
-                    let fa = unsafe { a(f) };
-                    let want = match self.policy {
-                        Policy::Rfc => FreeIndex::exact_bucket(fa.size(), self.shift),
-                        _ => class_of(fa.size() >> self.shift),
-                    };
-                    if fa.is_used() || want != k {
-                        return Err(ValidateError::FreeMembership {
-                            addr: fa.addr.get(),
-                        });
-                    }
-                }
-            }
-        }
         Ok(())
     }
 }
@@ -1082,9 +904,7 @@ impl<S: NodeSource> Space<S> {
     pub(crate) fn release_all(&mut self) {
         // Trees first (they touch links), then hand every area back.
         self.busy.clear();
-        if let FreeIndex::Tree(t) = &mut self.free {
-            t.clear();
-        }
+        self.free.clear();
         self.free = FreeIndex::new(self.policy);
         self.lazy = List::new();
         while let Some(l) = self.all.front() {

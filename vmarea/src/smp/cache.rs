@@ -17,7 +17,7 @@
 //!   that finds no space first flushes the depot and purges lazy frees,
 //!   then retries.
 //! - Cached areas keep the flags the cache was made with; class sizes are
-//!   1 … [`CLASSES`] quanta including the guard.
+//!   1 … [`CACHE_CLASSES`] quanta including the guard.
 //! - A freed cached area is handed out again without a purge, so the
 //!   space's flush hook never sees it (nor an area the cache or the depot
 //!   gives back to the space, which frees it at once, not lazily). A kernel
@@ -25,119 +25,13 @@
 //!   may hold them, before [`CpuCache::free`]; the test kernel
 //!   (`docs/kernel.md`) does so with a shootdown IPI.
 
+use super::depot::{Magazine, CACHE_CLASSES, ROUNDS};
+use super::shared::{RawLock, SharedSpace};
 use crate::area::Flags;
 use crate::error::Error;
 use crate::nodes::NodeSource;
-use crate::shared::{RawLock, SharedSpace};
-use crate::space::{Handle, Request, Space};
-use crate::sync::Ordering;
+use crate::space::{Handle, Request};
 use core::marker::PhantomData;
-
-/// Areas per magazine.
-#[cfg(not(loom))]
-pub const ROUNDS: usize = 8;
-/// Areas per magazine (small under loom, to keep the models small).
-#[cfg(loom)]
-pub const ROUNDS: usize = 2;
-/// Size classes: requests of 1 … `CLASSES` quanta, guard included.
-pub const CLASSES: usize = 8;
-/// Full magazines the depot keeps per class.
-#[cfg(not(loom))]
-pub const DEPOT_MAGAZINES: usize = 4;
-/// Full magazines the depot keeps per class (small under loom).
-#[cfg(loom)]
-pub const DEPOT_MAGAZINES: usize = 1;
-
-/// Up to [`ROUNDS`] areas of one class, all stamped with `flags`.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Magazine {
-    rounds: [Option<(usize, Handle)>; ROUNDS],
-    len: usize,
-    flags: Flags,
-}
-
-impl Magazine {
-    const EMPTY: Magazine = Magazine {
-        rounds: [None; ROUNDS],
-        len: 0,
-        flags: Flags::NONE,
-    };
-
-    fn pop(&mut self) -> Option<(usize, Handle)> {
-        self.len = self.len.checked_sub(1)?;
-        self.rounds[self.len].take()
-    }
-    fn push(&mut self, r: (usize, Handle)) -> Result<(), (usize, Handle)> {
-        if self.len == ROUNDS {
-            return Err(r);
-        }
-        self.rounds[self.len] = Some(r);
-        self.len += 1;
-        Ok(())
-    }
-    fn is_full(&self) -> bool {
-        self.len == ROUNDS
-    }
-    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
-        self.rounds[..self.len]
-            .iter()
-            .filter_map(|r| r.map(|(_, h)| h))
-    }
-    fn drain(&mut self) -> impl Iterator<Item = (usize, Handle)> + '_ {
-        let n = core::mem::take(&mut self.len);
-        self.rounds[..n].iter_mut().filter_map(Option::take)
-    }
-}
-
-/// Full magazines per class, under the space's lock.
-pub(crate) struct Depot {
-    full: [[Magazine; DEPOT_MAGAZINES]; CLASSES],
-    count: [usize; CLASSES],
-}
-
-impl Depot {
-    pub(crate) const fn new() -> Self {
-        Depot {
-            full: [[Magazine::EMPTY; DEPOT_MAGAZINES]; CLASSES],
-            count: [0; CLASSES],
-        }
-    }
-
-    fn take_full(&mut self, c: usize) -> Option<Magazine> {
-        self.count[c] = self.count[c].checked_sub(1)?;
-        Some(core::mem::take(&mut self.full[c][self.count[c]]))
-    }
-    /// Moves the full magazine `m` into the depot (leaving `m` empty), if
-    /// the depot has room for one more.
-    fn give_full(&mut self, c: usize, m: &mut Magazine) -> bool {
-        if self.count[c] == DEPOT_MAGAZINES {
-            return false;
-        }
-        self.full[c][self.count[c]] = core::mem::take(m);
-        self.count[c] += 1;
-        true
-    }
-    /// Areas held by the depot (its magazines are all full).
-    pub(crate) fn areas(&self) -> usize {
-        self.count.iter().sum::<usize>() * ROUNDS
-    }
-
-    /// Frees every depot area into `space`; returns how many.
-    pub(crate) fn flush_into<S: NodeSource>(&mut self, space: &mut Space<S>) -> usize {
-        let mut n = 0;
-        for c in 0..CLASSES {
-            while let Some(mut m) = self.take_full(c) {
-                for (_, h) in m.drain() {
-                    // SAFETY: depot areas are live allocations of this space,
-                    // each held by exactly one magazine.
-                    unsafe { space.free_handle(h) };
-                    n += 1;
-                }
-            }
-        }
-        n
-    }
-}
 
 /// An allocation served by a cache. Move-only and unforgeable: it is given
 /// back to a cache of the same [`SharedSpace`] with [`CpuCache::free`]
@@ -214,8 +108,8 @@ impl core::error::Error for ForeignCached<'_> {}
 pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
     shared: &'a SharedSpace<L, S>,
     flags: Flags,
-    loaded: [Magazine; CLASSES],
-    previous: [Magazine; CLASSES],
+    loaded: [Magazine; CACHE_CLASSES],
+    previous: [Magazine; CACHE_CLASSES],
     /// Areas in this cache's magazines (exact, local).
     held: usize,
     /// The part of `held` already added to the shared count. The fast paths
@@ -233,8 +127,8 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         CpuCache {
             shared,
             flags,
-            loaded: [Magazine::EMPTY; CLASSES],
-            previous: [Magazine::EMPTY; CLASSES],
+            loaded: [Magazine::EMPTY; CACHE_CLASSES],
+            previous: [Magazine::EMPTY; CACHE_CLASSES],
             held: 0,
             published: 0,
         }
@@ -247,7 +141,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
 
     fn publish(&mut self) {
         let delta = self.held.wrapping_sub(self.published);
-        self.shared.in_caches.fetch_add(delta, Ordering::Relaxed);
+        self.shared.publish_cached(delta);
         self.published = self.held;
     }
 
@@ -267,7 +161,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             .checked_add(self.guard())?;
         let c = (need / q)
             .checked_sub(1)
-            .filter(|&c| c < CLASSES && size > 0)?;
+            .filter(|&c| c < CACHE_CLASSES && size > 0)?;
         Some((c, need))
     }
 
@@ -373,7 +267,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         }
         // Every `Cached` carries its class size (guard included).
         let c = a.size / self.shared.quantum() - 1;
-        debug_assert!(c < CLASSES, "a Cached always has a cached class size");
+        debug_assert!(c < CACHE_CLASSES, "a Cached always has a cached class size");
         if a.flags != self.flags {
             self.shared.with_depot(|space, _| {
                 // SAFETY: `a` is a live cached area of this space (same
@@ -438,5 +332,13 @@ impl<L: RawLock, S: NodeSource> Drop for CpuCache<'_, L, S> {
             return;
         }
         self.flush();
+    }
+}
+
+impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
+    /// A per-CPU (per-thread) cache of ready areas; cached areas keep
+    /// `flags`. See [`CpuCache`].
+    pub fn cache(&self, flags: Flags) -> CpuCache<'_, L, S> {
+        CpuCache::new(self, flags)
     }
 }

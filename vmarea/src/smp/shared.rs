@@ -24,10 +24,10 @@
 //!   handlers, with the lock held elsewhere on the same CPU); everything else
 //!   takes the lock and may spin.
 
+use super::depot::Depot;
 use crate::area::{Area, Flags};
 use crate::error::Error;
 use crate::info::AreaInfo;
-use crate::magazine::{CpuCache, Depot};
 use crate::nodes::{NodeSource, Stash};
 use crate::space::{Handle, Request, Space};
 use crate::sync::{model_failed, ord, site, AtomicPtr, AtomicUsize, Ordering};
@@ -70,7 +70,7 @@ unsafe impl<R: lock_api::RawMutex> RawLock for R {
 
 // SAFETY: see `RawSpinlock::acquire`/`release`.
 #[cfg(loom)]
-unsafe impl RawLock for crate::spin::RawSpinlock {
+unsafe impl RawLock for crate::smp::spin::RawSpinlock {
     type GuardMarker = lock_api::GuardSend;
     fn lock(&self) {
         self.acquire()
@@ -158,7 +158,7 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     /// Head of the deferred-free stack (null: empty).
     deferred: AtomicPtr<Area>,
     /// Areas held by caches, as each last published it (see `CpuCache`).
-    pub(crate) in_caches: AtomicUsize,
+    in_caches: AtomicUsize,
     /// Copies of the space's fixed parameters, readable without the lock
     /// (reading them through the locked cell would alias the holder's
     /// `&mut Space`).
@@ -365,10 +365,10 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         self.quantum
     }
 
-    /// A per-CPU (per-thread) cache of ready areas; cached areas keep
-    /// `flags`. See [`CpuCache`].
-    pub fn cache(&self, flags: Flags) -> CpuCache<'_, L, S> {
-        CpuCache::new(self, flags)
+    /// Adds a cache's change in held areas to the shared count (the cache
+    /// calls it whenever it holds the lock anyway).
+    pub(crate) fn publish_cached(&self, delta: usize) {
+        self.in_caches.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// Areas held ready by caches and the depot: allocated in the space

@@ -6,7 +6,7 @@
 //! Insertion is at the bucket head, O(1); removal is O(1) given the member
 //! and its bucket index (the caller recomputes it from the member's key).
 
-use crate::list::ListLink;
+use crate::containers::list::ListLink;
 use core::ptr::NonNull;
 
 /// One bucket: the first member of its chain.

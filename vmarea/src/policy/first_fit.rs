@@ -1,0 +1,142 @@
+//! First fit: free areas in an AVL tree by address whose nodes keep the
+//! largest free size of their subtree (Linux ≥ 5.2's augmented free tree,
+//! `find_vmap_lowest_match`).
+
+use super::Fit;
+use crate::area::Area;
+use crate::error::ValidateError;
+use core::ptr::NonNull;
+use intrusive_avl::{Adapter, Augment, AvlTree, Cursor, KeyAdapter, Link, UnsafeRef};
+
+/// Free areas by address, each keeping the largest free size below it.
+pub(crate) struct FreeTree;
+
+/// The summary: largest `size` in the subtree, stored in `aux`.
+pub(crate) struct MaxFree;
+
+impl Augment<Area> for MaxFree {
+    type Summary = u64;
+    fn summarize(n: &Area, l: Option<&Area>, r: Option<&Area>) -> u64 {
+        let own = n.size() as u64;
+        let kids = l.into_iter().chain(r).map(|c| c.aux.get());
+        kids.fold(own, u64::max)
+    }
+    fn stored(n: &Area) -> u64 {
+        n.aux.get()
+    }
+    fn store(n: &Area, s: u64) {
+        n.aux.set(s)
+    }
+}
+
+// SAFETY: the AVL view of an area is its first field (offset 0, asserted in
+// `area.rs`), so `link` and `value` are casts of the same address.
+unsafe impl Adapter for FreeTree {
+    type Value = Area;
+    type Pointer = UnsafeRef<Area>;
+    type Augment = MaxFree;
+    fn link(value: NonNull<Area>) -> NonNull<Link> {
+        Area::tree_link(value)
+    }
+    unsafe fn value(link: NonNull<Link>) -> NonNull<Area> {
+        link.cast()
+    }
+}
+
+impl KeyAdapter for FreeTree {
+    type Key = usize;
+    fn key(a: &Area) -> usize {
+        a.addr.get()
+    }
+}
+
+/// The first-fit index.
+pub(crate) struct AddressTree(AvlTree<FreeTree>);
+
+impl AddressTree {
+    pub(crate) const fn new() -> Self {
+        AddressTree(AvlTree::new())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// # Safety
+    /// As `FreeIndex::insert`.
+    pub(crate) unsafe fn insert(&mut self, area: NonNull<Area>) {
+        // SAFETY: the space keeps the area live while it is in the tree.
+        let r = self.0.insert(unsafe { UnsafeRef::from_raw(area) });
+        debug_assert!(r.is_ok(), "free areas never share an address");
+    }
+
+    /// # Safety
+    /// `area` is a member of this tree.
+    pub(crate) unsafe fn remove(&mut self, area: NonNull<Area>) {
+        // SAFETY: caller contract.
+        let _ = unsafe { self.0.cursor_mut_from_ptr(area.as_ptr()) }.remove();
+    }
+
+    /// # Safety
+    /// `area` is a member whose size (and perhaps start, keeping the address
+    /// order) changed.
+    pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>) {
+        // SAFETY: caller contract: only its summarized size moved.
+        unsafe { self.0.cursor_mut_from_ptr(area.as_ptr()) }.propagate();
+    }
+
+    /// Lowest-address fit: an in-order walk that never enters a subtree
+    /// whose largest free size is below `need`. O(log n) when the first
+    /// large enough area fits; alignment or the window can make it visit
+    /// more (each such visit skips an area too small once aligned).
+    pub(crate) fn search(&self, fit: &Fit) -> Option<(NonNull<Area>, usize)> {
+        let big =
+            |c: &Cursor<'_, FreeTree>| c.get().is_some_and(|n| n.aux.get() >= fit.need as u64);
+        let mut cur = self.0.root();
+        if !big(&cur) {
+            return None;
+        }
+        'descend: loop {
+            // Left while it can hold a fit: areas there end before this
+            // one starts, so none can if this one starts at or below `lo`.
+            while big(&cur.left()) && cur.get().is_some_and(|n| n.addr.get() > fit.lo) {
+                cur = cur.left();
+            }
+            loop {
+                let n = cur.get()?;
+                if n.addr.get() >= fit.hi {
+                    return None;
+                }
+                if let Some(x) = fit.place_in(n) {
+                    return Some((NonNull::from(n), x));
+                }
+                if big(&cur.right()) {
+                    cur = cur.right();
+                    continue 'descend;
+                }
+                // Climb to the first ancestor entered from its left child:
+                // it is the next area in address order.
+                loop {
+                    let child = cur.get()?;
+                    cur = cur.parent();
+                    if cur.left().get().is_some_and(|l| core::ptr::eq(l, child)) {
+                        break;
+                    }
+                    cur.get()?;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidateError> {
+        self.0.validate().map_err(ValidateError::FreeTree)?;
+        match self.0.iter().find(|n| n.is_used()) {
+            Some(u) => Err(ValidateError::FreeMembership { addr: u.addr.get() }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}

@@ -1,0 +1,198 @@
+//! The free-space policies. Each owns its index of free areas, its search
+//! and the validation of that index, in one file:
+//!
+//! - [`first_fit`]: an AVL tree by address whose nodes keep the largest
+//!   free size below them (Linux ≥ 5.2's augmented free tree);
+//! - [`size_lists`]: vmem's power-of-two lists and a bitmap of non-empty
+//!   lists, searched by instant fit or best fit;
+//! - [`rfc_hash`]: the RFC's hash of free areas by size, exact hits only
+//!   (the space bumps past the used areas when it misses).
+//!
+//! [`FreeIndex`] dispatches to them; the space never looks inside. A new
+//! policy is one new file here and one arm in each `match` of this file.
+//!
+//! Every free area is in exactly one index at a time; the busy tree and the
+//! free tree share the area's AVL link, the lists and the hash use the same
+//! words as a chain link (see `area.rs`).
+
+mod first_fit;
+mod rfc_hash;
+mod size_lists;
+
+use crate::area::Area;
+use crate::error::ValidateError;
+use core::ptr::NonNull;
+use first_fit::AddressTree;
+use rfc_hash::SizeHash;
+use size_lists::SizeLists;
+
+/// Free-space policy, chosen when the space is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// Exactly the RFC: free areas in a hash by size; an exact-size hit is
+    /// taken, otherwise the request is placed after the end of the used
+    /// areas. When that end reaches the top of the space the RFC says
+    /// nothing; we then search the free areas in address order (O(n)).
+    Rfc,
+    /// Lowest-address fit in O(log n) through an augmented AVL tree of free
+    /// areas (Linux ≥ 5.2's `find_vmap_lowest_match`).
+    FirstFit,
+    /// vmem's instant fit: power-of-two free lists and a bitmap; O(1) for
+    /// requests without alignment or window constraints.
+    InstantFit,
+    /// vmem's best fit over the same lists: the smallest free area that fits
+    /// within the first list holding any.
+    BestFit,
+}
+
+impl Policy {
+    /// Whether the space keeps an untracked region above the used areas and
+    /// allocates from it when the index misses (the RFC's step 5).
+    pub(crate) const fn bumps(self) -> bool {
+        matches!(self, Policy::Rfc)
+    }
+}
+
+/// The geometry a search needs: the quantum's shift and the space's bounds.
+#[derive(Clone, Copy)]
+pub(crate) struct Geometry {
+    pub shift: u32,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// One placement request, as every search takes it: `need` bytes (guard
+/// included, a multiple of the quantum) aligned to `align` (a power of two
+/// at least the quantum), inside `[lo, hi)`.
+#[derive(Clone, Copy)]
+pub(crate) struct Fit {
+    pub need: usize,
+    pub align: usize,
+    pub lo: usize,
+    pub hi: usize,
+}
+
+impl Fit {
+    /// Where the request goes inside free area `f`, if it fits.
+    pub(crate) fn place_in(&self, f: &Area) -> Option<usize> {
+        let x = align_up(f.addr.get().max(self.lo), self.align)?;
+        let end = x.checked_add(self.need)?;
+        (end <= f.end().min(self.hi)).then_some(x)
+    }
+
+    /// No alignment beyond the quantum and the whole space as the window.
+    pub(crate) fn unconstrained(&self, g: &Geometry) -> bool {
+        self.align == 1 << g.shift && self.lo == g.start && self.hi == g.end
+    }
+}
+
+/// Lists of the size-class policies and buckets of the RFC's hash: one per
+/// bit of a `u64` bitmap, so every size of a 64-bit space has a class.
+pub(crate) const SIZE_CLASSES: usize = 64;
+
+/// `x` rounded up to the power of two `a`, or None on overflow.
+pub(crate) fn align_up(x: usize, a: usize) -> Option<usize> {
+    Some(x.checked_add(a - 1)? & !(a - 1))
+}
+
+/// The index of free areas, one variant per policy's structure.
+pub(crate) enum FreeIndex {
+    FirstFit(AddressTree),
+    Lists(SizeLists),
+    Hash(SizeHash),
+}
+
+impl FreeIndex {
+    pub(crate) const fn new(policy: Policy) -> Self {
+        match policy {
+            Policy::FirstFit => FreeIndex::FirstFit(AddressTree::new()),
+            Policy::InstantFit => FreeIndex::Lists(SizeLists::new(false)),
+            Policy::BestFit => FreeIndex::Lists(SizeLists::new(true)),
+            Policy::Rfc => FreeIndex::Hash(SizeHash::new()),
+        }
+    }
+
+    /// Free areas indexed.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            FreeIndex::FirstFit(t) => t.len(),
+            FreeIndex::Lists(l) => l.len(),
+            FreeIndex::Hash(h) => h.len(),
+        }
+    }
+
+    /// Adds free `area` (its size already final).
+    ///
+    /// # Safety
+    /// `area` is a live free area of the space, in no index, and stays live
+    /// and in place until it is removed (or the index is forgotten).
+    pub(crate) unsafe fn insert(&mut self, area: NonNull<Area>, shift: u32) {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            match self {
+                FreeIndex::FirstFit(t) => t.insert(area),
+                FreeIndex::Lists(l) => l.insert(area, shift),
+                FreeIndex::Hash(h) => h.insert(area, shift),
+            }
+        }
+    }
+
+    /// Takes free `area` out; `size` is the size it was indexed under.
+    ///
+    /// # Safety
+    /// `area` is in this index under `size`.
+    pub(crate) unsafe fn remove(&mut self, area: NonNull<Area>, size: usize, shift: u32) {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            match self {
+                FreeIndex::FirstFit(t) => t.remove(area),
+                FreeIndex::Lists(l) => l.remove(area, size, shift),
+                FreeIndex::Hash(h) => h.remove(area, size, shift),
+            }
+        }
+    }
+
+    /// `area`'s size changed from `old` in place (its start may have moved,
+    /// but not past another free area: the address order is unchanged).
+    ///
+    /// # Safety
+    /// `area` is in this index under `old`.
+    pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            match self {
+                FreeIndex::FirstFit(t) => t.resized(area),
+                FreeIndex::Lists(l) => l.resized(area, old, shift),
+                FreeIndex::Hash(h) => h.resized(area, old, shift),
+            }
+        }
+    }
+
+    /// The policy's choice of a free area for `fit` and where in it, or
+    /// None when its index holds none (the RFC then bumps).
+    pub(crate) fn search(&self, fit: &Fit, g: &Geometry) -> Option<(NonNull<Area>, usize)> {
+        match self {
+            FreeIndex::FirstFit(t) => t.search(fit),
+            FreeIndex::Lists(l) => l.search(fit, g),
+            FreeIndex::Hash(h) => h.search(fit, g),
+        }
+    }
+
+    /// Checks the index's own structure and that each member is free and
+    /// filed where its size says.
+    pub(crate) fn validate(&self, shift: u32) -> Result<(), ValidateError> {
+        match self {
+            FreeIndex::FirstFit(t) => t.validate(),
+            FreeIndex::Lists(l) => l.validate(shift),
+            FreeIndex::Hash(h) => h.validate(shift),
+        }
+    }
+
+    /// Unlinks every member (the tree writes its links; chains are simply
+    /// forgotten, their areas about to be reused).
+    pub(crate) fn clear(&mut self) {
+        if let FreeIndex::FirstFit(t) = self {
+            t.clear();
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! vmem's segregated free lists: list k holds free areas of 2^k to
+//! 2^(k+1) − 1 quanta, and a bitmap marks the non-empty lists. Instant fit
+//! takes the head of the first list whose every member is large enough;
+//! best fit takes the smallest fit of the first list holding any.
+
+use super::{Fit, Geometry, SIZE_CLASSES};
+use crate::area::Area;
+use crate::containers::hash::{Bucket, HashChains};
+use crate::error::ValidateError;
+use core::ptr::NonNull;
+
+/// Power-of-two class of a size in quanta: floor(log2(q)).
+fn class_of(quanta: usize) -> usize {
+    (usize::BITS - 1 - quanta.leading_zeros()) as usize
+}
+
+/// The lists, the bitmap, and which fit searches them.
+pub(crate) struct SizeLists {
+    chains: HashChains<[Bucket; SIZE_CLASSES]>,
+    /// Bit k set ⇔ list k is non-empty.
+    nonempty: u64,
+    /// Best fit (else instant fit).
+    best: bool,
+}
+
+impl SizeLists {
+    pub(crate) const fn new(best: bool) -> Self {
+        SizeLists {
+            chains: HashChains::new_array(),
+            nonempty: 0,
+            best,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.chains.len()
+    }
+
+    /// # Safety
+    /// As `FreeIndex::insert`.
+    pub(crate) unsafe fn insert(&mut self, area: NonNull<Area>, shift: u32) {
+        // SAFETY: caller contract.
+        let k = class_of(unsafe { area.as_ref() }.size() >> shift);
+        // SAFETY: k < 64; the chain view is free while the area is in no
+        // index.
+        unsafe { self.chains.insert(k, Area::chain_link(area)) };
+        self.nonempty |= 1 << k;
+    }
+
+    /// # Safety
+    /// `area` is a member, filed under `size`.
+    pub(crate) unsafe fn remove(&mut self, area: NonNull<Area>, size: usize, shift: u32) {
+        let k = class_of(size >> shift);
+        // SAFETY: a member of list k (caller contract).
+        unsafe { self.chains.remove(k, Area::chain_link(area)) };
+        if self.chains.bucket_is_empty(k) {
+            self.nonempty &= !(1 << k);
+        }
+    }
+
+    /// # Safety
+    /// `area` is a member, filed under `old`.
+    pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
+        // SAFETY: filed under `old`; refiled under the new size.
+        unsafe {
+            self.remove(area, old, shift);
+            self.insert(area, shift);
+        }
+    }
+
+    fn chain(&self, k: usize) -> impl Iterator<Item = NonNull<Area>> + '_ {
+        self.chains.chain(k).map(Area::from_chain)
+    }
+
+    pub(crate) fn search(&self, fit: &Fit, g: &Geometry) -> Option<(NonNull<Area>, usize)> {
+        if !self.best && fit.unconstrained(g) {
+            // Instant fit: a list whose every area is at least `need`.
+            let q = fit.need >> g.shift;
+            let k = if q.is_power_of_two() {
+                class_of(q)
+            } else {
+                class_of(q) + 1
+            };
+            if k < SIZE_CLASSES {
+                let mask = self.nonempty & !((1u64 << k) - 1);
+                if mask != 0 {
+                    let f = self.chain(mask.trailing_zeros() as usize).next()?;
+                    // SAFETY: list members are live free areas.
+                    return Some((f, unsafe { f.as_ref() }.addr.get()));
+                }
+            }
+        }
+        self.scan(fit, g.shift)
+    }
+
+    /// Scans the lists from the class of `need` upward: the first fit, or
+    /// with `best` the smallest fit of the first list holding any.
+    fn scan(&self, fit: &Fit, shift: u32) -> Option<(NonNull<Area>, usize)> {
+        let first = class_of(fit.need >> shift);
+        let mut classes = self.nonempty & !((1u64 << first) - 1);
+        while classes != 0 {
+            let k = classes.trailing_zeros() as usize;
+            classes &= classes - 1;
+            let mut pick: Option<(NonNull<Area>, usize)> = None;
+            for f in self.chain(k) {
+                // SAFETY: list members are live free areas.
+                let fa = unsafe { f.as_ref() };
+                if let Some(x) = fit.place_in(fa) {
+                    // First fit, or a best fit that cannot be beaten.
+                    if !self.best || fa.size() == fit.need {
+                        return Some((f, x));
+                    }
+                    // SAFETY: as above.
+                    if pick.is_none_or(|(p, _)| fa.size() < unsafe { p.as_ref() }.size()) {
+                        pick = Some((f, x));
+                    }
+                }
+            }
+            if pick.is_some() {
+                return pick;
+            }
+        }
+        None
+    }
+
+    pub(crate) fn validate(&self, shift: u32) -> Result<(), ValidateError> {
+        self.chains
+            .validate()
+            .map_err(|_| ValidateError::FreeChains)?;
+        for k in 0..SIZE_CLASSES {
+            if self.chains.bucket_is_empty(k) == (self.nonempty & (1 << k) != 0) {
+                return Err(ValidateError::FreeBitmap);
+            }
+            for f in self.chain(k) {
+                // SAFETY: chain members are live areas.
+                let fa = unsafe { f.as_ref() };
+                if fa.is_used() || class_of(fa.size() >> shift) != k {
+                    return Err(ValidateError::FreeMembership {
+                        addr: fa.addr.get(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

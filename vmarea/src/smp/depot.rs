@@ -1,0 +1,114 @@
+//! The depot: full magazines per size class, kept beside the space under
+//! its lock, which the per-CPU caches exchange with (vmem's depot layer).
+//! A magazine is a stack of up to [`ROUNDS`] allocated areas of one class.
+
+use crate::area::Flags;
+use crate::nodes::NodeSource;
+use crate::space::{Handle, Space};
+
+/// Areas per magazine.
+#[cfg(not(loom))]
+pub const ROUNDS: usize = 8;
+/// Areas per magazine (small under loom, to keep the models small).
+#[cfg(loom)]
+pub const ROUNDS: usize = 2;
+/// Cache size classes: requests of 1 … `CACHE_CLASSES` quanta, guard
+/// included.
+pub const CACHE_CLASSES: usize = 8;
+/// Full magazines the depot keeps per class.
+#[cfg(not(loom))]
+pub const DEPOT_MAGAZINES: usize = 4;
+/// Full magazines the depot keeps per class (small under loom).
+#[cfg(loom)]
+pub const DEPOT_MAGAZINES: usize = 1;
+
+/// Up to [`ROUNDS`] areas of one class, all stamped with `flags`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Magazine {
+    rounds: [Option<(usize, Handle)>; ROUNDS],
+    pub(super) len: usize,
+    pub(super) flags: Flags,
+}
+
+impl Magazine {
+    pub(super) const EMPTY: Magazine = Magazine {
+        rounds: [None; ROUNDS],
+        len: 0,
+        flags: Flags::NONE,
+    };
+
+    pub(super) fn pop(&mut self) -> Option<(usize, Handle)> {
+        self.len = self.len.checked_sub(1)?;
+        self.rounds[self.len].take()
+    }
+    pub(super) fn push(&mut self, r: (usize, Handle)) -> Result<(), (usize, Handle)> {
+        if self.len == ROUNDS {
+            return Err(r);
+        }
+        self.rounds[self.len] = Some(r);
+        self.len += 1;
+        Ok(())
+    }
+    pub(super) fn is_full(&self) -> bool {
+        self.len == ROUNDS
+    }
+    pub(super) fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.rounds[..self.len]
+            .iter()
+            .filter_map(|r| r.map(|(_, h)| h))
+    }
+    pub(super) fn drain(&mut self) -> impl Iterator<Item = (usize, Handle)> + '_ {
+        let n = core::mem::take(&mut self.len);
+        self.rounds[..n].iter_mut().filter_map(Option::take)
+    }
+}
+
+/// Full magazines per class, under the space's lock.
+pub(crate) struct Depot {
+    full: [[Magazine; DEPOT_MAGAZINES]; CACHE_CLASSES],
+    count: [usize; CACHE_CLASSES],
+}
+
+impl Depot {
+    pub(crate) const fn new() -> Self {
+        Depot {
+            full: [[Magazine::EMPTY; DEPOT_MAGAZINES]; CACHE_CLASSES],
+            count: [0; CACHE_CLASSES],
+        }
+    }
+
+    pub(super) fn take_full(&mut self, c: usize) -> Option<Magazine> {
+        self.count[c] = self.count[c].checked_sub(1)?;
+        Some(core::mem::take(&mut self.full[c][self.count[c]]))
+    }
+    /// Moves the full magazine `m` into the depot (leaving `m` empty), if
+    /// the depot has room for one more.
+    pub(super) fn give_full(&mut self, c: usize, m: &mut Magazine) -> bool {
+        if self.count[c] == DEPOT_MAGAZINES {
+            return false;
+        }
+        self.full[c][self.count[c]] = core::mem::take(m);
+        self.count[c] += 1;
+        true
+    }
+    /// Areas held by the depot (its magazines are all full).
+    pub(crate) fn areas(&self) -> usize {
+        self.count.iter().sum::<usize>() * ROUNDS
+    }
+
+    /// Frees every depot area into `space`; returns how many.
+    pub(crate) fn flush_into<S: NodeSource>(&mut self, space: &mut Space<S>) -> usize {
+        let mut n = 0;
+        for c in 0..CACHE_CLASSES {
+            while let Some(mut m) = self.take_full(c) {
+                for (_, h) in m.drain() {
+                    // SAFETY: depot areas are live allocations of this space,
+                    // each held by exactly one magazine.
+                    unsafe { space.free_handle(h) };
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+}
