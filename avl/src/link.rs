@@ -45,6 +45,10 @@ pub struct Link {
 }
 
 static_assertions::assert_eq_size!(Link, [usize; 3]);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(Link, parent_balance),
+    Link::PARENT_OFFSET
+);
 static_assertions::const_assert!(core::mem::align_of::<Link>() >= 4);
 
 // SAFETY: a `Link` holds addresses only; moving it to another thread moves
@@ -54,6 +58,20 @@ static_assertions::const_assert!(core::mem::align_of::<Link>() >= 4);
 unsafe impl Send for Link {}
 
 impl Link {
+    /// Byte offset of the parent word, the only word
+    /// [`is_linked`](Self::is_linked) reads.
+    ///
+    /// The word layout is a stable contract, for code that overlays its own
+    /// data on a link while the node is in no tree (as `vmarea` chains a
+    /// free area through the first two words): a `Link` is three `usize`
+    /// words, `repr(C)`; words 0 and 1 (bytes `0..PARENT_OFFSET`) are the
+    /// children, word 2 the tagged parent. An unlinked link's children are
+    /// never read: inserting a node writes all three words first, and
+    /// [`is_linked`](Self::is_linked) reads word 2 only. So the first two
+    /// words of an unlinked link may hold anything, provided word 2 is left
+    /// as [`Link::new`] or the tree's removal wrote it.
+    pub const PARENT_OFFSET: usize = 2 * core::mem::size_of::<usize>();
+
     /// A new, unlinked link.
     pub const fn new() -> Self {
         Link {

@@ -220,6 +220,9 @@ impl RawTree {
         // SAFETY (whole body): `node` is live (caller contract), every other
         // link touched is a member of this tree.
         unsafe {
+            // All three words are written before any is read: an unlinked
+            // link's child words may hold a caller's overlay
+            // (`Link::PARENT_OFFSET`).
             let nl = r(node);
             nl.set_child(LEFT, None);
             nl.set_child(RIGHT, None);

@@ -70,7 +70,8 @@ impl core::ops::BitOr for Flags {
 /// The AVL link or the free-chain link: never both at once. Words 0–1 are
 /// rewritten by whichever index takes the area, before it reads them; word
 /// 2 is only ever the AVL parent word, left "unlinked" while the area is
-/// chained, so `Link::is_linked` stays truthful.
+/// chained, so `Link::is_linked` stays truthful. This relies on `Link`'s
+/// documented word layout ([`Link::PARENT_OFFSET`]), asserted below.
 #[repr(C)]
 pub(crate) union NodeLink {
     tree: ManuallyDrop<Link>,
@@ -287,3 +288,7 @@ impl core::fmt::Debug for Area {
 
 // `node` sits at offset 0 so both views are the area pointer itself.
 static_assertions::const_assert_eq!(core::mem::offset_of!(Area, node), 0);
+// The chain link overlays only the link's child words, never its parent
+// word (what `Link::is_linked` reads).
+static_assertions::const_assert!(core::mem::size_of::<ListLink>() <= Link::PARENT_OFFSET);
+static_assertions::const_assert!(core::mem::size_of::<NodeLink>() == core::mem::size_of::<Link>());
