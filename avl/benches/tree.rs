@@ -549,8 +549,7 @@ fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
 
 // ---- the table ----------------------------------------------------------
 
-#[path = "support/criterion_table.rs"]
-mod criterion_table;
+use bench_table as criterion_table;
 
 fn table(sizes: &[usize], since: SystemTime) -> String {
     let rows: Vec<(&str, usize)> = OPS

@@ -2,12 +2,8 @@
 //! policies, the Linux 2.4 baseline, and the Rust range-allocator peers.
 //! Sizes and alignments are in bytes; the 4 KiB page is the unit.
 
+use crate::baselines::linux24;
 use vmarea::{BoxNodes, Flags, Policy, Request, Space};
-
-// Shared with the criterion bench; the tool builds its lists by calls.
-#[allow(dead_code)]
-#[path = "../../vmarea/benches/support/linux24.rs"]
-mod linux24;
 
 /// Bytes per page.
 pub const PAGE: usize = 4096;

@@ -1,8 +1,9 @@
-//! The `vmarea` command-line tool's library: the allocators it drives, the
-//! port of Linux's `test_vmalloc`, and the comparison. `main.rs` is only
+//! The `vmarea` command-line tool's library: the allocators it drives and
+//! the baselines, the port of Linux's `test_vmalloc`, and the comparison. `main.rs` is only
 //! argument parsing and printing; integration tests use this crate directly.
 
 pub mod allocators;
+pub mod baselines;
 pub mod compare;
 pub mod test_vmalloc;
 pub mod trace;

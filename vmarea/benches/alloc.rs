@@ -1,35 +1,27 @@
 //! alloc+free pairs with N live areas (N = 1e2 … 1e6), side by side in one
-//! run: each vmarea policy (free by address, and by handle), a faithful
-//! Linux 2.4 `get_vm_area`/`vfree` (the RFC's problem, the baseline), and
-//! the Rust range allocators `offset-allocator` and `range-alloc`.
+//! run: each vmarea policy, freeing by address and by handle. vmarea alone:
+//! the comparison with Linux 2.4 and the Rust peers is the command line's
+//! (`vmarea compare`, and its criterion version `cli/benches/compare.rs`).
 //!
 //! Workload, in 4 KiB pages: N live 1-page areas (2 pages with the guard)
 //! are laid out from the start of the space, then every 8th is freed to
 //! leave holes. Each measured iteration allocates 1–4 pages (+ guard; sizes
 //! from a fixed pseudo-random sequence) and frees that area again.
 //!
-//! `cargo bench -p vmarea --features alloc --bench alloc` (about 5 minutes);
+//! `cargo bench -p vmarea --bench alloc` (about 3 minutes);
 //! `VMAREA_BENCH_SIZES=100,10000` picks sizes; `--quick` stops at 1e5. The
-//! 2.4 baseline is cut off above 1e5 live areas (each call walks them all).
-//! The medians and ratios to the baseline are printed at the end and written
-//! to `target/criterion/vmarea-table.md`.
+//! medians and ratios to FirstFit are printed at the end and written to
+//! `target/criterion/vmarea-table.md`.
 
 use criterion::{BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 use vmarea::{BoxNodes, Flags, Policy, Request, Space};
 
-#[path = "../../avl/benches/support/criterion_table.rs"]
-mod criterion_table;
+use bench_table as criterion_table;
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
-const BASELINE_MAX: usize = 100_000;
-
-// Shared with the command-line tool; each uses part of it.
-#[allow(dead_code)]
-#[path = "support/linux24.rs"]
-mod linux24;
 
 /// Sizes in pages for the measured allocations: a fixed xorshift sequence.
 fn sizes() -> Vec<usize> {
@@ -62,16 +54,13 @@ fn holes<T>(all: Vec<T>) -> impl Iterator<Item = T> {
         .map(|(_, x)| x)
 }
 
-const CONTENDERS: [&str; 9] = [
-    "linux-2.4",
-    "Rfc",
+const CONTENDERS: [&str; 6] = [
     "FirstFit",
+    "Rfc",
     "InstantFit",
     "BestFit",
     "FirstFit-handle",
     "InstantFit-handle",
-    "offset-allocator",
-    "range-alloc",
 ];
 
 fn bench_space(
@@ -116,66 +105,6 @@ fn bench_space(
         });
 }
 
-fn bench_linux24(c: &mut Criterion, n: usize, sz: &[usize]) {
-    // The prefill's outcome: 2-page areas from the start, every 8th gone.
-    let areas: Vec<(usize, usize)> = (0..prefill_count(n))
-        .filter(|i| i % 8 != 7)
-        .map(|i| (START + 2 * i * PAGE, 2 * PAGE))
-        .collect();
-    let mut l = linux24::VmList::with_areas(START, START + span_pages(n) * PAGE, &areas);
-    let mut k = 0usize;
-    let mut g = c.benchmark_group("pair");
-    if n >= 10_000 {
-        g.sample_size(10);
-    }
-    g.bench_function(BenchmarkId::new(CONTENDERS[0], n), |b| {
-        b.iter(|| {
-            let addr = l.get_vm_area(sz[k & 4095] * PAGE).expect("alloc");
-            k += 1;
-            black_box(l.vfree(addr));
-        })
-    });
-}
-
-fn bench_offset(c: &mut Criterion, n: usize, sz: &[usize]) {
-    let pages = span_pages(n) as u32;
-    let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, (n + n / 8 + 64) as u32);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| a.allocate(2).expect("prefill"))
-        .collect();
-    for x in holes(all) {
-        a.free(x);
-    }
-    let mut k = 0usize;
-    c.benchmark_group("pair")
-        .bench_function(BenchmarkId::new(CONTENDERS[7], n), |b| {
-            b.iter(|| {
-                let x = a.allocate(sz[k & 4095] as u32 + 1).expect("alloc");
-                k += 1;
-                a.free(black_box(x));
-            })
-        });
-}
-
-fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
-    let mut a = range_alloc::RangeAllocator::new(0..span_pages(n));
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| a.allocate_range(2).expect("prefill"))
-        .collect();
-    for r in holes(all) {
-        a.free_range(r);
-    }
-    let mut k = 0usize;
-    c.benchmark_group("pair")
-        .bench_function(BenchmarkId::new(CONTENDERS[8], n), |b| {
-            b.iter(|| {
-                let r = a.allocate_range(sz[k & 4095] + 1).expect("alloc");
-                k += 1;
-                a.free_range(black_box(r));
-            })
-        });
-}
-
 fn main() {
     let home = criterion_table::home();
     let quick = std::env::args().any(|a| a == "--quick");
@@ -196,17 +125,12 @@ fn main() {
         .configure_from_args();
     let sz = sizes();
     for &n in &ns {
-        if n <= BASELINE_MAX {
-            bench_linux24(&mut c, n, &sz);
-        }
+        bench_space(&mut c, CONTENDERS[0], Policy::FirstFit, false, n, &sz);
         bench_space(&mut c, CONTENDERS[1], Policy::Rfc, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[2], Policy::FirstFit, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[3], Policy::InstantFit, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[4], Policy::BestFit, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[5], Policy::FirstFit, true, n, &sz);
-        bench_space(&mut c, CONTENDERS[6], Policy::InstantFit, true, n, &sz);
-        bench_offset(&mut c, n, &sz);
-        bench_range_alloc(&mut c, n, &sz);
+        bench_space(&mut c, CONTENDERS[2], Policy::InstantFit, false, n, &sz);
+        bench_space(&mut c, CONTENDERS[3], Policy::BestFit, false, n, &sz);
+        bench_space(&mut c, CONTENDERS[4], Policy::FirstFit, true, n, &sz);
+        bench_space(&mut c, CONTENDERS[5], Policy::InstantFit, true, n, &sz);
     }
     c.final_summary();
     let rows: Vec<(&str, usize)> = ns.iter().map(|&n| ("pair", n)).collect();
@@ -215,12 +139,9 @@ fn main() {
         &rows,
         start,
         |t, _| t,
-        |t, b| format!("{:.0}× faster", b / t),
+        |t, b| format!("{:.2}×", t / b),
     );
-    t += &format!(
-        "\nMedian ns per alloc+free pair; (N× faster) = linux-2.4 time ÷ this time. \
-         linux-2.4 is cut off above {BASELINE_MAX} live areas.\n"
-    );
+    t += "\nMedian ns per alloc+free pair; (N×) = this time ÷ FirstFit's (by address).\n";
     println!("\n{t}");
     let _ = std::fs::write(home.join("vmarea-table.md"), &t);
 }

@@ -3,8 +3,8 @@
 //! hole that fits (the size includes one guard page); `vfree` walks to the
 //! address and unlinks. O(n) both ways: the problem the 2001 RFC reported.
 //!
-//! Shared (`#[path]`-included) by `vmarea/benches/alloc.rs` and the
-//! `vmarea` command-line tool, so both measure the same baseline.
+//! Used by the `vmarea compare` command and by the criterion version of
+//! the same sweep (`cli/benches/compare.rs`), so both measure one baseline.
 
 /// The page size of the baseline (x86).
 pub const PAGE: usize = 4096;

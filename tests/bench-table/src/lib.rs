@@ -1,6 +1,7 @@
-//! Shared by the workspace's criterion benches (`#[path]`-included): where
-//! criterion writes its estimates, and a Markdown table of the medians of
-//! this run with ratios to the first contender.
+//! Support for the workspace's criterion benches (a dev-dependency of
+//! `intrusive-avl`, `vmarea` and `vmarea-cli`; it depends on none of them):
+//! where criterion writes its estimates, and a Markdown table of the
+//! medians of this run with ratios to the first contender.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -10,7 +11,7 @@ use std::time::SystemTime;
 pub fn home() -> PathBuf {
     let home = std::env::var_os("CRITERION_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion"));
     // Not `unsafe` in edition 2021; called first thing, single-threaded.
     std::env::set_var("CRITERION_HOME", &home);
     let _ = std::fs::create_dir_all(&home);

@@ -1,0 +1,223 @@
+//! alloc+free pairs with N live areas (N = 1e2 … 1e6), side by side in one
+//! run: each vmarea policy (free by address, and by handle), a faithful
+//! Linux 2.4 `get_vm_area`/`vfree` (the RFC's problem, the baseline), and
+//! the Rust range allocators `offset-allocator` and `range-alloc`.
+//!
+//! Workload, in 4 KiB pages: N live 1-page areas (2 pages with the guard)
+//! are laid out from the start of the space, then every 8th is freed to
+//! leave holes. Each measured iteration allocates 1–4 pages (+ guard; sizes
+//! from a fixed pseudo-random sequence) and frees that area again.
+//!
+//! The criterion version of `vmarea compare`'s sweep (same contenders,
+//! native calls, no trait object in the measured loop).
+//! `cargo bench -p vmarea-cli --bench compare` (about 5 minutes);
+//! `VMAREA_BENCH_SIZES=100,10000` picks sizes; `--quick` stops at 1e5. The
+//! 2.4 baseline is cut off above 1e5 live areas (each call walks them all).
+//! The medians and ratios to the baseline are printed at the end and written
+//! to `target/criterion/compare-table.md`.
+
+use criterion::{BenchmarkId, Criterion};
+use std::hint::black_box;
+use std::time::{Duration, SystemTime};
+use vmarea::{BoxNodes, Flags, Policy, Request, Space};
+
+use bench_table as criterion_table;
+use vmarea_cli::baselines::linux24;
+
+const PAGE: usize = 4096;
+const START: usize = 0xffff_c900_0000_0000;
+const BASELINE_MAX: usize = 100_000;
+
+/// Sizes in pages for the measured allocations: a fixed xorshift sequence.
+fn sizes() -> Vec<usize> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            1 + (x % 4) as usize
+        })
+        .collect()
+}
+
+fn span_pages(n: usize) -> usize {
+    2 * prefill_count(n) + 1024
+}
+
+/// How many 1-page areas the prefill allocates so that N stay live once
+/// every 8th is freed.
+fn prefill_count(n: usize) -> usize {
+    n + n / 8
+}
+
+/// The prefill areas to free again: every 8th, leaving holes.
+fn holes<T>(all: Vec<T>) -> impl Iterator<Item = T> {
+    all.into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % 8 == 7)
+        .map(|(_, x)| x)
+}
+
+const CONTENDERS: [&str; 9] = [
+    "linux-2.4",
+    "Rfc",
+    "FirstFit",
+    "InstantFit",
+    "BestFit",
+    "FirstFit-handle",
+    "InstantFit-handle",
+    "offset-allocator",
+    "range-alloc",
+];
+
+fn bench_space(
+    c: &mut Criterion,
+    name: &str,
+    policy: Policy,
+    by_handle: bool,
+    n: usize,
+    sz: &[usize],
+) {
+    let end = START + span_pages(n) * PAGE;
+    let mut s = Space::new(START, end, PAGE, policy, BoxNodes).expect("space");
+    let all: Vec<usize> = (0..prefill_count(n))
+        .map(|_| s.alloc(PAGE, 0, Flags::ALLOC).expect("prefill").addr)
+        .collect();
+    for a in holes(all) {
+        s.free(a).expect("free");
+    }
+    let mut k = 0usize;
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(name, n), |b| {
+            b.iter(|| {
+                let pages = sz[k & 4095];
+                k += 1;
+                let req = Request {
+                    size: pages * PAGE,
+                    align: 0,
+                    flags: Flags::ALLOC,
+                    tag: 0,
+                    lo: START,
+                    hi: end,
+                };
+                if by_handle {
+                    let (_, h) = s.alloc_handle(&req).expect("alloc");
+                    // SAFETY: `h` was just returned by this space and not freed.
+                    black_box(unsafe { s.free_handle(h) });
+                } else {
+                    let a = s.alloc_request(&req).expect("alloc");
+                    black_box(s.free(a.addr).expect("free"));
+                }
+            })
+        });
+}
+
+fn bench_linux24(c: &mut Criterion, n: usize, sz: &[usize]) {
+    // The prefill's outcome: 2-page areas from the start, every 8th gone.
+    let areas: Vec<(usize, usize)> = (0..prefill_count(n))
+        .filter(|i| i % 8 != 7)
+        .map(|i| (START + 2 * i * PAGE, 2 * PAGE))
+        .collect();
+    let mut l = linux24::VmList::with_areas(START, START + span_pages(n) * PAGE, &areas);
+    let mut k = 0usize;
+    let mut g = c.benchmark_group("pair");
+    if n >= 10_000 {
+        g.sample_size(10);
+    }
+    g.bench_function(BenchmarkId::new(CONTENDERS[0], n), |b| {
+        b.iter(|| {
+            let addr = l.get_vm_area(sz[k & 4095] * PAGE).expect("alloc");
+            k += 1;
+            black_box(l.vfree(addr));
+        })
+    });
+}
+
+fn bench_offset(c: &mut Criterion, n: usize, sz: &[usize]) {
+    let pages = span_pages(n) as u32;
+    let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, (n + n / 8 + 64) as u32);
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| a.allocate(2).expect("prefill"))
+        .collect();
+    for x in holes(all) {
+        a.free(x);
+    }
+    let mut k = 0usize;
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(CONTENDERS[7], n), |b| {
+            b.iter(|| {
+                let x = a.allocate(sz[k & 4095] as u32 + 1).expect("alloc");
+                k += 1;
+                a.free(black_box(x));
+            })
+        });
+}
+
+fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
+    let mut a = range_alloc::RangeAllocator::new(0..span_pages(n));
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| a.allocate_range(2).expect("prefill"))
+        .collect();
+    for r in holes(all) {
+        a.free_range(r);
+    }
+    let mut k = 0usize;
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(CONTENDERS[8], n), |b| {
+            b.iter(|| {
+                let r = a.allocate_range(sz[k & 4095] + 1).expect("alloc");
+                k += 1;
+                a.free_range(black_box(r));
+            })
+        });
+}
+
+fn main() {
+    let home = criterion_table::home();
+    let quick = std::env::args().any(|a| a == "--quick");
+    let ns: Vec<usize> = std::env::var("VMAREA_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| {
+            if quick {
+                vec![100, 1_000, 10_000, 100_000]
+            } else {
+                vec![100, 1_000, 10_000, 100_000, 1_000_000]
+            }
+        });
+    let start = SystemTime::now();
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let sz = sizes();
+    for &n in &ns {
+        if n <= BASELINE_MAX {
+            bench_linux24(&mut c, n, &sz);
+        }
+        bench_space(&mut c, CONTENDERS[1], Policy::Rfc, false, n, &sz);
+        bench_space(&mut c, CONTENDERS[2], Policy::FirstFit, false, n, &sz);
+        bench_space(&mut c, CONTENDERS[3], Policy::InstantFit, false, n, &sz);
+        bench_space(&mut c, CONTENDERS[4], Policy::BestFit, false, n, &sz);
+        bench_space(&mut c, CONTENDERS[5], Policy::FirstFit, true, n, &sz);
+        bench_space(&mut c, CONTENDERS[6], Policy::InstantFit, true, n, &sz);
+        bench_offset(&mut c, n, &sz);
+        bench_range_alloc(&mut c, n, &sz);
+    }
+    c.final_summary();
+    let rows: Vec<(&str, usize)> = ns.iter().map(|&n| ("pair", n)).collect();
+    let mut t = criterion_table::markdown(
+        &CONTENDERS,
+        &rows,
+        start,
+        |t, _| t,
+        |t, b| format!("{:.0}× faster", b / t),
+    );
+    t += &format!(
+        "\nMedian ns per alloc+free pair; (N× faster) = linux-2.4 time ÷ this time. \
+         linux-2.4 is cut off above {BASELINE_MAX} live areas.\n"
+    );
+    println!("\n{t}");
+    let _ = std::fs::write(home.join("compare-table.md"), &t);
+}
