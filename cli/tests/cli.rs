@@ -86,7 +86,7 @@ fn bad_arguments_are_refused_with_a_message() {
 }
 
 fn data(name: &str) -> String {
-    format!("{}/../tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

@@ -1,15 +1,11 @@
 //! Decodes bytes into tree operations and runs them against the sorted-Vec
-//! model shared with the proptest suite (`avl/tests/common/model.rs`),
+//! model shared with the proptest suite (`tests/src/avl_model.rs`),
 //! validating the tree after every step, on a plain and an augmented tree.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../avl/tests/common/mod.rs"]
-mod common;
-
-use common::model::{run, Op};
+use cross_tests::avl_model::{run, Op};
 
 /// Three bytes per operation: opcode, then two operand bytes.
 fn decode(data: &[u8]) -> Vec<Op> {
@@ -48,6 +44,6 @@ fn decode(data: &[u8]) -> Vec<Op> {
 
 fuzz_target!(|data: &[u8]| {
     let ops = decode(data);
-    run::<common::ByKey>(&ops, false);
-    run::<common::ByKeyMax>(&ops, true);
+    run::<cross_tests::avl_fixture::ByKey>(&ops, false);
+    run::<cross_tests::avl_fixture::ByKeyMax>(&ops, true);
 });

@@ -3,18 +3,14 @@
 //! frees (also under the lock), lazy frees purged through the flush hook,
 //! depot flushes, `PoolNodes` running out — with sizes and alignments up to
 //! `usize::MAX`, checked after every step by the model executor the
-//! proptest suite uses (`vmarea/tests/common/shared_model.rs`). cargo fuzz
+//! proptest suite uses (`tests/src/shared_model.rs`). cargo fuzz
 //! builds it with AddressSanitizer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use vmarea::Policy;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../vmarea/tests/common/shared_model.rs"]
-mod shared_model;
-
-use shared_model::{run_shared, SOp, PAGES};
+use cross_tests::shared_model::{run_shared, SOp, PAGES};
 
 /// A raw size or alignment: small page multiples mostly, and edge values.
 fn raw(sel: u8, a: u8, b: u8) -> usize {

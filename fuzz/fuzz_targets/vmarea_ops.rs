@@ -1,16 +1,12 @@
 //! Decodes bytes into allocator operations (bad inputs included) and runs
 //! them on every policy against the interval model shared with the
-//! proptest suite (`vmarea/tests/common/mod.rs`).
+//! proptest suite (`tests/src/vmarea_model.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use vmarea::Policy;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../vmarea/tests/common/mod.rs"]
-mod common;
-
-use common::{run, Op, PAGES};
+use cross_tests::vmarea_model::{run, Op, PAGES};
 
 /// Four bytes per operation: opcode, then three operand bytes.
 fn decode(data: &[u8]) -> Vec<Op> {

@@ -1,2 +1,18 @@
-//! Cross-crate test suites: each lives in `tests/tests/*.rs`. This library is
-//! empty on purpose; it only gives the suites a package to belong to.
+//! Test support shared by the model suites in `tests/tests/` and the fuzz
+//! targets in `fuzz/`: each model executor applies an operation both to the
+//! real structure and to a plain model, then checks `validate()`, the full
+//! contents, and that refused calls changed nothing. One executor per
+//! structure, so a proptest case and a fuzz input check the same things.
+//!
+//! - [`avl_fixture`], [`avl_model`]: the tree against a sorted `Vec`.
+//! - [`vmarea_model`]: a `Space` per policy against a map of intervals.
+//! - [`shared_model`]: the whole safe surface of `SharedSpace` (caches,
+//!   guards, deferred and lazy frees, the flush hook, running out of nodes).
+// Test support, not an API: its items are documented where they are not
+// obvious from the model they mirror.
+#![allow(missing_docs)]
+
+pub mod avl_fixture;
+pub mod avl_model;
+pub mod shared_model;
+pub mod vmarea_model;

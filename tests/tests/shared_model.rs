@@ -1,11 +1,9 @@
 //! Model test of the whole shared surface (issue 8 point 12): a
 //! `SharedSpace` with caches, guards, deferred and lazy frees, purges
 //! through the flush hook, `PoolNodes` running out (`NoNode`) and `BoxNodes`;
-//! see `common/shared_model.rs` for what is checked after every step.
-#![cfg(all(feature = "alloc", not(loom)))]
+//! see `tests/src/shared_model.rs` for what is checked after every step.
 
-mod common;
-use common::shared_model::{run_shared, SOp, PAGES};
+use cross_tests::shared_model::{run_shared, SOp, PAGES};
 use proptest::prelude::*;
 use vmarea::Policy;
 

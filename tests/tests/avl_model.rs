@@ -1,10 +1,8 @@
 //! Model test: random sequences of every operation against a sorted `Vec`
 //! model, `validate()` after every step, on a plain and an augmented tree.
-#![cfg(feature = "alloc")]
 
-mod common;
-use common::model::{run, Op};
-use common::*;
+use cross_tests::avl_fixture::*;
+use cross_tests::avl_model::{run, Op};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {

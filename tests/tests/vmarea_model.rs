@@ -3,10 +3,8 @@
 //! the used areas equal the model's, and a refused call changed nothing.
 //! FirstFit must place at the model's lowest fit; no policy may answer
 //! `NoSpace` while the model has a fit.
-#![cfg(feature = "alloc")]
 
-mod common;
-use common::{run, Op, PAGES};
+use cross_tests::vmarea_model::{run, Op, PAGES};
 use proptest::prelude::*;
 use vmarea::Policy;
 

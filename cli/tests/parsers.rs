@@ -1,6 +1,6 @@
 //! The tracefs and /proc/vmallocinfo readers on written inputs (valid,
 //! truncated, garbage, huge numbers, unknown tokens) and on real recordings
-//! from this project's machine (`tests/data/`).
+//! from this project's machine (`cli/tests/data/`).
 
 use vmarea::Policy;
 use vmarea_cli::trace::{self, Event};
@@ -97,7 +97,7 @@ fn replay_maps_kernel_addresses_and_counts_unknown_frees() {
 fn real_trace_replays_without_spurious_failures() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/data/tracefs-vmalloc.txt"
+        "/tests/data/tracefs-vmalloc.txt"
     ))
     .unwrap();
     let (events, bad) = trace::parse(&text);
@@ -166,9 +166,11 @@ fn vmallocinfo_bad_lines_and_hashed_addresses() {
 
 #[test]
 fn real_vmallocinfo_loads_in_file_order() {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/vmallocinfo.txt"))
-            .unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/vmallocinfo.txt"
+    ))
+    .unwrap();
     let (lines, bad) = vmallocinfo::parse(&text);
     assert!(bad.is_empty());
     assert!(lines.len() > 1000);

@@ -1,11 +1,9 @@
-//! The model executor shared by the proptest suite (`tests/model.rs`) and
+//! The model executor shared by the proptest suite (`tests/tests/vmarea_model.rs`) and
 //! the fuzz target (`fuzz/fuzz_targets/vmarea_ops.rs`): applies each
 //! operation to a space and to a model (used intervals, lazily freed
 //! intervals), then checks `validate()`, the used areas, the counters, and
 //! that refused calls changed nothing.
 #![allow(dead_code)]
-
-pub mod shared_model;
 
 use std::collections::BTreeMap;
 use vmarea::{AreaInfo, BoxNodes, Error, Flags, Handle, Policy, Request, Space};

@@ -1,8 +1,6 @@
 //! Refused calls change nothing; ownership is never lost or duplicated.
-#![cfg(feature = "alloc")]
 
-mod common;
-use common::*;
+use cross_tests::avl_fixture::*;
 use intrusive_avl::{adapter, AlreadyLinked, AvlTree, InsertError, Link, LinkError, UnsafeRef};
 use std::cell::Cell;
 use std::ptr::NonNull;

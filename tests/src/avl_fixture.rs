@@ -2,8 +2,6 @@
 //! of the value, and one link.
 #![allow(dead_code)]
 
-pub mod model;
-
 use intrusive_avl::{adapter, Augment, AvlTree, Cursor, Link};
 use std::cell::Cell;
 

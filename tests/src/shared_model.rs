@@ -1,5 +1,5 @@
 //! The model executor for the whole safe surface of the shared layer,
-//! shared by the proptest suite (`tests/shared_model.rs`) and the fuzz
+//! shared by the proptest suite (`tests/tests/shared_model.rs`) and the fuzz
 //! target `shared_ops`: a `SharedSpace` over a small `PoolNodes` (so
 //! `NoNode` happens) or `BoxNodes`, two per-CPU caches with different
 //! flags, guards, deferred frees (also while the lock is held), lazy frees

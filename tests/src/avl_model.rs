@@ -1,9 +1,9 @@
-//! The model executor shared by the proptest suite (`tests/model.rs`) and
+//! The model executor shared by the proptest suite (`tests/tests/avl_model.rs`) and
 //! the fuzz target (`fuzz/fuzz_targets/avl_ops.rs`): applies each operation
 //! to the tree and to a sorted `Vec` model (which also pins the position of
 //! equal keys), then checks `validate()` and the full contents.
 
-use super::*;
+use crate::avl_fixture::*;
 use intrusive_avl::{AvlTree, Descend, InsertError, KeyAdapter};
 
 /// One operation on the tree; keys are small so that they collide.

@@ -1,9 +1,7 @@
 //! Unit tests: every operation and every rotation case, `validate()` after
 //! each step.
-#![cfg(feature = "alloc")]
 
-mod common;
-use common::*;
+use cross_tests::avl_fixture::*;
 use intrusive_avl::{AvlTree, Entry, InsertError};
 
 fn tree_of(keys: &[u64]) -> AvlTree<ByKey> {
