@@ -6,7 +6,8 @@ use crate::error::{AlreadyLinked, LinkError};
 use crate::link::{Link, LEFT, RIGHT};
 use crate::pointer::PointerOps;
 use crate::raw::{extreme, r, step};
-use crate::tree::{guarded, value_ref, AvlTree, HooksOf};
+use crate::glue::{guarded, value_ref, HooksOf};
+use crate::tree::AvlTree;
 use core::fmt;
 use core::ptr::NonNull;
 

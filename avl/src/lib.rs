@@ -74,6 +74,7 @@ extern crate alloc;
 mod adapter;
 mod cursor;
 mod error;
+mod glue;
 mod iter;
 mod link;
 mod pointer;

@@ -14,7 +14,8 @@
 use crate::adapter::{Adapter, Augment, KeyAdapter};
 use crate::link::{Link, LEFT, RIGHT};
 use crate::raw::r;
-use crate::tree::{value_ref, AvlTree};
+use crate::glue::value_ref;
+use crate::tree::AvlTree;
 use core::cmp::Ordering;
 use core::fmt;
 use core::ptr::NonNull;
