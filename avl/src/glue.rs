@@ -122,4 +122,3 @@ pub(crate) enum Slot {
     Found(NonNull<Link>),
     Vacant(Option<NonNull<Link>>, usize),
 }
-

@@ -2,10 +2,10 @@
 //! in-order, and the postorder teardown.
 
 use crate::adapter::Adapter;
+use crate::glue::value_ref;
 use crate::link::{Link, LEFT, RIGHT};
 use crate::pointer::PointerOps;
 use crate::raw::{step, RawTree};
-use crate::glue::value_ref;
 use crate::tree::AvlTree;
 use core::iter::FusedIterator;
 use core::marker::PhantomData;

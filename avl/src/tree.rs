@@ -3,10 +3,10 @@
 use crate::adapter::{Adapter, KeyAdapter};
 use crate::cursor::{Cursor, CursorMut};
 use crate::error::{AlreadyLinked, InsertError};
+use crate::glue::{guarded, value_ref, HooksOf, Reclaim, Slot};
 use crate::iter::{Drain, IntoIter, Iter};
 use crate::link::{Link, LEFT, RIGHT};
 use crate::pointer::PointerOps;
-use crate::glue::{guarded, value_ref, HooksOf, Reclaim, Slot};
 use crate::raw::{r, RawTree};
 use core::cmp::Ordering;
 use core::fmt;
@@ -558,7 +558,24 @@ impl<A: KeyAdapter> AvlTree<A> {
         self.lower_bound_by(|v| A::key(v).cmp(key))
     }
 
-    /// The first node with key > `key`.
+    /// The first node with key > `key` (C++'s `std::upper_bound`).
+    ///
+    /// **Not** intrusive-collections' `upper_bound`, which returns the
+    /// *last* node below a bound: its `upper_bound(Bound::Included(k))` is
+    /// our [`floor`](Self::floor)`(k)`, and its
+    /// `upper_bound(Bound::Excluded(k))` is the node before our
+    /// [`lower_bound`](Self::lower_bound)`(k)`.
+    ///
+    /// ```
+    /// use intrusive_avl::{adapter, AvlTree, Link};
+    /// struct N { k: u32, link: Link }
+    /// adapter!(ByK<'a> = &'a N: N { link } key u32 = |n| n.k);
+    /// let ns = [10, 20, 30].map(|k| N { k, link: Link::new() });
+    /// let mut t = AvlTree::<ByK>::new();
+    /// ns.iter().for_each(|n| { t.insert(n).unwrap(); });
+    /// assert_eq!(t.upper_bound(&20).get().unwrap().k, 30); // first > 20
+    /// assert_eq!(t.floor(&25).get().unwrap().k, 20);       // last ≤ 25 (IC's upper_bound)
+    /// ```
     pub fn upper_bound(&self, key: &A::Key) -> Cursor<'_, A> {
         self.upper_bound_by(|v| A::key(v).cmp(key))
     }

@@ -12,9 +12,9 @@
 //! so the whole check costs O(n log n) time and O(1) space.
 
 use crate::adapter::{Adapter, Augment, KeyAdapter};
+use crate::glue::value_ref;
 use crate::link::{Link, LEFT, RIGHT};
 use crate::raw::r;
-use crate::glue::value_ref;
 use crate::tree::AvlTree;
 use core::cmp::Ordering;
 use core::fmt;

@@ -208,7 +208,7 @@ fn step<'a, S: NodeSource + Send + Sync>(
             };
             let before = snapshot(sh);
             let lazy_pending = before.iter().any(|i| i.lazy);
-            match sh.alloc(&req) {
+            match sh.alloc_request(&req) {
                 Ok((a, h)) => {
                     assert!(a.addr >= lo && a.end() <= hi && a.size >= size);
                     assert!(

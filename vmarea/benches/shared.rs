@@ -47,7 +47,7 @@ fn run(threads: usize, cached: bool, random: bool) -> f64 {
                             lo: S,
                             hi: S + (1 << 30),
                         };
-                        let (a, _) = sh.alloc(&req).unwrap();
+                        let (a, _) = sh.alloc_request(&req).unwrap();
                         sh.free(std::hint::black_box(a.addr)).unwrap();
                     }
                 }

@@ -26,8 +26,53 @@ use intrusive_avl::Link;
 
 /// Area flags, as Linux's `VM_*` that matter to a range allocator, plus
 /// eight bits free for the caller (`CALLER << 0..8`, bits 24–31).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// `Debug` names the flags: `Flags(ALLOC | NO_GUARD | CALLER<<2)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Flags(pub u32);
+
+impl core::fmt::Debug for Flags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const NAMED: [(Flags, &str); 5] = [
+            (Flags::IOREMAP, "IOREMAP"),
+            (Flags::ALLOC, "ALLOC"),
+            (Flags::MAP, "MAP"),
+            (Flags::USERMAP, "USERMAP"),
+            (Flags::NO_GUARD, "NO_GUARD"),
+        ];
+        f.write_str("Flags(")?;
+        let mut rest = self.0;
+        let mut first = true;
+        let mut sep = |f: &mut core::fmt::Formatter<'_>| {
+            let s = if first { "" } else { " | " };
+            first = false;
+            f.write_str(s)
+        };
+        for (flag, name) in NAMED {
+            if self.contains(flag) {
+                sep(f)?;
+                f.write_str(name)?;
+                rest &= !flag.0;
+            }
+        }
+        for bit in 0..8 {
+            let b = Flags::CALLER.0 << bit;
+            if rest & b != 0 {
+                sep(f)?;
+                write!(f, "CALLER<<{bit}")?;
+                rest &= !b;
+            }
+        }
+        if rest != 0 {
+            sep(f)?;
+            write!(f, "{rest:#x}")?;
+        }
+        if first {
+            f.write_str("NONE")?;
+        }
+        f.write_str(")")
+    }
+}
 
 impl Flags {
     /// No flags.

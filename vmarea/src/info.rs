@@ -2,8 +2,8 @@
 
 use crate::area::{Area, Flags};
 
-/// A snapshot of one area.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A snapshot of one area. `Debug` prints addresses and sizes in hex.
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AreaInfo {
     /// First byte.
@@ -27,6 +27,21 @@ pub struct AreaInfo {
     pub flags: Flags,
     /// Caller tag given at allocation (0 for an area that is not used).
     pub tag: u32,
+}
+
+impl core::fmt::Debug for AreaInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AreaInfo")
+            .field("addr", &format_args!("{:#x}", self.addr))
+            .field("size", &format_args!("{:#x}", self.size))
+            .field("guard", &format_args!("{:#x}", self.guard))
+            .field("used", &self.used)
+            .field("lazy", &self.lazy)
+            .field("cached", &self.cached)
+            .field("flags", &self.flags)
+            .field("tag", &self.tag)
+            .finish()
+    }
 }
 
 impl AreaInfo {

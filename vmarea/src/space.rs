@@ -52,6 +52,58 @@ pub struct Request {
     pub hi: usize,
 }
 
+impl Request {
+    /// `size` bytes anywhere in `[lo, hi)`, no alignment beyond the quantum,
+    /// `Flags::ALLOC`, tag 0. [`Space::request`] and
+    /// [`SharedSpace::request`](crate::SharedSpace::request) fill in the
+    /// space's bounds.
+    ///
+    /// ```
+    /// use vmarea::{Flags, Request};
+    /// let r = Request::new(8192, 0x1000, 0x10_0000).align(0x4000).flags(Flags::IOREMAP).tag(7);
+    /// assert_eq!((r.size, r.align, r.flags, r.tag), (8192, 0x4000, Flags::IOREMAP, 7));
+    /// ```
+    pub const fn new(size: usize, lo: usize, hi: usize) -> Self {
+        Request {
+            size,
+            align: 0,
+            flags: Flags::ALLOC,
+            tag: 0,
+            lo,
+            hi,
+        }
+    }
+
+    /// With alignment `align` (0 or a power of two).
+    #[must_use]
+    pub const fn align(mut self, align: usize) -> Self {
+        self.align = align;
+        self
+    }
+
+    /// With `flags` stored in the area.
+    #[must_use]
+    pub const fn flags(mut self, flags: Flags) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// With the caller tag `tag`.
+    #[must_use]
+    pub const fn tag(mut self, tag: u32) -> Self {
+        self.tag = tag;
+        self
+    }
+
+    /// Inside the window `[lo, hi)`.
+    #[must_use]
+    pub const fn window(mut self, lo: usize, hi: usize) -> Self {
+        self.lo = lo;
+        self.hi = hi;
+        self
+    }
+}
+
 /// A space `[start, end)` carved into areas, with one free-space policy.
 pub struct Space<S: NodeSource> {
     start: usize,
@@ -234,6 +286,13 @@ impl<S: NodeSource> Space<S> {
     /// The bounds `(start, end)`.
     pub const fn bounds(&self) -> (usize, usize) {
         (self.start, self.end)
+    }
+
+    /// A request for `size` bytes anywhere in this space (see
+    /// [`Request::new`] for the rest), to adjust with `Request`'s builder
+    /// methods and pass to [`alloc_request`](Self::alloc_request).
+    pub const fn request(&self, size: usize) -> Request {
+        Request::new(size, self.start, self.end)
     }
 
     /// Allocates `size` bytes aligned to `align` anywhere in the space

@@ -102,7 +102,7 @@ fn alloc_find_free() {
             .map(|_| {
                 let sh = sh.clone();
                 thread::spawn(move || {
-                    let (a, _) = sh.alloc(&req(2)).unwrap();
+                    let (a, _) = sh.alloc_request(&req(2)).unwrap();
                     // While held, the area is ours alone.
                     assert_eq!(
                         sh.find(a.addr).map(|i| (i.addr, i.size)),
@@ -129,8 +129,8 @@ fn deferred_free_races_drain() {
 fn deferred_races_drain() {
     {
         let sh = Arc::new(space());
-        let (_, h1) = sh.alloc(&req(1)).unwrap();
-        let (_, h2) = sh.alloc(&req(1)).unwrap();
+        let (_, h1) = sh.alloc_request(&req(1)).unwrap();
+        let (_, h2) = sh.alloc_request(&req(1)).unwrap();
         let pusher = {
             let sh = sh.clone();
             // SAFETY: h1/h2 are live and each is freed once, here.
@@ -203,7 +203,7 @@ fn three_threads_one_deferred() {
     // final drain must account for every area.
     {
         let sh = Arc::new(space());
-        let (_, pre) = sh.alloc(&req(1)).unwrap();
+        let (_, pre) = sh.alloc_request(&req(1)).unwrap();
         let ts: Vec<_> = (0..3)
             .map(|i| {
                 let sh = sh.clone();
@@ -212,7 +212,7 @@ fn three_threads_one_deferred() {
                         // SAFETY: `pre` is live and freed once, here.
                         unsafe { sh.free_deferred(pre) };
                     }
-                    sh.alloc(&req(1 + i)).unwrap()
+                    sh.alloc_request(&req(1 + i)).unwrap()
                 })
             })
             .collect();

@@ -43,8 +43,8 @@ fn req_in(pages: usize, space_pages: usize) -> Request {
 fn shared_api_and_deferred_free() {
     for p in POLICIES {
         let sh = shared(p, 1024);
-        let (a, ha) = sh.alloc(&req(2)).unwrap();
-        let (b, _) = sh.alloc(&req(1)).unwrap();
+        let (a, ha) = sh.alloc_request(&req(2)).unwrap();
+        let (b, _) = sh.alloc_request(&req(1)).unwrap();
         assert_eq!(sh.find(a.addr + 5).unwrap().addr, a.addr);
         // SAFETY: `ha` is live and freed only here.
         unsafe { sh.free_deferred(ha) };
@@ -61,13 +61,15 @@ fn shared_api_and_deferred_free() {
 #[test]
 fn deferred_frees_are_applied_by_the_next_lock_holder() {
     let sh = shared(Policy::FirstFit, 64);
-    let hs: Vec<_> = (0..8).map(|_| sh.alloc(&req(1)).unwrap().1).collect();
+    let hs: Vec<_> = (0..8)
+        .map(|_| sh.alloc_request(&req(1)).unwrap().1)
+        .collect();
     for h in hs {
         // SAFETY: each handle is live and freed once.
         unsafe { sh.free_deferred(h) };
     }
     // The next allocation's lock acquisition drains all eight first.
-    let (a, _) = sh.alloc(&req(1)).unwrap();
+    let (a, _) = sh.alloc_request(&req(1)).unwrap();
     assert_eq!(a.addr, S);
     assert_eq!(sh.lock().used_count(), 1);
 }
@@ -90,7 +92,9 @@ fn stress_every_policy() {
                         x ^= x >> 7;
                         x ^= x << 17;
                         if mine.len() < 16 && x % 3 != 0 {
-                            let (a, h) = sh.alloc(&req_in(1 + (x % 8) as usize, 1 << 16)).unwrap();
+                            let (a, h) = sh
+                                .alloc_request(&req_in(1 + (x % 8) as usize, 1 << 16))
+                                .unwrap();
                             let prev = held.lock().unwrap().insert(a.addr, t);
                             assert_eq!(prev, None, "{p:?}: {:#x} handed out twice", a.addr);
                             assert_eq!(sh.find(a.addr + Q / 2).map(|i| i.addr), Some(a.addr));
@@ -216,7 +220,7 @@ mod caches {
             lo: S,
             hi: S + 56 * Q,
         };
-        let (a, _) = sh.alloc(&big).unwrap();
+        let (a, _) = sh.alloc_request(&big).unwrap();
         assert_eq!(sh.flush_depot(), 0, "the depot's magazine was flushed");
         assert_eq!(c.held(), 2 * ROUNDS);
         sh.free(a.addr).unwrap();

@@ -129,8 +129,10 @@ fn a_pending_deferred_free_reads_as_freed() {
         Policy::Rfc,
     ] {
         let sh = shared(p);
-        let (a, h) = sh.alloc(&req(2, Flags::ALLOC | Flags::MAP)).unwrap();
-        let (b, hb) = sh.alloc(&req(1, Flags::IOREMAP)).unwrap();
+        let (a, h) = sh
+            .alloc_request(&req(2, Flags::ALLOC | Flags::MAP))
+            .unwrap();
+        let (b, hb) = sh.alloc_request(&req(1, Flags::IOREMAP)).unwrap();
         let mut g = sh.lock();
         // SAFETY: `h` and `hb` are live and freed only here.
         unsafe {
@@ -218,7 +220,7 @@ fn reserved_flags_are_refused() {
     let before = snapshot(&sh);
     for bit in 16..24 {
         let r = req(1, Flags(1 << bit));
-        assert_eq!(sh.alloc(&r).map(|_| ()), Err(Error::BadFlags));
+        assert_eq!(sh.alloc_request(&r).map(|_| ()), Err(Error::BadFlags));
     }
     assert_eq!(snapshot(&sh), before);
 }

@@ -95,7 +95,9 @@ pub fn vmalloc_init() {
 
 /// Allocates `size` bytes of address space (a guard page follows).
 pub fn vmalloc(size: usize) -> Result<usize, Error> {
-    VMALLOC.alloc(&VMALLOC.request(size)).map(|(a, _)| a.addr)
+    VMALLOC
+        .alloc_request(&VMALLOC.request(size))
+        .map(|(a, _)| a.addr)
 }
 
 /// A small allocation (up to 7 pages) from CPU `cpu`'s cache: no lock

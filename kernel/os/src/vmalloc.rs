@@ -124,7 +124,7 @@ pub fn vmalloc_align(size: usize, align: usize) -> Option<Vm> {
         lo: VMALLOC_START,
         hi: VMALLOC_END,
     };
-    let (a, handle) = VMALLOC.alloc(&req).ok()?;
+    let (a, handle) = VMALLOC.alloc_request(&req).ok()?;
     let mut mem = memory();
     for (i, page) in pages(a.addr, a.usable()).enumerate() {
         if !mem.map(page) {
@@ -169,7 +169,7 @@ pub fn ioremap(phys: u64, size: usize) -> Option<usize> {
         lo: VMALLOC_START,
         hi: VMALLOC_END,
     };
-    let (a, _) = VMALLOC.alloc(&req).ok()?;
+    let (a, _) = VMALLOC.alloc_request(&req).ok()?;
     let mut mem = memory();
     for (i, page) in pages(a.addr, a.usable()).enumerate() {
         if !mem.map_device(page, phys + (i * P) as u64) {

@@ -26,8 +26,10 @@ use first_fit::AddressTree;
 use rfc_hash::SizeHash;
 use size_lists::SizeLists;
 
-/// Free-space policy, chosen when the space is made.
+/// Free-space policy, chosen when the space is made. Non-exhaustive: new
+/// policies (next fit, say) may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Policy {
     /// Exactly the RFC: free areas in a hash by size; an exact-size hit is
     /// taken, otherwise the request is placed after the end of the used

@@ -314,7 +314,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     ///     RawSpinlock::new(), 0x1000_0000, 0x2000_0000, 4096, Policy::FirstFit, &AREAS,
     /// );
     ///
-    /// let (a, _) = VMALLOC.alloc(&VMALLOC.request(3 * 4096)).unwrap();
+    /// let (a, _) = VMALLOC.alloc_request(&VMALLOC.request(3 * 4096)).unwrap();
     /// assert_eq!(a.usable(), 3 * 4096);
     /// VMALLOC.free(a.addr).unwrap();
     /// ```
@@ -347,7 +347,8 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// A request for `size` bytes anywhere in the space, `Flags::ALLOC`, no
     /// alignment beyond the quantum, tag 0: the common case of
-    /// [`alloc`](Self::alloc).
+    /// [`alloc_request`](Self::alloc_request); adjust it with `Request`'s
+    /// builder methods.
     pub fn request(&self, size: usize) -> Request {
         let (lo, hi) = self.bounds;
         Request {
@@ -441,9 +442,24 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         }
     }
 
-    /// Allocates (see [`Space::alloc_handle`]). With no space left, the
-    /// depot's cached areas are returned first and the allocation retried.
-    pub fn alloc(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
+    /// Allocates `size` bytes aligned to `align` anywhere in the space
+    /// (`vmalloc`'s common case), with a handle for
+    /// [`free_deferred`](Self::free_deferred): as
+    /// [`alloc_request`](Self::alloc_request) with
+    /// `self.request(size).align(align).flags(flags)`.
+    pub fn alloc(
+        &self,
+        size: usize,
+        align: usize,
+        flags: Flags,
+    ) -> Result<(AreaInfo, Handle), Error> {
+        self.alloc_request(&self.request(size).align(align).flags(flags))
+    }
+
+    /// Allocates as `req` says (see [`Space::alloc_handle`]). With no space
+    /// left, the depot's cached areas are returned first and the allocation
+    /// retried.
+    pub fn alloc_request(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         self.with_depot(|s, depot| match s.alloc_handle(req) {
             Err(Error::NoSpace) => {
                 depot.flush_into(s);
