@@ -53,6 +53,42 @@
 //! tree.validate().unwrap();
 //! ```
 //!
+//! # One node in two trees
+//! A node with two links can be in two trees at once, each keyed its own
+//! way — as Linux keeps a `vmap_area` in the busy tree by address and its
+//! free twin in a tree by size:
+//! ```
+//! use intrusive_avl::{adapter, AvlTree, Link};
+//!
+//! struct Task {
+//!     pid: u32,
+//!     deadline: u64,
+//!     by_pid: Link,
+//!     by_deadline: Link,
+//! }
+//!
+//! adapter!(ByPid<'a> = &'a Task: Task { by_pid } key u32 = |t| t.pid);
+//! adapter!(ByDeadline<'a> = &'a Task: Task { by_deadline } key u64 = |t| t.deadline);
+//!
+//! let tasks = [(7, 300), (3, 100), (9, 200)].map(|(pid, deadline)| Task {
+//!     pid,
+//!     deadline,
+//!     by_pid: Link::new(),
+//!     by_deadline: Link::new(),
+//! });
+//! let mut pids = AvlTree::<ByPid>::new();
+//! let mut queue = AvlTree::<ByDeadline>::new();
+//! for t in &tasks {
+//!     pids.insert(t).unwrap();
+//!     queue.insert(t).unwrap();
+//! }
+//! assert_eq!(queue.first().unwrap().pid, 3); // earliest deadline
+//! assert_eq!(pids.get(&9).unwrap().deadline, 200);
+//! // Leaving one tree does not touch the other link.
+//! let next = queue.pop_front().unwrap();
+//! assert!(!next.by_deadline.is_linked() && next.by_pid.is_linked());
+//! ```
+//!
 //! # Safety model
 //! The safe API cannot cause undefined behaviour: a node already linked
 //! (here or elsewhere) is refused with its pointer given back; the tree

@@ -25,6 +25,29 @@ use crate::containers::list::List;
 /// needs them to take the IPI while they spin on the lock, so such a
 /// kernel's space lock must not disable interrupts (the crate never takes
 /// it from interrupt context: deferred frees are lock-free).
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use vmarea::{AreaPool, Flags, Policy, PurgeBatch, Space};
+///
+/// static FLUSHED: AtomicUsize = AtomicUsize::new(0);
+/// fn flush_tlb(batch: &PurgeBatch<'_>) {
+///     for (start, end) in batch.ranges() {
+///         // A kernel: `invlpg` each page of [start, end), or reload CR3,
+///         // and shoot down the other CPUs; here we count bytes.
+///         FLUSHED.fetch_add(end - start, Ordering::Relaxed);
+///     }
+/// }
+///
+/// static AREAS: AreaPool<16> = AreaPool::new();
+/// let mut s = Space::new(0x10_0000, 0x20_0000, 0x1000, Policy::FirstFit, &AREAS).unwrap();
+/// s.set_flush_hook(Some(flush_tlb));
+/// let a = s.alloc(0x1000, 0, Flags::ALLOC).unwrap();
+/// s.free_lazy(a.addr).unwrap(); // unmapped by the caller, not yet flushed
+/// assert!(s.iter().any(|i| i.lazy)); // reported as "unpurged vm_area"
+/// assert_eq!(s.purge(), 1);
+/// assert_eq!(FLUSHED.load(Ordering::Relaxed), a.size); // flushed before reuse
+/// ```
 pub type FlushHook = fn(&PurgeBatch<'_>);
 
 /// The lazily freed ranges a purge is about to make reusable.

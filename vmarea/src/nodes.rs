@@ -149,6 +149,21 @@ unsafe impl Send for PoolNodes<'_> {}
 /// Areas from a slice the caller provides: no allocation at all. `Send` and
 /// `Sync` (it serialises `take`/`give` on its own spinlock), so one pool
 /// can feed a space shared by many CPUs.
+///
+/// ```
+/// use vmarea::{Area, Error, Flags, Policy, PoolNodes, Space};
+///
+/// // Memory the caller owns (a kernel would use a reserved region).
+/// let mut slots: [Area; 3] = core::array::from_fn(|_| Area::new());
+/// let pool = PoolNodes::new(&mut slots);
+/// let mut space = Space::new(0x1000, 0x10_0000, 0x1000, Policy::FirstFit, pool).unwrap();
+/// space.alloc(0x1000, 0, Flags::ALLOC).unwrap();
+/// // Three objects: the whole range, then one more area; a split in the
+/// // middle of a free area needs two spares, and the pool is dry.
+/// let r = space.alloc_in(0x1000, 0, Flags::ALLOC, 0x8_0000, 0x10_0000);
+/// assert_eq!(r, Err(Error::NoNode));
+/// space.validate().unwrap(); // refused, nothing changed
+/// ```
 pub struct PoolNodes<'a> {
     base: NonNull<MaybeUninit<Area>>,
     slots: Slots,

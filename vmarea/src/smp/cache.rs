@@ -105,6 +105,25 @@ impl core::fmt::Display for ForeignCached<'_> {
 impl core::error::Error for ForeignCached<'_> {}
 
 /// One CPU's (or one thread's) cache over a [`SharedSpace`].
+///
+/// ```
+/// use vmarea::{AreaPool, Flags, Policy, RawSpinlock, SharedSpace, Space};
+///
+/// static AREAS: AreaPool<64> = AreaPool::new();
+/// let shared: SharedSpace<RawSpinlock, _> = SharedSpace::new(
+///     Space::new(0x10_0000, 0x100_0000, 0x1000, Policy::InstantFit, &AREAS).unwrap());
+/// let mut cpu0 = shared.cache(Flags::ALLOC);
+/// let mut cpu1 = shared.cache(Flags::ALLOC);
+/// let a = cpu0.alloc(0x2000).unwrap(); // two pages and a guard page
+/// assert_eq!(a.usable(), 0x2000);
+/// // Only a cache frees it: `SharedSpace::free` refuses a cached area.
+/// assert!(shared.free(a.addr()).is_err());
+/// cpu1.free(a).unwrap(); // freed on another CPU: into that CPU's cache
+/// assert_eq!(cpu1.held(), 1);
+/// cpu0.flush();
+/// cpu1.flush();
+/// assert_eq!(shared.lock().used_count(), 0);
+/// ```
 pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
     shared: &'a SharedSpace<L, S>,
     flags: Flags,

@@ -148,6 +148,26 @@ const STASH_KEEP: usize = 4;
 /// `BoxNodes` heap allocation never happens under the spinlock (Linux's
 /// `ne_fit_preload_node` does the same). Lock the space only where its
 /// source may be called.
+///
+/// Behind the crate's spinlock, in a `static`, with area objects from a
+/// static pool; a deferred free from "interrupt context" that takes no
+/// lock; a lock guard that derefs to the space:
+///
+/// ```
+/// use vmarea::{AreaPool, Flags, Policy, RawSpinlock, SharedSpace};
+///
+/// static AREAS: AreaPool<64> = AreaPool::new();
+/// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<64>> = SharedSpace::new_const(
+///     RawSpinlock::new(), 0x10_0000, 0x100_0000, 0x1000, Policy::FirstFit, &AREAS);
+///
+/// let (a, handle) = VMALLOC.alloc(3 * 0x1000, 0, Flags::ALLOC).unwrap();
+/// assert_eq!(VMALLOC.find(a.addr + 5).unwrap().addr, a.addr);
+/// // SAFETY: `handle` names a live area of VMALLOC, freed by nothing else.
+/// unsafe { VMALLOC.free_deferred(handle) };
+/// let g = VMALLOC.lock(); // drains the deferred free (lazily)
+/// assert_eq!(g.used_count(), 0);
+/// g.validate().unwrap();
+/// ```
 pub struct SharedSpace<L: RawLock, S: NodeSource> {
     lock: L,
     space: Protected<Space<Stash>>,
