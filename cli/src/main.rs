@@ -163,7 +163,8 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
             p.test_repeat_count = 10;
         }
     }
-    p.nr_threads = a.nr_threads.unwrap_or(p.nr_threads);
+    // Clamped as the module clamps it (1 … USHRT_MAX).
+    p.nr_threads = test_vmalloc::clamp_threads(a.nr_threads.unwrap_or(p.nr_threads));
     p.sequential_test_order = a.sequential_test_order.unwrap_or(p.sequential_test_order);
     p.test_repeat_count = a.test_repeat_count.unwrap_or(p.test_repeat_count);
     p.test_loop_count = a.test_loop_count.unwrap_or(p.test_loop_count);
@@ -181,10 +182,14 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
             .expect("template"),
     );
     let mut json = Vec::new();
+    let mut failed = Vec::new();
     for alloc in allocs {
         let name = alloc.name();
         let shared = Mutex::new(alloc);
         let reports = test_vmalloc::run(&shared, &p, &|| bar.inc(1));
+        for t in test_vmalloc::unexpected_failures(&reports) {
+            failed.push(format!("{name}: {t}"));
+        }
         if a.json {
             for (w, r) in reports.iter().enumerate() {
                 for (i, t) in r.tests.iter().enumerate() {
@@ -205,6 +210,12 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
     bar.finish_and_clear();
     if a.json {
         println!("{}", serde_json::Value::Array(json));
+    }
+    if !failed.is_empty() {
+        // The run fails if any test failed, except those the module says
+        // are supposed to fail (align_shift).
+        eprintln!("vmarea: failed: {}", failed.join(", "));
+        std::process::exit(1);
     }
 }
 
@@ -344,6 +355,12 @@ fn info_cmd(a: InfoArgs) {
     let text = read(&a.file);
     let (lines, bad) = vmallocinfo::parse(&text);
     report_bad(&a.file, &bad);
+    if lines.is_empty() {
+        // As `replay` refuses a file with no events: an empty or binary
+        // file is not a vmallocinfo dump.
+        eprintln!("vmarea: {}: no vmallocinfo lines", a.file.display());
+        std::process::exit(1);
+    }
     let file_order: Vec<_> = text
         .lines()
         .filter_map(|l| vmallocinfo::parse_line(l).ok().flatten())
