@@ -43,8 +43,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-// The loom model checker (and its weakening switch) runs on std.
-#[cfg(loom)]
+// The loom model checker (and its weakening switch) and the unit tests
+// run on std.
+#[cfg(any(loom, test))]
 extern crate std;
 #[cfg(all(loom, not(feature = "loom")))]
 compile_error!("--cfg loom needs the `loom` feature: --features loom");
@@ -61,12 +62,10 @@ mod policy;
 mod space;
 // The loom shim every atomic goes through.
 mod sync;
-// Generic intrusive containers, public for reuse.
+// Generic intrusive containers (list.h, hlist), internal.
 mod containers;
 // The many-CPU layer.
 mod smp;
-
-pub use containers::{hash, list};
 
 pub use area::{Area, Flags, MAX_SPAN};
 pub use error::{Error, ValidateError};

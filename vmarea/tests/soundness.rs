@@ -69,8 +69,6 @@ assert_impl_all!(Handle: Send, Sync, Copy);
 assert_impl_all!(Error: core::error::Error, Send, Sync);
 assert_impl_all!(ValidateError: core::error::Error);
 assert_impl_all!(ForeignCached<'static>: core::error::Error);
-assert_impl_all!(vmarea::list::ListError: core::error::Error);
-assert_impl_all!(vmarea::hash::HashError: core::error::Error);
 
 /// Point 2: an area a cache handed out, or holds in a magazine, is refused
 /// by the safe free paths, and the refusal changes nothing. Before the fix

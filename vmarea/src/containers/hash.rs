@@ -53,6 +53,7 @@ impl<const N: usize> HashChains<[Bucket; N]> {
 impl<B: AsRef<[Bucket]> + AsMut<[Bucket]>> HashChains<B> {
     /// A table over `buckets`, which must all be empty. Refuses (returns
     /// the storage) an empty array or one with a non-empty bucket.
+    #[cfg(test)]
     pub fn new(buckets: B) -> Result<Self, B> {
         let ok = !buckets.as_ref().is_empty() && buckets.as_ref().iter().all(|b| b.0.is_none());
         if ok {
@@ -63,6 +64,7 @@ impl<B: AsRef<[Bucket]> + AsMut<[Bucket]>> HashChains<B> {
     }
 
     /// Number of buckets.
+    #[cfg(test)]
     pub fn bucket_count(&self) -> usize {
         self.buckets.as_ref().len()
     }
@@ -70,11 +72,6 @@ impl<B: AsRef<[Bucket]> + AsMut<[Bucket]>> HashChains<B> {
     /// Number of members.
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Whether bucket `i` is empty (false for an index out of range).

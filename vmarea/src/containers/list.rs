@@ -111,6 +111,7 @@ impl List {
     ///
     /// # Safety
     /// `n` is live and in no list.
+    #[cfg(test)]
     pub unsafe fn push_front(&mut self, n: NonNull<ListLink>) {
         match self.head {
             // SAFETY: `h` is a member; `n` is live (caller contract).
@@ -200,6 +201,7 @@ impl List {
 
     /// Moves every member of `other` to the tail of this list, in O(1)
     /// (`list_splice_tail_init`); `other` is left empty.
+    #[cfg(test)]
     pub fn append(&mut self, other: &mut List) {
         let Some(oh) = other.head else { return };
         match self.tail {
@@ -228,6 +230,7 @@ impl List {
     }
 
     /// A cursor at the head (null on an empty list).
+    #[cfg(test)]
     pub fn cursor(&self) -> Cursor<'_> {
         Cursor {
             list: self,
@@ -330,11 +333,13 @@ impl DoubleEndedIterator for Iter<'_> {
 impl ExactSizeIterator for Iter<'_> {}
 
 /// A position in a list (a member or null), moving both ways.
+#[cfg(test)]
 pub struct Cursor<'a> {
     list: &'a List,
     cur: Option<NonNull<ListLink>>,
 }
 
+#[cfg(test)]
 impl Cursor<'_> {
     /// The current member's link.
     pub fn current(&self) -> Option<NonNull<ListLink>> {

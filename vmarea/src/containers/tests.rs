@@ -1,8 +1,10 @@
 //! The generic intrusive list and hash, on a node type of their own.
 
+use super::hash::{Bucket, HashChains};
+use super::list::{List, ListLink};
 use std::ptr::NonNull;
-use vmarea::hash::{Bucket, HashChains};
-use vmarea::list::{List, ListLink};
+use std::vec;
+use std::vec::Vec;
 
 #[repr(C)]
 struct Item {
