@@ -61,6 +61,13 @@ impl SizeLists {
     /// # Safety
     /// `area` is a member, filed under `old`.
     pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
+        // SAFETY: caller contract: `area` is a live member.
+        let new = unsafe { area.as_ref() }.size();
+        if class_of(old >> shift) == class_of(new >> shift) {
+            // Still in the same list: nothing to move (a carve or merge
+            // that keeps the class, the common case, costs no relinking).
+            return;
+        }
         // SAFETY: filed under `old`; refiled under the new size.
         unsafe {
             self.remove(area, old, shift);

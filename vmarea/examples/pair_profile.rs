@@ -1,0 +1,71 @@
+//! A fixed alloc+free workload for instruction counting under callgrind:
+//! `pair_profile POLICY N PAIRS [handle]` lays out N live one-page areas
+//! (two pages with the guard, every 8th freed again to leave holes, as the
+//! benches do), then runs PAIRS alloc+free pairs of 1–4 pages (a fixed
+//! xorshift sequence) inside `measured`, the only function to collect:
+//!
+//! ```text
+//! cargo build --release -p vmarea --example pair_profile
+//! valgrind --tool=callgrind --toggle-collect=pair_profile::measured \
+//!     target/release/examples/pair_profile InstantFit 100000 200000
+//! ```
+//!
+//! Instructions per pair = the collected Ir ÷ PAIRS.
+
+use std::hint::black_box;
+use vmarea::{BoxNodes, Flags, Policy, Space};
+
+const PAGE: usize = 4096;
+const START: usize = 0xffff_c900_0000_0000;
+
+#[inline(never)]
+fn measured(s: &mut Space<BoxNodes>, sizes: &[usize], pairs: usize, by_handle: bool) {
+    for k in 0..pairs {
+        let req = s.request(sizes[k & 4095] * PAGE);
+        if by_handle {
+            let (_, h) = s.alloc_handle(&req).expect("alloc");
+            // SAFETY: `h` was just returned by this space and not freed.
+            black_box(unsafe { s.free_handle(h) });
+        } else {
+            let a = s.alloc_request(&req).expect("alloc");
+            black_box(s.free(a.addr).expect("free"));
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let policy = match args.next().as_deref() {
+        Some("Rfc") => Policy::Rfc,
+        Some("FirstFit") => Policy::FirstFit,
+        Some("BestFit") => Policy::BestFit,
+        _ => Policy::InstantFit,
+    };
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let pairs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let by_handle = args.next().as_deref() == Some("handle");
+    let prefill = n + n / 8;
+    // No artefact at a class boundary: the tail is not a power of two.
+    let end = START + (2 * prefill + 1000) * PAGE;
+    let mut s = Space::new(START, end, PAGE, policy, BoxNodes).expect("space");
+    let all: Vec<usize> = (0..prefill)
+        .map(|_| s.alloc(PAGE, 0, Flags::ALLOC).expect("prefill").addr)
+        .collect();
+    for (i, a) in all.into_iter().enumerate() {
+        if i % 8 == 7 {
+            s.free(a).expect("free");
+        }
+    }
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let sizes: Vec<usize> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            1 + (x % 4) as usize
+        })
+        .collect();
+    measured(&mut s, &sizes, pairs, by_handle);
+    s.validate().expect("valid");
+    println!("{policy:?} n={n} pairs={pairs} by_handle={by_handle}");
+}
