@@ -154,14 +154,20 @@ unsafe impl Send for PoolNodes<'_> {}
 /// use vmarea::{Area, Error, Flags, Policy, PoolNodes, Space};
 ///
 /// // Memory the caller owns (a kernel would use a reserved region).
-/// let mut slots: [Area; 3] = core::array::from_fn(|_| Area::new());
+/// let mut slots: [Area; 4] = core::array::from_fn(|_| Area::new());
 /// let pool = PoolNodes::new(&mut slots);
 /// let mut space = Space::new(0x1000, 0x10_0000, 0x1000, Policy::FirstFit, pool).unwrap();
-/// space.alloc(0x1000, 0, Flags::ALLOC).unwrap();
-/// // Three objects: the whole range, then one more area; a split in the
-/// // middle of a free area needs two spares, and the pool is dry.
-/// let r = space.alloc_in(0x1000, 0, Flags::ALLOC, 0x8_0000, 0x10_0000);
-/// assert_eq!(r, Err(Error::NoNode));
+/// // Each area is one object (and an allocation keeps two spares ready):
+/// // four objects run out after a few areas, with a typed refusal.
+/// let mut made = 0;
+/// let refused = loop {
+///     match space.alloc(0x1000, 0, Flags::ALLOC) {
+///         Ok(_) => made += 1,
+///         Err(e) => break e,
+///     }
+/// };
+/// assert_eq!(refused, Error::NoNode);
+/// assert_eq!(space.used_count(), made);
 /// space.validate().unwrap(); // refused, nothing changed
 /// ```
 pub struct PoolNodes<'a> {

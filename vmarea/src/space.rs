@@ -4,9 +4,11 @@
 //!
 //! - Every area, used or free, is one [`Area`] object on `all`, the
 //!   address-sorted list (RFC step 3). The areas tile `[start, top)`
-//!   without gaps: each area begins where the previous one ends. `top` is
-//!   `end` except under `Policy::Rfc`, where `[top, end)` is the untouched
-//!   region after the end of the used areas that the RFC allocates from.
+//!   without gaps: each area begins where the previous one ends. Under
+//!   `Rfc` and `FirstFit`, `[top, end)` is the untracked region after the
+//!   end of the used areas that the RFC allocates from (step 5); a free
+//!   area reaching `top` is absorbed into it. Under the list policies `top`
+//!   is `end` once the first allocation made the whole space one area.
 //! - Used areas are in the busy AVL tree by address (free in O(log n),
 //!   RFC step 4); free areas are in the policy's index (`policy/`). No two
 //!   free areas are adjacent: a free merges with free list neighbours.
@@ -369,6 +371,9 @@ impl<S: NodeSource> Space<S> {
             None if self.policy.bumps() => {
                 if let Some(u) = self.bump(&fit) {
                     return Some(u);
+                }
+                if !self.policy.scans_when_full() {
+                    return None;
                 }
                 self.scan_fit(&fit)?
             }
@@ -835,13 +840,13 @@ impl<S: NodeSource> Space<S> {
         (addr < a.end() && !a.is_deferred()).then(|| AreaInfo::of(a, self.quantum))
     }
 
-    /// Every tracked area, used and free, in address order (for `Rfc`, the
-    /// untouched top `[top, end)` is not an area and is not listed). A space
-    /// no allocation has touched yet lists its whole range as one free
-    /// area, as it will be once the first allocation makes it one.
+    /// Every tracked area, used and free, in address order, then the free
+    /// range above them, `[top, end)`, as one free area (for `Rfc`, that
+    /// untouched top is not an area and is not listed). A space no
+    /// allocation has touched yet lists its whole range as one free area.
     pub fn iter(&self) -> impl Iterator<Item = AreaInfo> + '_ {
-        let unmaterialized = (!self.policy.bumps() && self.top != self.end)
-            .then(|| AreaInfo::free_range(self.start, self.end - self.start));
+        let unmaterialized = (!self.policy.hides_top() && self.top != self.end)
+            .then(|| AreaInfo::free_range(self.top, self.end - self.top));
         // SAFETY: list members are live areas of the space.
         self.all
             .iter()

@@ -37,7 +37,9 @@ pub enum Policy {
     /// nothing; we then search the free areas in address order (O(n)).
     Rfc,
     /// Lowest-address fit in O(log n) through an augmented AVL tree of free
-    /// areas (Linux ≥ 5.2's `find_vmap_lowest_match`).
+    /// areas (Linux ≥ 5.2's `find_vmap_lowest_match`); the free region
+    /// above the used areas stays out of the tree and is bumped through in
+    /// O(1), as the RFC's step 5 does.
     FirstFit,
     /// vmem's instant fit: power-of-two free lists and a bitmap; O(1) for
     /// requests without alignment or window constraints.
@@ -49,8 +51,26 @@ pub enum Policy {
 
 impl Policy {
     /// Whether the space keeps an untracked region above the used areas and
-    /// allocates from it when the index misses (the RFC's step 5).
+    /// allocates from it when the index misses (the RFC's step 5). First
+    /// fit does too: the region is above every tracked area, so taking it
+    /// only after the tree found no fit is still the lowest fit, and an
+    /// allocation there (and the free that gives it back) costs O(1)
+    /// instead of re-summarising the tree's top free area twice per pair.
     pub(crate) const fn bumps(self) -> bool {
+        matches!(self, Policy::Rfc | Policy::FirstFit)
+    }
+
+    /// Whether the index can miss a fit the address list holds, so that a
+    /// failed bump must scan the list (the RFC's hash finds exact sizes
+    /// only).
+    pub(crate) const fn scans_when_full(self) -> bool {
+        matches!(self, Policy::Rfc)
+    }
+
+    /// Whether [`Space::iter`](crate::Space::iter) leaves the untracked
+    /// region above the used areas out (the RFC's own view: it is not an
+    /// area); the other policies list it as one free area.
+    pub(crate) const fn hides_top(self) -> bool {
         matches!(self, Policy::Rfc)
     }
 }
