@@ -107,8 +107,9 @@ struct TestVmallocArgs {
     /// Workers running the tests at once.
     #[arg(long = "nr_threads", alias = "nr-threads")]
     nr_threads: Option<usize>,
-    /// Run the tests in their numbered order.
-    #[arg(long = "sequential_test_order", alias = "sequential-test-order")]
+    /// Run the tests in their numbered order (a module boolean: 1/0, Y/N,
+    /// true/false).
+    #[arg(long = "sequential_test_order", alias = "sequential-test-order", value_parser = module_bool)]
     sequential_test_order: Option<bool>,
     /// Runs of each test.
     #[arg(long = "test_repeat_count", alias = "test-repeat-count")]
@@ -120,12 +121,62 @@ struct TestVmallocArgs {
     #[arg(long = "nr_pages", alias = "nr-pages")]
     nr_pages: Option<usize>,
     /// Bit i runs test i: 1 fix_size, 2 full_fit, 4 long_busy_list, 8 random_size,
-    /// 16 fix_align, 32 random_size_align, 64 align_shift, 128 pcpu.
-    #[arg(long = "run_test_mask", alias = "run-test-mask")]
+    /// 16 fix_align, 32 random_size_align, 64 align_shift, 128 pcpu (decimal
+    /// or 0x hex, as the module takes it).
+    #[arg(long = "run_test_mask", alias = "run-test-mask", value_parser = module_uint)]
     run_test_mask: Option<u32>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+}
+
+/// The test_vmalloc module's parameters, which it also takes as
+/// `name=value` (`modprobe test_vmalloc run_test_mask=7 nr_threads=2`).
+const MODULE_PARAMS: [&str; 6] = [
+    "nr_threads",
+    "sequential_test_order",
+    "test_repeat_count",
+    "test_loop_count",
+    "nr_pages",
+    "run_test_mask",
+];
+
+/// Rewrites the module's `name=value` syntax after `test-vmalloc` into
+/// `--name=value`, so `vmarea test-vmalloc run_test_mask=0x7 nr_threads=2`
+/// works as `modprobe` would take it.
+fn module_syntax(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut in_test_vmalloc = false;
+    args.enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a == "test-vmalloc" {
+                in_test_vmalloc = true;
+            }
+            match a.split_once('=') {
+                Some((name, _)) if in_test_vmalloc && MODULE_PARAMS.contains(&name) => {
+                    format!("--{a}")
+                }
+                _ => a,
+            }
+        })
+        .collect()
+}
+
+/// A module boolean: `1`/`0`, `Y`/`N` (any case), `true`/`false`.
+fn module_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "y" | "yes" | "true" => Ok(true),
+        "0" | "n" | "no" | "false" => Ok(false),
+        _ => Err(format!("{s:?} is not a boolean (1/0, Y/N, true/false)")),
+    }
+}
+
+/// A module unsigned integer: decimal, or hex with `0x`.
+fn module_uint(s: &str) -> Result<u32, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|e| format!("{s:?}: {e}"))
 }
 
 fn make(which: Which, pages_hint: usize) -> Vec<Box<dyn VmAlloc + Send>> {
@@ -174,17 +225,29 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
     let selected = (0..TESTS.len())
         .filter(|i| p.run_test_mask & (1 << i) != 0)
         .count();
+    if selected == 0 {
+        // The module runs nothing then, silently; say so.
+        eprintln!(
+            "vmarea: warning: run_test_mask {:#x} selects no test (bits 0-{} are the tests)",
+            p.run_test_mask,
+            TESTS.len() - 1
+        );
+    }
     let allocs = make(a.allocator, 200_000);
     let runs = (allocs.len() * selected * p.nr_threads.max(1) * p.test_repeat_count.max(1)) as u64;
     let bar = ProgressBar::new(runs);
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} test runs, {elapsed}")
+        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} test runs, {elapsed} {msg}")
             .expect("template"),
     );
+    // A single test can run for minutes at the module's loop counts: the
+    // spinner and the clock keep moving meanwhile.
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
     let mut json = Vec::new();
     let mut failed = Vec::new();
     for alloc in allocs {
         let name = alloc.name();
+        bar.set_message(name.clone());
         let shared = Mutex::new(alloc);
         let reports = test_vmalloc::run(&shared, &p, &|| bar.inc(1));
         for t in test_vmalloc::unexpected_failures(&reports) {
@@ -418,7 +481,7 @@ fn main() {
         }
         default_hook(info);
     }));
-    match Cli::parse().cmd {
+    match Cli::parse_from(module_syntax(std::env::args())).cmd {
         Cmd::Compare(a) => compare_cmd(a),
         Cmd::TestVmalloc(a) => test_vmalloc_cmd(a),
         Cmd::Replay(a) => replay_cmd(a),

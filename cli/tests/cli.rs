@@ -272,3 +272,42 @@ fn version_is_the_crates() {
     );
     assert_ne!(env!("CARGO_PKG_VERSION"), "0.0.0");
 }
+
+/// The module's own parameter syntax: `name=value`, booleans as Y/N or 1/0,
+/// hex masks; a mask selecting nothing is warned about.
+#[test]
+fn module_parameter_syntax() {
+    let out = vmarea(&[
+        "test-vmalloc",
+        "run_test_mask=0x9",
+        "test_loop_count=50",
+        "sequential_test_order=Y",
+        "nr_threads=1",
+        "--allocator",
+        "first-fit",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 0x9 = fix_size + random_size.
+    assert!(
+        text.contains("fix_size_alloc_test passed: 1 failed: 0"),
+        "{text}"
+    );
+    assert!(text.contains("random_size_alloc_test passed: 1"), "{text}");
+    assert!(!text.contains("full_fit"), "{text}");
+    let bad = vmarea(&["test-vmalloc", "sequential_test_order=maybe"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let none = vmarea(&[
+        "test-vmalloc",
+        "--run_test_mask",
+        "0x100",
+        "--test_loop_count",
+        "1",
+    ]);
+    assert!(none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("selects no test"));
+}
