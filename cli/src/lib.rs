@@ -5,6 +5,7 @@
 pub mod allocators;
 pub mod baselines;
 pub mod compare;
+pub mod report;
 pub mod test_vmalloc;
 pub mod trace;
 pub mod vmallocinfo;

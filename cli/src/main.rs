@@ -7,6 +7,7 @@ use vmarea::Policy;
 use vmarea_cli::allocators::{
     Linux24, OffsetAlloc, RangeAlloc, VmAlloc, VmArea, PAGE, VMALLOC_SIZE,
 };
+use vmarea_cli::report::{human_bytes, Contender, Envelope, InfoSummary, SweepPoint, TestRun};
 use vmarea_cli::test_vmalloc::{self, Params, TESTS};
 
 /// Where `compare` writes its plot unless told otherwise.
@@ -257,12 +258,16 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
             for (w, r) in reports.iter().enumerate() {
                 for (i, t) in r.tests.iter().enumerate() {
                     if let Some(t) = t {
-                        json.push(serde_json::json!({
-                            "allocator": name, "worker": w, "test": TESTS[i].0,
-                            "passed": t.passed, "failed": t.failed,
-                            "repeat": p.test_repeat_count.max(1), "loops": p.test_loop_count,
-                            "avg_usec": t.avg_usec,
-                        }));
+                        json.push(TestRun {
+                            allocator: name.clone(),
+                            worker: w,
+                            test: TESTS[i].0,
+                            passed: t.passed,
+                            failed: t.failed,
+                            repeat: p.test_repeat_count.max(1),
+                            loops: p.test_loop_count,
+                            avg_usec: t.avg_usec,
+                        });
                     }
                 }
             }
@@ -272,7 +277,7 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
     }
     bar.finish_and_clear();
     if a.json {
-        println!("{}", serde_json::Value::Array(json));
+        println!("{}", Envelope::new("test-vmalloc", json).to_json());
     }
     if !failed.is_empty() {
         // The run fails if any test failed, except those the module says
@@ -314,19 +319,24 @@ fn compare_cmd(a: CompareArgs) {
     }
     let svg_note = format!("plot: {}", a.svg.display());
     if a.json {
-        let v: Vec<_> = rows
+        let v: Vec<Contender> = rows
             .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "allocator": r.name, "metadata_bytes_per_area": r.metadata,
-                    "sweep": r.sweep.iter().map(|p| serde_json::json!({
-                        "live": p.live, "ns_per_pair": p.ns_per_pair, "span_over_live": p.span_ratio,
-                    })).collect::<Vec<_>>(),
-                    "test_vmalloc_usec": r.cases.iter().map(|(t, us)| (t.clone(), serde_json::json!(us))).collect::<serde_json::Map<_, _>>(),
-                })
+            .map(|r| Contender {
+                allocator: r.name.clone(),
+                metadata_bytes_per_area: r.metadata,
+                sweep: r
+                    .sweep
+                    .iter()
+                    .map(|p| SweepPoint {
+                        live: p.live,
+                        ns_per_pair: p.ns_per_pair,
+                        span_over_live: p.span_ratio,
+                    })
+                    .collect(),
+                test_vmalloc_usec: r.cases.iter().cloned().collect(),
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        println!("{}", Envelope::new("compare", v).to_json());
     } else {
         println!("{}\n{svg_note}", compare::table(&rows, &opts));
     }
@@ -355,15 +365,6 @@ fn report_bad(path: &std::path::Path, bad: &[vmarea_cli::trace::BadLine]) {
     }
 }
 
-fn replay_json(r: &vmarea_cli::trace::ReplayReport) -> serde_json::Value {
-    serde_json::json!({
-        "policy": r.policy, "events": r.events, "ops_per_sec": r.ops_per_sec,
-        "peak_live": r.peak_live, "peak_bytes": r.peak_bytes,
-        "failed_here_only": r.failed_here_only, "failed_in_trace_only": r.failed_in_trace_only,
-        "unknown_frees": r.unknown_frees, "rejected": r.rejected, "fragmentation": r.fragmentation,
-    })
-}
-
 fn replay_table(reports: &[vmarea_cli::trace::ReplayReport]) -> String {
     let mut t = String::from(
         "| policy | events | ops/s | peak live | peak bytes | failed here only | failed in trace only | unknown frees | fragmentation |\n|---|---|---|---|---|---|---|---|---|\n",
@@ -375,7 +376,7 @@ fn replay_table(reports: &[vmarea_cli::trace::ReplayReport]) -> String {
             r.events,
             r.ops_per_sec,
             r.peak_live,
-            r.peak_bytes,
+            human_bytes(r.peak_bytes),
             r.failed_here_only,
             r.failed_in_trace_only,
             r.unknown_frees,
@@ -398,10 +399,7 @@ fn replay_cmd(a: ReplayArgs) {
         .map(|&p| trace::replay(p, &events, range, None))
         .collect();
     if a.json {
-        println!(
-            "{}",
-            serde_json::Value::Array(reports.iter().map(replay_json).collect())
-        );
+        println!("{}", Envelope::new("replay", &reports).to_json());
     } else {
         println!(
             "{} events from {} ({} malformed lines skipped)\n\n{}",
@@ -431,37 +429,59 @@ fn info_cmd(a: InfoArgs) {
     let loaded = vmallocinfo::load(Policy::FirstFit, &lines, &file_order);
     let st = loaded.vm.space().stats();
     let count = |k| lines.iter().filter(|l| l.kind == k).count();
-    let summary = serde_json::json!({
-        "lines": lines.len(), "malformed": bad.len(), "real_addresses": loaded.real_addresses,
-        "used": count(vmallocinfo::Kind::Used), "vm_map_ram": count(vmallocinfo::Kind::MapRam),
-        "unpurged": count(vmallocinfo::Kind::Unpurged), "unplaced": loaded.unplaced,
-        "used_bytes": st.used_bytes, "lazy_bytes": st.lazy_bytes, "free_bytes": st.free_bytes,
-        "largest_free": st.largest_free, "free_ranges": st.free_ranges, "fragmentation": st.fragmentation(),
-    });
     let replayed = a.then_replay.as_ref().map(|path| {
         let (events, bad) = trace::parse(&read(path));
         report_bad(path, &bad);
         let range = loaded.vm.space().bounds();
         trace::replay(Policy::FirstFit, &events, range, Some(loaded.vm))
     });
+    let summary = InfoSummary {
+        lines: lines.len(),
+        malformed: bad.len(),
+        real_addresses: loaded.real_addresses,
+        used: count(vmallocinfo::Kind::Used),
+        vm_map_ram: count(vmallocinfo::Kind::MapRam),
+        unpurged: count(vmallocinfo::Kind::Unpurged),
+        unplaced: loaded.unplaced,
+        used_bytes: st.used_bytes,
+        lazy_bytes: st.lazy_bytes,
+        free_bytes: st.free_bytes,
+        largest_free: st.largest_free,
+        free_ranges: st.free_ranges,
+        fragmentation: st.fragmentation(),
+        replay: replayed,
+    };
     if a.json {
-        let mut v = summary;
-        if let Some(r) = &replayed {
-            v["replay"] = replay_json(r);
-        }
-        println!("{v}");
-    } else {
-        println!(
-            "{} areas ({} used, {} vm_map_ram, {} unpurged){}\nused {} bytes, unpurged {} bytes, free {} bytes in {} ranges, largest free {} bytes, fragmentation {:.3}{}",
-            lines.len(),
-            summary["used"], summary["vm_map_ram"], summary["unpurged"],
-            if loaded.real_addresses { "" } else { "; addresses hashed (kptr_restrict): laid out in file order" },
-            st.used_bytes, st.lazy_bytes, st.free_bytes, st.free_ranges, st.largest_free, st.fragmentation(),
-            if loaded.unplaced > 0 { format!("\n{} areas could not be placed (overlap)", loaded.unplaced) } else { String::new() },
-        );
-        if let Some(r) = replayed {
-            println!("\nthen replayed (FirstFit):\n\n{}", replay_table(&[r]));
-        }
+        println!("{}", Envelope::new("info", &summary).to_json());
+        return;
+    }
+    let hb = human_bytes;
+    println!(
+        "{} areas ({} used, {} vm_map_ram, {} unpurged){}",
+        summary.lines,
+        summary.used,
+        summary.vm_map_ram,
+        summary.unpurged,
+        if summary.real_addresses {
+            ""
+        } else {
+            "; addresses hashed (kptr_restrict): laid out in file order"
+        },
+    );
+    println!(
+        "used {}, unpurged {}, free {} in {} ranges, largest free {}, fragmentation {:.3}",
+        hb(summary.used_bytes),
+        hb(summary.lazy_bytes),
+        hb(summary.free_bytes),
+        summary.free_ranges,
+        hb(summary.largest_free),
+        summary.fragmentation,
+    );
+    if summary.unplaced > 0 {
+        println!("{} areas could not be placed (overlap)", summary.unplaced);
+    }
+    if let Some(r) = summary.replay {
+        println!("\nthen replayed (FirstFit):\n\n{}", replay_table(&[r]));
     }
 }
 

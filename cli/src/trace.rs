@@ -150,7 +150,7 @@ pub fn parse(text: &str) -> (Vec<(usize, Event)>, Vec<BadLine>) {
 }
 
 /// What a replay measured on one policy.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ReplayReport {
     /// Policy name.
     pub policy: String,

@@ -67,9 +67,13 @@ fn test_vmalloc_json_is_parseable() {
     ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v[0]["allocator"], "linux-2.4");
-    assert_eq!(v[0]["test"], "fix_size_alloc_test");
-    assert_eq!(v[0]["passed"], 1);
+    // Every --json output is an envelope with the schema version.
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["command"], "test-vmalloc");
+    let r = &v["results"];
+    assert_eq!(r[0]["allocator"], "linux-2.4");
+    assert_eq!(r[0]["test"], "fix_size_alloc_test");
+    assert_eq!(r[0]["passed"], 1);
 }
 
 #[test]
@@ -106,9 +110,14 @@ fn replay_and_info_on_real_recordings() {
     ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["real_addresses"], false);
-    assert!(v["unpurged"].as_u64().unwrap() > 1000);
-    assert_eq!(v["replay"]["failed_here_only"], 0);
+    assert_eq!(
+        (v["schema_version"].as_u64(), &v["command"]),
+        (Some(1), &"info".into())
+    );
+    let r = &v["results"];
+    assert_eq!(r["real_addresses"], false);
+    assert!(r["unpurged"].as_u64().unwrap() > 1000);
+    assert_eq!(r["replay"]["failed_here_only"], 0);
 }
 
 #[test]
@@ -206,7 +215,7 @@ fn nr_threads_is_clamped_as_the_module_does() {
     ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = v.as_array().unwrap();
+    let rows = v["results"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{v}");
     assert_eq!(rows[0]["worker"], 0);
 }
