@@ -367,16 +367,17 @@ fn report_bad(path: &std::path::Path, bad: &[vmarea_cli::trace::BadLine]) {
 
 fn replay_table(reports: &[vmarea_cli::trace::ReplayReport]) -> String {
     let mut t = String::from(
-        "| policy | events | ops/s | peak live | peak bytes | failed here only | failed in trace only | unknown frees | fragmentation |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| policy | events | ops/s | peak live | peak bytes | peak span | failed here only | failed in trace only | unknown frees | fragmentation |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         t += &format!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.3} |\n",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.3} |\n",
             r.policy,
             r.events,
             r.ops_per_sec,
             r.peak_live,
             human_bytes(r.peak_bytes),
+            human_bytes(r.peak_span),
             r.failed_here_only,
             r.failed_in_trace_only,
             r.unknown_frees,
@@ -394,9 +395,14 @@ fn replay_cmd(a: ReplayArgs) {
         eprintln!("vmarea: {}: no alloc_vmap_area events", a.file.display());
         std::process::exit(1);
     };
-    let reports: Vec<_> = vmarea_cli::allocators::POLICIES
-        .iter()
-        .map(|&p| trace::replay(p, &events, range, None))
+    // The kernel's own placement first, then each policy on the same
+    // requests.
+    let reports: Vec<_> = std::iter::once(trace::replay_as_traced(&events, range))
+        .chain(
+            vmarea_cli::allocators::POLICIES
+                .iter()
+                .map(|&p| trace::replay(p, &events, range, None)),
+        )
         .collect();
     if a.json {
         println!("{}", Envelope::new("replay", &reports).to_json());

@@ -172,6 +172,9 @@ pub struct ReplayReport {
     pub rejected: usize,
     /// Fragmentation at the end (1 − largest free ÷ free bytes).
     pub fragmentation: f64,
+    /// Widest span the live areas covered at any point: highest live end
+    /// minus lowest live start, bytes (how spread out the placement is).
+    pub peak_span: usize,
 }
 
 /// The address range the trace's allocations ask for, as `[lo, hi)`.
@@ -198,11 +201,27 @@ pub fn replay(
     range: (usize, usize),
     start: Option<VmArea>,
 ) -> ReplayReport {
-    let mut vm = start.unwrap_or_else(|| VmArea::with_range(policy, range.0, range.1 - range.0));
+    let vm = start.unwrap_or_else(|| VmArea::with_range(policy, range.0, range.1 - range.0));
+    run(format!("{policy:?}"), vm, events, false)
+}
+
+/// The kernel's own placement over the same trace: every allocation placed
+/// exactly where Linux put it (`va_start`), with the same lazy frees and
+/// purges, so its span and fragmentation sit beside each policy's. An
+/// allocation whose traced place is taken (an area from before the trace
+/// began overlaps it) counts as `failed_here_only`.
+pub fn replay_as_traced(events: &[(usize, Event)], range: (usize, usize)) -> ReplayReport {
+    let vm = VmArea::with_range(Policy::FirstFit, range.0, range.1 - range.0);
+    run("linux (as traced)".into(), vm, events, true)
+}
+
+fn run(name: String, mut vm: VmArea, events: &[(usize, Event)], as_traced: bool) -> ReplayReport {
     let (space_lo, space_hi) = vm.space().bounds();
     let mut map: HashMap<u64, usize> = HashMap::new();
+    // Live areas (start → end), for the span.
+    let mut live: std::collections::BTreeMap<usize, usize> = Default::default();
     let mut r = ReplayReport {
-        policy: format!("{policy:?}"),
+        policy: name,
         events: events.len(),
         ..Default::default()
     };
@@ -218,9 +237,16 @@ pub fn replay(
                 vend,
                 failed,
             } => {
-                let lo = (vstart as usize).max(space_lo);
-                let hi = (vend.saturating_add(1) as usize).min(space_hi);
-                if lo >= hi {
+                let (mut lo, mut hi) = (
+                    (vstart as usize).max(space_lo),
+                    (vend.saturating_add(1) as usize).min(space_hi),
+                );
+                if as_traced && !failed {
+                    // Exactly where the kernel put it.
+                    lo = va_start as usize;
+                    hi = lo.saturating_add(size as usize);
+                }
+                if lo >= hi || lo < space_lo || hi > space_hi {
                     r.rejected += 1;
                     continue;
                 }
@@ -240,6 +266,7 @@ pub fn replay(
                             s.free(a.addr).ok();
                         } else {
                             map.insert(va_start, a.addr);
+                            live.insert(a.addr, a.end());
                         }
                     }
                     Err(vmarea::Error::NoSpace | vmarea::Error::NoNode) => {
@@ -251,6 +278,11 @@ pub fn replay(
                 }
                 r.peak_live = r.peak_live.max(s.used_count());
                 r.peak_bytes = r.peak_bytes.max(s.used_bytes());
+                if let (Some((&first, _)), Some((_, &last_end))) =
+                    (live.first_key_value(), live.last_key_value())
+                {
+                    r.peak_span = r.peak_span.max(last_end - first);
+                }
             }
             Event::Free {
                 va_start,
@@ -258,6 +290,7 @@ pub fn replay(
                 ..
             } => match map.remove(&va_start) {
                 Some(addr) => {
+                    live.remove(&addr);
                     s.set_lazy_threshold((nr_lazy_max as usize).saturating_mul(PAGE).max(PAGE));
                     s.free_lazy(addr).expect("mapped areas are live");
                 }

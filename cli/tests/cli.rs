@@ -101,6 +101,14 @@ fn replay_and_info_on_real_recordings() {
     for p in ["Rfc", "FirstFit", "InstantFit", "BestFit"] {
         assert!(text.contains(&format!("| {p} |")), "{text}");
     }
+    // The kernel's own placement of the same requests, for comparison: the
+    // recording is self-consistent, so every traced place is free in turn.
+    let linux = text
+        .lines()
+        .find(|l| l.starts_with("| linux (as traced) |"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = linux.split('|').map(str::trim).collect();
+    assert_eq!(cells[7], "0", "failed here only: {linux}");
     let out = vmarea(&[
         "info",
         &data("vmallocinfo.txt"),
