@@ -261,3 +261,91 @@ pub const POLICIES: [Policy; 4] = [
     Policy::InstantFit,
     Policy::BestFit,
 ];
+
+/// Makes a fresh allocator.
+pub type Make = fn() -> Box<dyn VmAlloc + Send>;
+
+/// One contender the tool drives: its name in tables and plots, its value
+/// for `--allocator`, and how to make a fresh one. [`CONTENDERS`] is the
+/// only list of them: `compare`, `test-vmalloc` and the tests read it.
+#[derive(Clone, Copy)]
+pub struct Contender {
+    /// Name in tables, plots and JSON.
+    pub name: &'static str,
+    /// Value of `test-vmalloc --allocator`.
+    pub cli: &'static str,
+    /// A fresh instance over the x86-64 vmalloc range.
+    pub make: Make,
+}
+
+fn make_policy<const P: usize>() -> Box<dyn VmAlloc + Send> {
+    Box::new(VmArea::new(POLICIES[P]))
+}
+
+fn make_linux24() -> Box<dyn VmAlloc + Send> {
+    Box::new(Linux24::new())
+}
+
+fn make_offset() -> Box<dyn VmAlloc + Send> {
+    // Its offsets are u32 pages, and it sizes its node arrays up front.
+    Box::new(OffsetAlloc::new(
+        (VMALLOC_SIZE / PAGE).min(1 << 31) as u32,
+        (1 << 23) - 2,
+    ))
+}
+
+fn make_range_alloc() -> Box<dyn VmAlloc + Send> {
+    Box::new(RangeAlloc::new(VMALLOC_SIZE / PAGE))
+}
+
+/// Every contender, the 2.4 baseline first.
+pub const CONTENDERS: [Contender; 7] = [
+    Contender {
+        name: "linux-2.4",
+        cli: "linux-2.4",
+        make: make_linux24,
+    },
+    Contender {
+        name: "Rfc",
+        cli: "rfc",
+        make: make_policy::<0>,
+    },
+    Contender {
+        name: "FirstFit",
+        cli: "first-fit",
+        make: make_policy::<1>,
+    },
+    Contender {
+        name: "InstantFit",
+        cli: "instant-fit",
+        make: make_policy::<2>,
+    },
+    Contender {
+        name: "BestFit",
+        cli: "best-fit",
+        make: make_policy::<3>,
+    },
+    Contender {
+        name: "offset-allocator",
+        cli: "offset-allocator",
+        make: make_offset,
+    },
+    Contender {
+        name: "range-alloc",
+        cli: "range-alloc",
+        make: make_range_alloc,
+    },
+];
+
+/// The contenders `--allocator VALUE` names: one, or `policies` for the
+/// four vmarea policies.
+pub fn select(cli: &str) -> Vec<Contender> {
+    if cli == "policies" {
+        return CONTENDERS[1..5].to_vec();
+    }
+    CONTENDERS
+        .iter()
+        .copied()
+        .filter(|c| c.cli == cli)
+        .collect()
+}

@@ -11,52 +11,18 @@
 //! Allocators too slow for a size (Linux 2.4 is O(n) per call) are cut off
 //! by a time budget instead of being allowed to run for hours.
 
-use crate::allocators::{
-    Linux24, OffsetAlloc, RangeAlloc, VmAlloc, VmArea, PAGE, POLICIES, VMALLOC_SIZE, VMALLOC_START,
-};
+pub use crate::allocators::Make;
+use crate::allocators::{VmAlloc, CONTENDERS, PAGE, VMALLOC_START};
 use crate::test_vmalloc::{self, Params, Rng, TESTS};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Makes a fresh allocator.
-pub type Make = fn() -> Box<dyn VmAlloc + Send>;
-
-/// The contenders, made fresh for each measurement.
+/// The contenders, made fresh for each measurement ([`CONTENDERS`]).
 pub fn contenders() -> Vec<(String, Make)> {
-    fn rfc() -> Box<dyn VmAlloc + Send> {
-        Box::new(VmArea::new(POLICIES[0]))
-    }
-    fn ff() -> Box<dyn VmAlloc + Send> {
-        Box::new(VmArea::new(POLICIES[1]))
-    }
-    fn inst() -> Box<dyn VmAlloc + Send> {
-        Box::new(VmArea::new(POLICIES[2]))
-    }
-    fn best() -> Box<dyn VmAlloc + Send> {
-        Box::new(VmArea::new(POLICIES[3]))
-    }
-    fn l24() -> Box<dyn VmAlloc + Send> {
-        Box::new(Linux24::new())
-    }
-    fn off() -> Box<dyn VmAlloc + Send> {
-        Box::new(OffsetAlloc::new(
-            (VMALLOC_SIZE / PAGE).min(1 << 31) as u32,
-            (1 << 23) - 2,
-        ))
-    }
-    fn range() -> Box<dyn VmAlloc + Send> {
-        Box::new(RangeAlloc::new(VMALLOC_SIZE / PAGE))
-    }
-    let list: [(&str, Make); 7] = [
-        ("linux-2.4", l24),
-        ("Rfc", rfc),
-        ("FirstFit", ff),
-        ("InstantFit", inst),
-        ("BestFit", best),
-        ("offset-allocator", off),
-        ("range-alloc", range),
-    ];
-    list.iter().map(|&(n, f)| (n.to_string(), f)).collect()
+    CONTENDERS
+        .iter()
+        .map(|c| (c.name.to_string(), c.make))
+        .collect()
 }
 
 /// One measured point.

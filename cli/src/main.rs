@@ -4,9 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Mutex;
 use vmarea::Policy;
-use vmarea_cli::allocators::{
-    Linux24, OffsetAlloc, RangeAlloc, VmAlloc, VmArea, PAGE, VMALLOC_SIZE,
-};
+use vmarea_cli::allocators::{select, CONTENDERS};
 use vmarea_cli::report::{human_bytes, Contender, Envelope, InfoSummary, SweepPoint, TestRun};
 use vmarea_cli::test_vmalloc::{self, Params, TESTS};
 
@@ -72,20 +70,6 @@ struct CompareArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Which {
-    Rfc,
-    FirstFit,
-    InstantFit,
-    BestFit,
-    #[value(name = "linux-2.4")]
-    Linux24,
-    OffsetAllocator,
-    RangeAlloc,
-    /// The four vmarea policies.
-    Policies,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     /// The module's defaults (or the values given).
     Custom,
@@ -99,9 +83,9 @@ enum Mode {
 
 #[derive(clap::Args)]
 struct TestVmallocArgs {
-    /// Allocator to run the tests on.
-    #[arg(long, value_enum, default_value = "first-fit")]
-    allocator: Which,
+    /// Allocator to run the tests on (`policies`: the four vmarea policies).
+    #[arg(long, default_value = "first-fit", value_parser = allocator_names())]
+    allocator: String,
     /// Preset of the kernel's test script; explicit parameters override it.
     #[arg(long, value_enum, default_value = "custom")]
     mode: Mode,
@@ -180,22 +164,14 @@ fn module_uint(s: &str) -> Result<u32, String> {
     parsed.map_err(|e| format!("{s:?}: {e}"))
 }
 
-fn make(which: Which, pages_hint: usize) -> Vec<Box<dyn VmAlloc + Send>> {
-    let pages = (VMALLOC_SIZE / PAGE).min(u32::MAX as usize - 1) as u32;
-    let max_allocs = (pages_hint as u32).clamp(1 << 16, (1 << 24) - 2);
-    match which {
-        Which::Rfc => vec![Box::new(VmArea::new(Policy::Rfc))],
-        Which::FirstFit => vec![Box::new(VmArea::new(Policy::FirstFit))],
-        Which::InstantFit => vec![Box::new(VmArea::new(Policy::InstantFit))],
-        Which::BestFit => vec![Box::new(VmArea::new(Policy::BestFit))],
-        Which::Linux24 => vec![Box::new(Linux24::new())],
-        Which::OffsetAllocator => vec![Box::new(OffsetAlloc::new(pages, max_allocs))],
-        Which::RangeAlloc => vec![Box::new(RangeAlloc::new(pages as usize))],
-        Which::Policies => vmarea_cli::allocators::POLICIES
-            .iter()
-            .map(|&p| Box::new(VmArea::new(p)) as Box<dyn VmAlloc + Send>)
-            .collect(),
-    }
+/// `--allocator` takes a contender's `cli` value or `policies`.
+fn allocator_names() -> clap::builder::PossibleValuesParser {
+    let names: Vec<&'static str> = CONTENDERS
+        .iter()
+        .map(|c| c.cli)
+        .chain(["policies"])
+        .collect();
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 fn test_vmalloc_cmd(a: TestVmallocArgs) {
@@ -234,7 +210,7 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
             TESTS.len() - 1
         );
     }
-    let allocs = make(a.allocator, 200_000);
+    let allocs: Vec<_> = select(&a.allocator).iter().map(|c| (c.make)()).collect();
     let runs = (allocs.len() * selected * p.nr_threads.max(1) * p.test_repeat_count.max(1)) as u64;
     let bar = ProgressBar::new(runs);
     bar.set_style(
