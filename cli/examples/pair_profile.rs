@@ -1,5 +1,7 @@
 //! A fixed alloc+free workload for instruction counting under callgrind:
-//! `pair_profile CONTENDER N PAIRS [handle]` (CONTENDER: a vmarea policy,
+//! `pair_profile CONTENDER N PAIRS [handle|handle-only]` (`handle-only`:
+//! frees by handle on a space without the busy tree, `AddressIndex::None`;
+//! CONTENDER: a vmarea policy,
 //! `Rfc` `FirstFit` `InstantFit` `BestFit`, or `offset-allocator`, the
 //! peer issue 10 measures against, driven natively) lays out N live one-page areas
 //! (two pages with the guard, every 8th freed again to leave holes, as the
@@ -15,7 +17,7 @@
 //! Instructions per pair = the collected Ir ÷ PAIRS.
 
 use std::hint::black_box;
-use vmarea::{BoxNodes, Flags, Policy, Space};
+use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
@@ -68,13 +70,21 @@ fn main() {
     };
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let pairs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
-    let by_handle = args.next().as_deref() == Some("handle");
+    let mode = args.next().unwrap_or_default();
+    let by_handle = mode.starts_with("handle");
+    let index = if mode == "handle-only" {
+        AddressIndex::None
+    } else {
+        AddressIndex::BusyTree
+    };
     let prefill = n + n / 8;
     let sizes = sizes();
     if who == "offset-allocator" {
         let pages = (2 * prefill + 1000) as u32;
         let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, prefill as u32 + 64);
-        let all: Vec<_> = (0..prefill).map(|_| a.allocate(2).expect("prefill")).collect();
+        let all: Vec<_> = (0..prefill)
+            .map(|_| a.allocate(2).expect("prefill"))
+            .collect();
         for (i, x) in all.into_iter().enumerate() {
             if i % 8 == 7 {
                 a.free(x);
@@ -86,16 +96,19 @@ fn main() {
     }
     // No artefact at a class boundary: the tail is not a power of two.
     let end = START + (2 * prefill + 1000) * PAGE;
-    let mut s = Space::new(START, end, PAGE, policy, BoxNodes).expect("space");
-    let all: Vec<usize> = (0..prefill)
-        .map(|_| s.alloc(PAGE, 0, Flags::ALLOC).expect("prefill").addr)
+    let mut s =
+        Space::with_address_index(START, end, PAGE, policy, index, BoxNodes).expect("space");
+    let one_page = s.request(PAGE).flags(Flags::ALLOC);
+    let all: Vec<_> = (0..prefill)
+        .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
         .collect();
-    for (i, a) in all.into_iter().enumerate() {
+    for (i, h) in all.into_iter().enumerate() {
         if i % 8 == 7 {
-            s.free(a).expect("free");
+            // SAFETY: `h` came from this space and is freed once.
+            unsafe { s.free_handle(h) };
         }
     }
     measured(&mut s, &sizes, pairs, by_handle);
     s.validate().expect("valid");
-    println!("{policy:?} n={n} pairs={pairs} by_handle={by_handle}");
+    println!("{policy:?} n={n} pairs={pairs} by_handle={by_handle} index={index:?}");
 }

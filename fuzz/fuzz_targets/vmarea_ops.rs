@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vmarea::Policy;
+use vmarea::{AddressIndex, Policy};
 
-use cross_tests::vmarea_model::{run, Op, PAGES};
+use cross_tests::vmarea_model::{run_with, Op, PAGES};
 
 /// Four bytes per operation: opcode, then three operand bytes.
 fn decode(data: &[u8]) -> Vec<Op> {
@@ -35,13 +35,18 @@ fn decode(data: &[u8]) -> Vec<Op> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let ops = decode(data);
+    // The first byte's low bit drops the busy tree (AddressIndex::None).
+    let index = match data.first() {
+        Some(b) if b & 1 == 1 => AddressIndex::None,
+        _ => AddressIndex::BusyTree,
+    };
+    let ops = decode(data.get(1..).unwrap_or_default());
     for policy in [
         Policy::Rfc,
         Policy::FirstFit,
         Policy::InstantFit,
         Policy::BestFit,
     ] {
-        run(policy, &ops);
+        run_with(policy, index, &ops);
     }
 });

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use vmarea::{AreaInfo, BoxNodes, Error, Flags, Handle, Policy, Request, Space};
+use vmarea::{AddressIndex, AreaInfo, BoxNodes, Error, Flags, Handle, Policy, Request, Space};
 
 pub const Q: usize = 4096;
 pub const START: usize = 0x10_0000;
@@ -104,7 +104,14 @@ fn snapshot(s: &Space<BoxNodes>) -> (Vec<AreaInfo>, vmarea::Stats) {
 }
 
 pub fn run(policy: Policy, ops: &[Op]) {
-    let mut s = Space::new(START, END, Q, policy, BoxNodes).unwrap();
+    run_with(policy, AddressIndex::BusyTree, ops)
+}
+
+/// As [`run`], on a space with the given address index (the model and the
+/// checks are the same: with no busy tree, frees by address and `find`
+/// walk the address list and must agree with the tree's answers).
+pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
+    let mut s = Space::with_address_index(START, END, Q, policy, index, BoxNodes).unwrap();
     s.set_lazy_threshold(LAZY_MAX);
     let mut m = Model::default();
     for op in ops {

@@ -4,8 +4,9 @@
 //! FirstFit must place at the model's lowest fit; no policy may answer
 //! `NoSpace` while the model has a fit.
 
-use cross_tests::vmarea_model::{run, Op, PAGES};
+use cross_tests::vmarea_model::{run, run_with, Op, PAGES};
 use proptest::prelude::*;
+use vmarea::AddressIndex;
 use vmarea::Policy;
 
 fn op() -> impl Strategy<Value = Op> {
@@ -54,5 +55,15 @@ proptest! {
     #[test]
     fn best_fit_matches_model(ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 })) {
         run(Policy::BestFit, &ops);
+    }
+
+    /// Without the busy tree: frees by address and `find` walk the list.
+    #[test]
+    fn no_address_index_matches_model(
+        ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 }),
+        p in 0usize..4,
+    ) {
+        let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit][p];
+        run_with(policy, AddressIndex::None, &ops);
     }
 }

@@ -68,6 +68,7 @@ mod containers;
 mod smp;
 
 pub use area::{Area, Flags, MAX_SPAN};
+pub use busy::AddressIndex;
 pub use error::{Error, ValidateError};
 pub use flush::{FlushHook, PurgeBatch};
 pub use info::{AreaInfo, Stats};

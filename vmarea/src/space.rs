@@ -23,7 +23,7 @@
 //! - Nothing recurses and nothing allocates except through the node source.
 
 use crate::area::{Area, Flags};
-use crate::busy::BusyTree;
+use crate::busy::{AddressIndex, UsedAreas};
 use crate::containers::list::List;
 use crate::error::{Error, ValidateError};
 use crate::flush::{FlushHook, PurgeBatch};
@@ -32,7 +32,6 @@ use crate::nodes::NodeSource;
 use crate::policy::{align_up, Fit, FreeIndex, Geometry, Policy};
 use core::fmt;
 use core::ptr::NonNull;
-use intrusive_avl::{AvlTree, UnsafeRef};
 
 /// An allocation request: `size` bytes (rounded up to the quantum, plus a
 /// guard quantum unless `Flags::NO_GUARD`), aligned to `align`, inside the
@@ -113,7 +112,7 @@ pub struct Space<S: NodeSource> {
     quantum: usize,
     shift: u32,
     policy: Policy,
-    busy: AvlTree<BusyTree>,
+    busy: UsedAreas,
     free: FreeIndex,
     all: List,
     /// `Rfc`: `[top, end)` is untracked and free. Otherwise `end`.
@@ -177,9 +176,53 @@ impl<S: NodeSource> Space<S> {
         source: S,
     ) -> Result<Self, Error> {
         match Self::check_bounds(start, end, quantum) {
-            Ok(()) => Ok(Self::build(start, end, quantum, policy, source)),
+            Ok(()) => Ok(Self::build(
+                start,
+                end,
+                quantum,
+                policy,
+                AddressIndex::BusyTree,
+                source,
+            )),
             Err(e) => Err(e),
         }
+    }
+
+    /// As [`new`](Self::new), with the given [`AddressIndex`]: drop the busy
+    /// tree (`AddressIndex::None`) when frees go by handle only.
+    ///
+    /// ```
+    /// use vmarea::{AddressIndex, AreaPool, Flags, Policy, Space};
+    /// static AREAS: AreaPool<16> = AreaPool::new();
+    /// let mut s = Space::with_address_index(
+    ///     0x10_0000, 0x20_0000, 4096, Policy::InstantFit, AddressIndex::None, &AREAS,
+    /// ).unwrap();
+    /// let (a, h) = s.alloc_handle(&s.request(8192)).unwrap();
+    /// // SAFETY: `h` was just returned by this space and not freed.
+    /// unsafe { s.free_handle(h) };
+    /// let b = s.alloc(4096, 0, Flags::ALLOC).unwrap();
+    /// assert_eq!(s.find(b.addr + 10).unwrap().addr, b.addr); // a list walk
+    /// s.free(b.addr).unwrap();                                 // a list walk
+    /// s.validate().unwrap();
+    /// # let _ = a;
+    /// ```
+    pub fn with_address_index(
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: Policy,
+        index: AddressIndex,
+        source: S,
+    ) -> Result<Self, Error> {
+        match Self::check_bounds(start, end, quantum) {
+            Ok(()) => Ok(Self::build(start, end, quantum, policy, index, source)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The address index chosen at creation.
+    pub fn address_index(&self) -> AddressIndex {
+        self.busy.index()
     }
 
     /// As [`new`](Self::new), for a `const` or `static` initialiser: invalid
@@ -203,7 +246,7 @@ impl<S: NodeSource> Space<S> {
         if Self::check_bounds(start, end, quantum).is_err() {
             panic!("vmarea: invalid space bounds or quantum (see Space::new)");
         }
-        Self::build(start, end, quantum, policy, source)
+        Self::build(start, end, quantum, policy, AddressIndex::BusyTree, source)
     }
 
     const fn check_bounds(start: usize, end: usize, quantum: usize) -> Result<(), Error> {
@@ -222,14 +265,21 @@ impl<S: NodeSource> Space<S> {
     /// The space, with no area object yet: `[start, end)` is one untracked
     /// free range above `top`, which the first allocation turns into an
     /// area (`materialize`), except under `Rfc`, which bumps through it.
-    const fn build(start: usize, end: usize, quantum: usize, policy: Policy, source: S) -> Self {
+    const fn build(
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: Policy,
+        index: AddressIndex,
+        source: S,
+    ) -> Self {
         Space {
             start,
             end,
             quantum,
             shift: quantum.trailing_zeros(),
             policy,
-            busy: AvlTree::new(),
+            busy: UsedAreas::new(index),
             free: FreeIndex::new(policy),
             all: List::new(),
             top: start,
@@ -574,24 +624,9 @@ impl<S: NodeSource> Space<S> {
         let ua = unsafe { a(u) };
         ua.set_used(req.flags, req.tag);
         self.used_bytes += ua.size();
-        // SAFETY: the space keeps `u` live while it is in the busy tree.
-        let node = unsafe { UnsafeRef::from_raw(u) };
-        let linked = match self.busy_neighbour(u) {
-            // SAFETY: `busy_neighbour` returns members of the busy tree.
-            Some((n, true)) => {
-                unsafe { self.busy.cursor_mut_from_ptr(n.as_ptr()) }.insert_before(node)
-            }
-            // SAFETY: as above.
-            Some((n, false)) => {
-                unsafe { self.busy.cursor_mut_from_ptr(n.as_ptr()) }.insert_after(node)
-            }
-            None => self
-                .busy
-                .insert(node)
-                .map(|_| ())
-                .map_err(|e| intrusive_avl::AlreadyLinked(e.into_rejected())),
-        };
-        debug_assert!(linked.is_ok(), "a fresh area is never linked");
+        // SAFETY: `u` is live, used and in no index; the space keeps it
+        // live while it is used; `busy_neighbour` returns members.
+        unsafe { self.busy.insert(u, || Self::busy_neighbour(u)) };
         AreaInfo::of(ua, self.quantum)
     }
 
@@ -600,7 +635,7 @@ impl<S: NodeSource> Space<S> {
     /// before `u` (link after it), else the nearest after (link before it,
     /// `true`). Free areas are never adjacent, so it is at most two steps
     /// away unless lazily freed areas sit between; then `None` (search).
-    fn busy_neighbour(&self, u: NonNull<Area>) -> Option<(NonNull<Area>, bool)> {
+    fn busy_neighbour(u: NonNull<Area>) -> Option<(NonNull<Area>, bool)> {
         for before in [false, true] {
             let mut at = u;
             for _ in 0..3 {
@@ -636,8 +671,8 @@ impl<S: NodeSource> Space<S> {
     /// space, and its area has not been freed since (by any means).
     pub unsafe fn free_handle(&mut self, handle: Handle) -> AreaInfo {
         let u = handle.0;
-        // SAFETY: caller contract: `u` is a used area in the busy tree.
-        unsafe { self.busy.cursor_mut_from_ptr(u.as_ptr()) }.remove();
+        // SAFETY: caller contract: `u` is a used area of the space.
+        unsafe { self.busy.remove(u) };
         // SAFETY: as above; it has just left the busy tree.
         unsafe { self.release_used(u) }
     }
@@ -660,8 +695,8 @@ impl<S: NodeSource> Space<S> {
     /// As for [`free_handle`](Self::free_handle).
     pub(crate) unsafe fn free_lazy_handle(&mut self, handle: Handle) -> AreaInfo {
         let u = handle.0;
-        // SAFETY: caller contract: `u` is a used area in the busy tree.
-        unsafe { self.busy.cursor_mut_from_ptr(u.as_ptr()) }.remove();
+        // SAFETY: caller contract: `u` is a used area of the space.
+        unsafe { self.busy.remove(u) };
         // SAFETY: as above; it has just left the busy tree.
         unsafe { self.retire_lazy(u) }
     }
@@ -694,15 +729,21 @@ impl<S: NodeSource> Space<S> {
     /// Takes the used area starting at `addr` out of the busy tree; refuses
     /// an area a cache holds or whose deferred free is pending.
     fn take_used(&mut self, addr: usize) -> Result<NonNull<Area>, Error> {
-        let mut at = self.busy.find_mut(&addr);
-        match at.get() {
-            None => return Err(Error::NotAllocated { addr }),
-            Some(u) if u.is_deferred() => return Err(Error::NotAllocated { addr }),
-            Some(u) if u.is_cached() => return Err(Error::Cached { addr }),
-            Some(_) => {}
+        let u = self
+            .busy
+            .starting_at(addr, &self.all)
+            .ok_or(Error::NotAllocated { addr })?;
+        // SAFETY: a used area of the space.
+        let ua = unsafe { a(u) };
+        if ua.is_deferred() {
+            return Err(Error::NotAllocated { addr });
         }
-        let u = at.remove().ok_or(Error::NotAllocated { addr })?;
-        Ok(UnsafeRef::as_ptr(&u))
+        if ua.is_cached() {
+            return Err(Error::Cached { addr });
+        }
+        // SAFETY: `u` is a used area the index holds.
+        unsafe { self.busy.remove(u) };
+        Ok(u)
     }
 
     /// Marks the used area `handle` names as held by a cache (or released by
@@ -831,13 +872,16 @@ impl<S: NodeSource> Space<S> {
         }
     }
 
-    /// The used area containing `addr` (`find_vm_area`), in O(log n).
+    /// The used area containing `addr` (`find_vm_area`): O(log n) with the
+    /// busy tree, a walk of the address list without one.
     ///
     /// An area whose deferred free is pending (pushed since the lock was
     /// taken) is freed already and is not found.
     pub fn find(&self, addr: usize) -> Option<AreaInfo> {
-        let a = self.busy.floor(&addr).get()?;
-        (addr < a.end() && !a.is_deferred()).then(|| AreaInfo::of(a, self.quantum))
+        let p = self.busy.containing(addr, &self.all)?;
+        // SAFETY: a used area of the space.
+        let a = unsafe { a(p) };
+        (!a.is_deferred()).then(|| AreaInfo::of(a, self.quantum))
     }
 
     /// Every tracked area, used and free, in address order, then the free
@@ -858,7 +902,7 @@ impl<S: NodeSource> Space<S> {
     /// pending).
     pub fn used(&self) -> impl Iterator<Item = AreaInfo> + '_ {
         self.busy
-            .iter()
+            .iter(&self.all)
             .filter(|a| !a.is_deferred())
             .map(|a| AreaInfo::of(a, self.quantum))
     }
@@ -903,7 +947,7 @@ impl<S: NodeSource> Space<S> {
         self.all
             .validate()
             .map_err(|_| ValidateError::AddressList)?;
-        self.busy.validate().map_err(ValidateError::BusyTree)?;
+        self.busy.validate()?;
         self.free.validate(self.shift)?;
         self.lazy.validate().map_err(|_| ValidateError::LazyList)?;
         let (mut expect, mut busy, mut used_bytes, mut free, mut prev_free) =
@@ -922,7 +966,7 @@ impl<S: NodeSource> Space<S> {
             if ar.end() > self.top {
                 return Err(ValidateError::PastTop { addr });
             }
-            let in_busy = self.busy.get(&addr).is_some();
+            let in_busy = ar.is_used() && !ar.is_lazy() && self.busy.holds(ar);
             if ar.is_lazy() {
                 lazy += 1;
                 lazy_bytes += size;
