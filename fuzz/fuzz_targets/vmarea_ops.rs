@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
         Policy::FirstFit,
         Policy::InstantFit,
         Policy::BestFit,
+        Policy::NextFit,
     ] {
         run_with(policy, index, &ops);
     }

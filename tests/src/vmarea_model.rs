@@ -48,6 +48,8 @@ struct Model {
     used: BTreeMap<usize, (usize, Flags, Handle)>,
     /// addr → size, freed lazily, not reusable until purged
     lazy: BTreeMap<usize, usize>,
+    /// Next fit: the end of the last allocation.
+    rotor: usize,
 }
 
 impl Model {
@@ -153,10 +155,18 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 };
                 // Without a fit among used and lazy ranges, the space purges
                 // the lazy ones and tries again.
-                let mut fit = m.lowest_fit(true, need, eff_align, lo, hi);
+                // Next fit looks at or after the rotor first, then wraps.
+                let next_fit = policy == Policy::NextFit;
+                let place = |m: &Model, lazy_too: bool| {
+                    let after = (next_fit && m.rotor > lo)
+                        .then(|| m.lowest_fit(lazy_too, need, eff_align, m.rotor, hi))
+                        .flatten();
+                    after.or_else(|| m.lowest_fit(lazy_too, need, eff_align, lo, hi))
+                };
+                let mut fit = place(&m, true);
                 let purges = expect_err.is_none() && fit.is_none() && !m.lazy.is_empty();
                 if purges {
-                    fit = m.lowest_fit(false, need, eff_align, lo, hi);
+                    fit = place(&m, false);
                 }
                 match s.alloc_handle(&req) {
                     Ok((a, h)) => {
@@ -167,6 +177,14 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                         assert!(a.used && !a.lazy && a.flags == flags && a.tag == 7);
                         if policy == Policy::FirstFit {
                             assert_eq!(Some(a.addr), fit, "FirstFit must take the lowest fit");
+                        }
+                        if next_fit {
+                            assert_eq!(
+                                Some(a.addr),
+                                fit,
+                                "NextFit must take the lowest fit after the rotor, else wrap"
+                            );
+                            m.rotor = a.end();
                         }
                         assert!(
                             fit.is_some(),

@@ -57,13 +57,18 @@ proptest! {
         run(Policy::BestFit, &ops);
     }
 
+    #[test]
+    fn next_fit_matches_model(ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 })) {
+        run(Policy::NextFit, &ops);
+    }
+
     /// Without the busy tree: frees by address and `find` walk the list.
     #[test]
     fn no_address_index_matches_model(
         ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 }),
-        p in 0usize..4,
+        p in 0usize..5,
     ) {
-        let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit][p];
+        let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit, Policy::NextFit][p];
         run_with(policy, AddressIndex::None, &ops);
     }
 }

@@ -5,7 +5,7 @@
 //! areas by address, a hash of unused areas by size, and an address-sorted
 //! list of all areas. [`Space`] is that design, with the policies later
 //! systems learned: Linux's augmented first-fit free tree and vmem's
-//! instant-fit and best-fit power-of-two lists ([`Policy`]).
+//! instant-fit and best-fit power-of-two lists and next fit ([`Policy`]).
 //!
 //! ```
 //! use vmarea::{AreaPool, Flags, Policy, Space};

@@ -155,6 +155,12 @@ impl Handle {
 // whenever its source can.
 unsafe impl<S: NodeSource + Send> Send for Space<S> {}
 
+/// The end of the fresh area `u`.
+fn fit_end(u: NonNull<Area>) -> usize {
+    // SAFETY: a fresh area just cut by the space.
+    unsafe { u.as_ref() }.end()
+}
+
 /// # Safety
 /// `a` is a live area of the space.
 #[inline(always)]
@@ -405,10 +411,8 @@ impl<S: NodeSource> Space<S> {
         Ok((self.mark_used(u, req), Handle(u)))
     }
 
-    /// Finds room and cuts the area out; None when nothing fits. The
-    /// policy's index is asked first; a policy that bumps (the RFC) then
-    /// places the request after the used areas, and once that reaches the
-    /// top, scans the address list.
+    /// Finds room and cuts the area out; None when nothing fits. Next fit
+    /// first tries `[rotor, hi)`, then wraps to the whole window.
     fn place(&mut self, need: usize, align: usize, req: &Request) -> Option<NonNull<Area>> {
         let fit = Fit {
             need,
@@ -416,22 +420,36 @@ impl<S: NodeSource> Space<S> {
             lo: req.lo,
             hi: req.hi,
         };
-        let found = match self.free.search(&fit, &self.geometry()) {
+        if let Some(r) = self.free.rotor().filter(|&r| r > fit.lo) {
+            if let Some(u) = self.place_from(&Fit { lo: r, ..fit }) {
+                return Some(u);
+            }
+        }
+        self.place_from(&fit)
+    }
+
+    /// The policy's index is asked first; a policy that bumps then places
+    /// the request after the used areas, and the RFC, once that reaches
+    /// the top, scans the address list.
+    fn place_from(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
+        let found = match self.free.search(fit, &self.geometry()) {
             Some(hit) => hit,
             None if self.policy.bumps() => {
-                if let Some(u) = self.bump(&fit) {
+                if let Some(u) = self.bump(fit) {
+                    self.free.placed(fit_end(u));
                     return Some(u);
                 }
                 if !self.policy.scans_when_full() {
                     return None;
                 }
-                self.scan_fit(&fit)?
+                self.scan_fit(fit)?
             }
             None => return None,
         };
         let (f, x) = found;
+        self.free.placed(x + fit.need);
         // SAFETY: `f` is a free area in the index and `x` a fitting placement.
-        Some(unsafe { self.carve(f, x, need) })
+        Some(unsafe { self.carve(f, x, fit.need) })
     }
 
     fn geometry(&self) -> Geometry {

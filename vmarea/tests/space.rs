@@ -6,11 +6,12 @@ use vmarea::{AreaInfo, Error, Flags, Policy, PoolNodes, Request, Space, Stats};
 
 const Q: usize = 0x1000;
 const S: usize = 0x100_0000;
-const POLICIES: [Policy; 4] = [
+const POLICIES: [Policy; 5] = [
     Policy::Rfc,
     Policy::FirstFit,
     Policy::InstantFit,
     Policy::BestFit,
+    Policy::NextFit,
 ];
 const NG: Flags = Flags::NO_GUARD;
 
@@ -394,4 +395,30 @@ fn free_by_handle_needs_no_search() {
         assert_eq!(freed, a);
         assert_eq!(s.used_count(), 0);
     });
+}
+
+/// Next fit hands out addresses after the previous allocation, so a freed
+/// one is not reused at once (vmem's `VM_NEXTFIT`, for IDs), and wraps
+/// when nothing fits after the rotor.
+#[test]
+fn next_fit_continues_after_the_last_allocation_and_wraps() {
+    let (start, q) = (0x10_0000, 0x1000);
+    let mut slots: Vec<vmarea::Area> = (0..16).map(|_| vmarea::Area::new()).collect();
+    let pool = PoolNodes::new(&mut slots);
+    let mut s = Space::new(start, start + 8 * q, q, Policy::NextFit, pool).unwrap();
+    let a = s.alloc(q, 0, Flags::NO_GUARD).unwrap();
+    let b = s.alloc(q, 0, Flags::NO_GUARD).unwrap();
+    s.free(a.addr).unwrap();
+    // FirstFit would reuse `a`; next fit continues after `b`.
+    let c = s.alloc(q, 0, Flags::NO_GUARD).unwrap();
+    assert_eq!(c.addr, b.end());
+    // Fill up to the end, then the rotor wraps to the freed `a`.
+    let rest: Vec<_> = (0..5)
+        .map(|_| s.alloc(q, 0, Flags::NO_GUARD).unwrap().addr)
+        .collect();
+    assert_eq!(*rest.last().unwrap(), start + 7 * q);
+    let wrapped = s.alloc(q, 0, Flags::NO_GUARD).unwrap();
+    assert_eq!(wrapped.addr, a.addr);
+    assert_eq!(s.alloc(q, 0, Flags::NO_GUARD), Err(Error::NoSpace));
+    s.validate().unwrap();
 }

@@ -50,23 +50,44 @@ impl KeyAdapter for FreeTree {
     }
 }
 
-/// The first-fit index.
-pub(crate) struct AddressTree(AvlTree<FreeTree>);
+/// The first-fit index, and next fit's rotor.
+pub(crate) struct AddressTree {
+    tree: AvlTree<FreeTree>,
+    /// Next fit: searches start at the end of the previous allocation.
+    rotor: Option<usize>,
+}
 
 impl AddressTree {
-    pub(crate) const fn new() -> Self {
-        AddressTree(AvlTree::new())
+    /// First fit, or with `next_fit` next fit (rotor at the start).
+    pub(crate) const fn new(next_fit: bool) -> Self {
+        AddressTree {
+            tree: AvlTree::new(),
+            rotor: if next_fit { Some(0) } else { None },
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.tree.len()
+    }
+
+    /// Next fit's rotor: where the next search starts (the space searches
+    /// `[rotor, hi)` first, then wraps to `[lo, hi)`).
+    pub(crate) fn rotor(&self) -> Option<usize> {
+        self.rotor
+    }
+
+    /// Next fit: the next search starts at `end`.
+    pub(crate) fn placed(&mut self, end: usize) {
+        if let Some(r) = &mut self.rotor {
+            *r = end;
+        }
     }
 
     /// # Safety
     /// As `FreeIndex::insert`.
     pub(crate) unsafe fn insert(&mut self, area: NonNull<Area>) {
         // SAFETY: the space keeps the area live while it is in the tree.
-        let r = self.0.insert(unsafe { UnsafeRef::from_raw(area) });
+        let r = self.tree.insert(unsafe { UnsafeRef::from_raw(area) });
         debug_assert!(r.is_ok(), "free areas never share an address");
     }
 
@@ -74,7 +95,7 @@ impl AddressTree {
     /// `area` is a member of this tree.
     pub(crate) unsafe fn remove(&mut self, area: NonNull<Area>) {
         // SAFETY: caller contract.
-        let _ = unsafe { self.0.cursor_mut_from_ptr(area.as_ptr()) }.remove();
+        let _ = unsafe { self.tree.cursor_mut_from_ptr(area.as_ptr()) }.remove();
     }
 
     /// # Safety
@@ -82,7 +103,7 @@ impl AddressTree {
     /// order) changed.
     pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>) {
         // SAFETY: caller contract: only its summarized size moved.
-        unsafe { self.0.cursor_mut_from_ptr(area.as_ptr()) }.propagate();
+        unsafe { self.tree.cursor_mut_from_ptr(area.as_ptr()) }.propagate();
     }
 
     /// Lowest-address fit: an in-order walk that never enters a subtree
@@ -90,9 +111,12 @@ impl AddressTree {
     /// large enough area fits; alignment or the window can make it visit
     /// more (each such visit skips an area too small once aligned).
     pub(crate) fn search(&self, fit: &Fit) -> Option<(NonNull<Area>, usize)> {
+        if fit.lo >= fit.hi {
+            return None;
+        }
         let big =
             |c: &Cursor<'_, FreeTree>| c.get().is_some_and(|n| n.aux.get() >= fit.need as u64);
-        let mut cur = self.0.root();
+        let mut cur = self.tree.root();
         if !big(&cur) {
             return None;
         }
@@ -129,14 +153,14 @@ impl AddressTree {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ValidateError> {
-        self.0.validate().map_err(ValidateError::FreeTree)?;
-        match self.0.iter().find(|n| n.is_used()) {
+        self.tree.validate().map_err(ValidateError::FreeTree)?;
+        match self.tree.iter().find(|n| n.is_used()) {
             Some(u) => Err(ValidateError::FreeMembership { addr: u.addr.get() }),
             None => Ok(()),
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0.clear();
+        self.tree.clear();
     }
 }

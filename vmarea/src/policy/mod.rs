@@ -47,6 +47,12 @@ pub enum Policy {
     /// vmem's best fit over the same lists: the smallest free area that fits
     /// within the first list holding any.
     BestFit,
+    /// vmem's next fit (`VM_NEXTFIT`): the lowest fit at or after the end
+    /// of the previous allocation (a rotor), wrapping to the start of the
+    /// window when nothing fits after it, so a freed address is not handed
+    /// out again soon (IDs, ASIDs, PIDs). The same augmented tree and bump
+    /// region as `FirstFit`; O(log n) per search.
+    NextFit,
 }
 
 impl Policy {
@@ -57,7 +63,7 @@ impl Policy {
     /// allocation there (and the free that gives it back) costs O(1)
     /// instead of re-summarising the tree's top free area twice per pair.
     pub(crate) const fn bumps(self) -> bool {
-        matches!(self, Policy::Rfc | Policy::FirstFit)
+        matches!(self, Policy::Rfc | Policy::FirstFit | Policy::NextFit)
     }
 
     /// Whether the index can miss a fit the address list holds, so that a
@@ -127,7 +133,8 @@ pub(crate) enum FreeIndex {
 impl FreeIndex {
     pub(crate) const fn new(policy: Policy) -> Self {
         match policy {
-            Policy::FirstFit => FreeIndex::FirstFit(AddressTree::new()),
+            Policy::FirstFit => FreeIndex::FirstFit(AddressTree::new(false)),
+            Policy::NextFit => FreeIndex::FirstFit(AddressTree::new(true)),
             Policy::InstantFit => FreeIndex::Lists(SizeLists::new(false)),
             Policy::BestFit => FreeIndex::Lists(SizeLists::new(true)),
             Policy::Rfc => FreeIndex::Hash(SizeHash::new()),
@@ -197,6 +204,21 @@ impl FreeIndex {
             FreeIndex::FirstFit(t) => t.search(fit),
             FreeIndex::Lists(l) => l.search(fit, g),
             FreeIndex::Hash(h) => h.search(fit, g),
+        }
+    }
+
+    /// Next fit's rotor, if the policy has one.
+    pub(crate) fn rotor(&self) -> Option<usize> {
+        match self {
+            FreeIndex::FirstFit(t) => t.rotor(),
+            _ => None,
+        }
+    }
+
+    /// An allocation now ends at `end` (the next-fit rotor moves there).
+    pub(crate) fn placed(&mut self, end: usize) {
+        if let FreeIndex::FirstFit(t) = self {
+            t.placed(end);
         }
     }
 
