@@ -6,7 +6,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use vmarea::{AddressIndex, AreaInfo, BoxNodes, Error, Flags, Handle, Policy, Request, Space};
+use vmarea::{
+    AddressIndex, AreaInfo, BoxNodes, Counters, Error, Flags, Handle, Policy, Request, Space,
+};
 
 pub const Q: usize = 4096;
 pub const START: usize = 0x10_0000;
@@ -50,9 +52,21 @@ struct Model {
     lazy: BTreeMap<usize, usize>,
     /// Next fit: the end of the last allocation.
     rotor: usize,
+    /// What the space's counters must read.
+    counters: Counters,
 }
 
 impl Model {
+    /// A purge of every lazily freed range, as the space counts it.
+    fn purge_all(&mut self) {
+        if !self.lazy.is_empty() {
+            self.counters.purges += 1;
+            self.counters.purged_areas += self.lazy.len() as u64;
+            self.counters.purged_bytes += self.lazy_bytes() as u64;
+        }
+        self.lazy.clear();
+    }
+
     /// Lowest placement of `need` bytes aligned to `align` in `[lo, hi)`
     /// overlapping no used (and, with `lazy_too`, no lazily freed) range.
     fn lowest_fit(
@@ -191,11 +205,13 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                             "{policy:?} placed {a:?} where the model has no room"
                         );
                         if purges {
-                            m.lazy.clear();
+                            m.purge_all();
                         }
+                        m.counters.allocs += 1;
                         m.used.insert(a.addr, (a.size, flags, h));
                     }
                     Err(e) => {
+                        m.counters.failures += 1;
                         match expect_err {
                             Some(want) => assert_eq!(e, want),
                             None => {
@@ -204,7 +220,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                             }
                         }
                         if purges {
-                            m.lazy.clear();
+                            m.purge_all();
                         } else {
                             assert_eq!(snapshot(&s), before, "refused {op:?} changed the space");
                         }
@@ -218,6 +234,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 let freed = s.free(addr).unwrap();
                 assert_eq!((freed.addr, freed.size, freed.flags), (addr, size, flags));
                 m.used.remove(&addr);
+                m.counters.frees += 1;
             }
             Op::FreeHandle(i) => {
                 let Some((addr, size, _, h)) = m.nth_live(i) else {
@@ -227,6 +244,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 let freed = unsafe { s.free_handle(h) };
                 assert_eq!((freed.addr, freed.size), (addr, size));
                 m.used.remove(&addr);
+                m.counters.frees += 1;
             }
             Op::FreeLazy(i) => {
                 let Some((addr, size, _, _)) = m.nth_live(i) else {
@@ -236,8 +254,9 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 assert_eq!((freed.addr, freed.size), (addr, size));
                 m.used.remove(&addr);
                 m.lazy.insert(addr, size);
+                m.counters.lazy_frees += 1;
                 if m.lazy_bytes() >= LAZY_MAX {
-                    m.lazy.clear();
+                    m.purge_all();
                 }
                 assert!(
                     s.find(addr).is_none(),
@@ -246,13 +265,14 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
             }
             Op::Purge => {
                 assert_eq!(s.purge(), m.lazy.len());
-                m.lazy.clear();
+                m.purge_all();
             }
             Op::FreeAddr(page) => {
                 let addr = START + page * Q;
                 match s.free(addr) {
                     Ok(f) => {
                         assert_eq!(m.used.remove(&addr).map(|x| x.0), Some(f.size));
+                        m.counters.frees += 1;
                     }
                     Err(e) => {
                         assert_eq!(e, Error::NotAllocated { addr });
@@ -287,6 +307,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
             m.lazy.iter().map(|(&a, &sz)| (a, sz)).collect::<Vec<_>>(),
             "after {op:?}"
         );
+        assert_eq!(s.counters(), m.counters, "counters after {op:?}");
         let st = s.stats();
         assert_eq!(st.used_bytes, want.iter().map(|x| x.1).sum::<usize>());
         assert_eq!(st.lazy_bytes, m.lazy_bytes());

@@ -90,6 +90,27 @@ impl AreaInfo {
     }
 }
 
+/// What a space has done since it was made, counted as it happens:
+/// reading them is O(1) (unlike [`Stats`], which walks the areas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Allocations that succeeded.
+    pub allocs: u64,
+    /// Allocation requests refused (any [`Error`](crate::Error)).
+    pub failures: u64,
+    /// Areas freed at once (`free`, `free_handle`).
+    pub frees: u64,
+    /// Areas freed lazily (`free_lazy`, and drained deferred frees).
+    pub lazy_frees: u64,
+    /// Purges that found lazily freed areas (each calls the flush hook).
+    pub purges: u64,
+    /// Areas merged back by those purges.
+    pub purged_areas: u64,
+    /// Bytes merged back by those purges.
+    pub purged_bytes: u64,
+}
+
 /// Occupancy of a space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {

@@ -27,7 +27,7 @@ use crate::busy::{AddressIndex, UsedAreas};
 use crate::containers::list::List;
 use crate::error::{Error, ValidateError};
 use crate::flush::{FlushHook, PurgeBatch};
-use crate::info::{AreaInfo, Stats};
+use crate::info::{AreaInfo, Counters, Stats};
 use crate::nodes::NodeSource;
 use crate::policy::{align_up, Fit, FreeIndex, Geometry, Policy};
 use core::fmt;
@@ -128,6 +128,8 @@ pub struct Space<S: NodeSource> {
     lazy_max: usize,
     /// Called with each purge batch before it is merged back.
     flush: Option<FlushHook>,
+    /// Event counts.
+    counters: Counters,
 }
 
 /// An allocated area, for [`Space::free_handle`]: frees without a search.
@@ -296,6 +298,15 @@ impl<S: NodeSource> Space<S> {
             lazy_bytes: 0,
             lazy_max: (end - start) / 64,
             flush: None,
+            counters: Counters {
+                allocs: 0,
+                failures: 0,
+                frees: 0,
+                lazy_frees: 0,
+                purges: 0,
+                purged_areas: 0,
+                purged_bytes: 0,
+            },
         }
     }
 
@@ -397,6 +408,15 @@ impl<S: NodeSource> Space<S> {
     /// As [`alloc_request`](Space::alloc_request), also returning a handle
     /// for [`free_handle`](Space::free_handle).
     pub fn alloc_handle(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
+        let r = self.try_alloc(req);
+        match r {
+            Ok(_) => self.counters.allocs += 1,
+            Err(_) => self.counters.failures += 1,
+        }
+        r
+    }
+
+    fn try_alloc(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         let (need, align) = self.check(req)?;
         self.materialize()?;
         self.reserve()?;
@@ -725,6 +745,7 @@ impl<S: NodeSource> Space<S> {
     /// # Safety
     /// `u` is a live used area of the space, on the address list, in no index.
     unsafe fn retire_lazy(&mut self, u: NonNull<Area>) -> AreaInfo {
+        self.counters.lazy_frees += 1;
         // SAFETY: caller contract; its chain view is free now.
         let freed = unsafe {
             let ua = a(u);
@@ -779,6 +800,7 @@ impl<S: NodeSource> Space<S> {
     /// # Safety
     /// `u` is a live used area of the space, on the address list, in no index.
     unsafe fn release_used(&mut self, u: NonNull<Area>) -> AreaInfo {
+        self.counters.frees += 1;
         // SAFETY: caller contract.
         let freed = AreaInfo::of(unsafe { a(u) }, self.quantum);
         self.used_bytes -= freed.size;
@@ -806,6 +828,8 @@ impl<S: NodeSource> Space<S> {
         if self.lazy.is_empty() {
             return 0;
         }
+        self.counters.purges += 1;
+        self.counters.purged_bytes += self.lazy_bytes as u64;
         if let Some(flush) = self.flush {
             flush(&PurgeBatch {
                 lazy: &self.lazy,
@@ -824,6 +848,7 @@ impl<S: NodeSource> Space<S> {
             }
             n += 1;
         }
+        self.counters.purged_areas += n as u64;
         n
     }
 
@@ -936,6 +961,11 @@ impl<S: NodeSource> Space<S> {
     /// Bytes in used areas, guards included. O(1).
     pub fn used_bytes(&self) -> usize {
         self.used_bytes
+    }
+
+    /// What the space has done since it was made. O(1).
+    pub fn counters(&self) -> Counters {
+        self.counters
     }
 
     /// Occupancy figures. O(areas): walks the list.
@@ -1075,6 +1105,7 @@ impl<S: NodeSource> Space<S> {
                 lazy_bytes: me.lazy_bytes,
                 lazy_max: me.lazy_max,
                 flush: me.flush,
+                counters: me.counters,
             };
             (space, core::ptr::read(&me.source))
         }
