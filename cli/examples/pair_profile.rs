@@ -15,6 +15,10 @@
 //! ```
 //!
 //! Instructions per pair = the collected Ir ÷ PAIRS.
+//!
+//! A fifth argument `random` measures the cache-missing case instead: each
+//! step frees a pseudo-randomly chosen live area (by handle) and allocates
+//! a new one in its place (`measured_random`, `measured_offset_random`).
 
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
@@ -28,6 +32,48 @@ fn measured_offset(a: &mut offset_allocator::Allocator<u32>, sizes: &[usize], pa
         // Pages plus the guard page, as the vmarea requests.
         let x = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
         a.free(black_box(x));
+    }
+}
+
+/// xorshift64.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[inline(never)]
+fn measured_offset_random(
+    a: &mut offset_allocator::Allocator<u32>,
+    live: &mut [offset_allocator::Allocation<u32>],
+    sizes: &[usize],
+    steps: usize,
+) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for k in 0..steps {
+        let i = (next(&mut x) % live.len() as u64) as usize;
+        a.free(live[i]);
+        live[i] = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
+    }
+}
+
+#[inline(never)]
+fn measured_random(
+    s: &mut Space<BoxNodes>,
+    live: &mut [vmarea::Handle],
+    sizes: &[usize],
+    steps: usize,
+) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for k in 0..steps {
+        let i = (next(&mut x) % live.len() as u64) as usize;
+        // SAFETY: `live` holds each live area's handle once.
+        black_box(unsafe { s.free_handle(live[i]) });
+        live[i] = s
+            .alloc_handle(&s.request(sizes[k & 4095] * PAGE))
+            .expect("alloc")
+            .1;
     }
 }
 
@@ -71,6 +117,7 @@ fn main() {
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let pairs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let mode = args.next().unwrap_or_default();
+    let random = args.next().as_deref() == Some("random");
     let by_handle = mode.starts_with("handle");
     let index = if mode == "handle-only" {
         AddressIndex::None
@@ -79,34 +126,57 @@ fn main() {
     };
     let prefill = n + n / 8;
     let sizes = sizes();
+    // Random replacement grows the live set to ~3.5 pages per area: room
+    // for it (the span, not a power of two, still has no class artefact).
+    let span_pages = if random {
+        6 * prefill + 1000
+    } else {
+        2 * prefill + 1000
+    };
     if who == "offset-allocator" {
-        let pages = (2 * prefill + 1000) as u32;
+        let pages = span_pages as u32;
         let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, prefill as u32 + 64);
         let all: Vec<_> = (0..prefill)
             .map(|_| a.allocate(2).expect("prefill"))
             .collect();
+        let mut live = Vec::new();
         for (i, x) in all.into_iter().enumerate() {
             if i % 8 == 7 {
                 a.free(x);
+            } else {
+                live.push(x);
             }
         }
-        measured_offset(&mut a, &sizes, pairs);
+        if random {
+            measured_offset_random(&mut a, &mut live, &sizes, pairs);
+        } else {
+            measured_offset(&mut a, &sizes, pairs);
+        }
         println!("offset-allocator n={n} pairs={pairs}");
         return;
     }
     // No artefact at a class boundary: the tail is not a power of two.
-    let end = START + (2 * prefill + 1000) * PAGE;
+    let end = START + span_pages * PAGE;
     let mut s =
         Space::with_address_index(START, end, PAGE, policy, index, BoxNodes).expect("space");
     let one_page = s.request(PAGE).flags(Flags::ALLOC);
     let all: Vec<_> = (0..prefill)
         .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
         .collect();
+    let mut live = Vec::new();
     for (i, h) in all.into_iter().enumerate() {
         if i % 8 == 7 {
             // SAFETY: `h` came from this space and is freed once.
             unsafe { s.free_handle(h) };
+        } else {
+            live.push(h);
         }
+    }
+    if random {
+        measured_random(&mut s, &mut live, &sizes, pairs);
+        s.validate().expect("valid");
+        println!("{policy:?} n={n} steps={pairs} random frees, index={index:?}");
+        return;
     }
     measured(&mut s, &sizes, pairs, by_handle);
     s.validate().expect("valid");
