@@ -100,6 +100,8 @@ fn bench_space(
                     tag: 0,
                     lo: START,
                     hi: end,
+                    phase: 0,
+                    nocross: 0,
                 };
                 if by_handle {
                     let (_, h) = s.alloc_handle(&req).expect("alloc");

@@ -88,6 +88,8 @@ impl VmAlloc for VmArea {
             tag: 0,
             lo,
             hi,
+            phase: 0,
+            nocross: 0,
         };
         self.space.alloc_request(&req).ok().map(|a| a.addr)
     }

@@ -258,6 +258,8 @@ fn run(name: String, mut vm: VmArea, events: &[(usize, Event)], as_traced: bool)
                     tag: 0,
                     lo,
                     hi,
+                    phase: 0,
+                    nocross: 0,
                 };
                 match s.alloc_request(&req) {
                     Ok(a) => {

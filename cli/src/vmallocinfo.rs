@@ -141,6 +141,8 @@ pub fn load(policy: Policy, lines: &[Line], file_order: &[Line]) -> Loaded {
             tag: 0,
             lo: at,
             hi: at.saturating_add(size).min(hi),
+            phase: 0,
+            nocross: 0,
         };
         match s.alloc_request(&req) {
             Ok(a) => {

@@ -20,6 +20,8 @@ fn decode(data: &[u8]) -> Vec<Op> {
                     guard: d & 1 == 1,
                     window: (d & 6 == 6).then_some((b % (PAGES + 8), d % (PAGES + 8))),
                     raw_align: (c[0] & 0x80 != 0).then_some(a * 257 + b),
+                    phase: if c[0] & 0x40 != 0 { b % 20 } else { 0 },
+                    nocross_shift: (c[0] & 0x20 != 0).then_some(u32::from(c[3] % 8)),
                 },
                 4 => Op::FreeLive(a),
                 5 => match b % 3 {

@@ -205,6 +205,8 @@ fn step<'a, S: NodeSource + Send + Sync>(
                 tag: 3,
                 lo,
                 hi,
+                phase: 0,
+                nocross: 0,
             };
             let before = snapshot(sh);
             let lazy_pending = before.iter().any(|i| i.lazy);

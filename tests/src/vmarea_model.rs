@@ -29,6 +29,11 @@ pub enum Op {
         guard: bool,
         window: Option<(usize, usize)>,
         raw_align: Option<usize>,
+        /// vmem's phase, in quanta (possibly not below the alignment).
+        phase: usize,
+        /// vmem's nocross as a shift over the quantum (None: no boundary);
+        /// possibly too small for the area.
+        nocross_shift: Option<u32>,
     },
     /// Free the n-th live area by address.
     FreeLive(usize),
@@ -67,13 +72,18 @@ impl Model {
         self.lazy.clear();
     }
 
-    /// Lowest placement of `need` bytes aligned to `align` in `[lo, hi)`
-    /// overlapping no used (and, with `lazy_too`, no lazily freed) range.
+    /// Lowest placement of `need` bytes at `x ≡ phase (mod align)`, not
+    /// crossing a multiple of `nocross` (0: none), in `[lo, hi)`,
+    /// overlapping no used (and, with `lazy_too`, no lazily freed) range:
+    /// by brute force over every quantum.
+    #[allow(clippy::too_many_arguments)]
     fn lowest_fit(
         &self,
         lazy_too: bool,
         need: usize,
         align: usize,
+        phase: usize,
+        nocross: usize,
         lo: usize,
         hi: usize,
     ) -> Option<usize> {
@@ -94,9 +104,15 @@ impl Model {
         if END > gap_start {
             gaps.push((gap_start, END));
         }
+        let ok = |x: usize| {
+            x % align == phase && (nocross == 0 || x / nocross == (x + need - 1) / nocross)
+        };
         gaps.into_iter().find_map(|(s, e)| {
-            let x = s.max(lo).div_ceil(align) * align;
-            (x + need <= e.min(hi)).then_some(x)
+            let limit = e.min(hi);
+            (s.max(lo)..)
+                .step_by(Q)
+                .take_while(|&x| x + need <= limit)
+                .find(|&x| ok(x))
         })
     }
 
@@ -139,7 +155,11 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 guard,
                 window,
                 raw_align,
+                phase,
+                nocross_shift,
             } => {
+                let phase = phase * Q;
+                let nocross = nocross_shift.map_or(0, |k| Q << k);
                 let size = pages * Q - if pages > 0 { Q / 2 } else { 0 }; // rounded up by the space
                 let align = raw_align.unwrap_or(Q << align_shift);
                 let flags = if guard {
@@ -155,6 +175,8 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                     tag: 7,
                     lo,
                     hi,
+                    phase,
+                    nocross,
                 };
                 let need = pages * Q + if guard { Q } else { 0 };
                 let eff_align = align.max(Q);
@@ -164,6 +186,11 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                     Some(Error::BadAlign)
                 } else if lo >= hi || lo < START || hi > END {
                     Some(Error::BadRange)
+                } else if phase >= eff_align
+                    || (nocross != 0
+                        && (nocross < need || phase % nocross.min(eff_align) + need > nocross))
+                {
+                    Some(Error::BadAlign)
                 } else {
                     None
                 };
@@ -173,9 +200,12 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 let next_fit = policy == Policy::NextFit;
                 let place = |m: &Model, lazy_too: bool| {
                     let after = (next_fit && m.rotor > lo)
-                        .then(|| m.lowest_fit(lazy_too, need, eff_align, m.rotor, hi))
+                        .then(|| {
+                            m.lowest_fit(lazy_too, need, eff_align, phase, nocross, m.rotor, hi)
+                        })
                         .flatten();
-                    after.or_else(|| m.lowest_fit(lazy_too, need, eff_align, lo, hi))
+                    after
+                        .or_else(|| m.lowest_fit(lazy_too, need, eff_align, phase, nocross, lo, hi))
                 };
                 let mut fit = place(&m, true);
                 let purges = expect_err.is_none() && fit.is_none() && !m.lazy.is_empty();
@@ -186,7 +216,12 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                     Ok((a, h)) => {
                         assert_eq!(expect_err, None, "{op:?} should have been refused");
                         assert_eq!(a.size, need);
-                        assert_eq!(a.addr % eff_align, 0);
+                        assert_eq!(a.addr % eff_align, phase);
+                        assert_eq!(
+                            a.addr.checked_div(nocross),
+                            (a.end() - 1).checked_div(nocross),
+                            "{a:?} crosses {nocross:#x}"
+                        );
                         assert!(a.addr >= lo && a.end() <= hi, "{a:?} outside window");
                         assert!(a.used && !a.lazy && a.flags == flags && a.tag == 7);
                         if policy == Policy::FirstFit {

@@ -11,8 +11,8 @@ use vmarea::Policy;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0usize..24, 0u32..5, any::<bool>(), proptest::option::weighted(0.2, (0usize..PAGES + 8, 0usize..PAGES + 8)), proptest::option::weighted(0.05, 0usize..100_000))
-            .prop_map(|(pages, align_shift, guard, window, raw_align)| Op::Alloc { pages, align_shift, guard, window, raw_align }),
+        6 => (0usize..24, 0u32..5, any::<bool>(), proptest::option::weighted(0.2, (0usize..PAGES + 8, 0usize..PAGES + 8)), proptest::option::weighted(0.05, 0usize..100_000), prop_oneof![8 => Just(0usize), 2 => 0usize..20], proptest::option::weighted(0.2, 0u32..7))
+            .prop_map(|(pages, align_shift, guard, window, raw_align, phase, nocross_shift)| Op::Alloc { pages, align_shift, guard, window, raw_align, phase, nocross_shift }),
         3 => (0usize..64).prop_map(Op::FreeLive),
         1 => (0usize..64).prop_map(Op::FreeHandle),
         2 => (0usize..64).prop_map(Op::FreeLazy),

@@ -46,6 +46,8 @@ fn run(threads: usize, cached: bool, random: bool) -> f64 {
                             tag: 0,
                             lo: S,
                             hi: S + (1 << 30),
+                            phase: 0,
+                            nocross: 0,
                         };
                         let (a, _) = sh.alloc_request(&req).unwrap();
                         sh.free(std::hint::black_box(a.addr)).unwrap();

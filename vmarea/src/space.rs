@@ -51,6 +51,13 @@ pub struct Request {
     pub lo: usize,
     /// The area must end at or below this address.
     pub hi: usize,
+    /// The start ≡ `phase` modulo the alignment (vmem's `phase`): a
+    /// multiple of the quantum below the effective alignment; 0 for none.
+    pub phase: usize,
+    /// The area must not cross a multiple of `nocross` (vmem's `nocross`,
+    /// e.g. a DMA boundary): 0 for none, else a power of two at least the
+    /// area's size (guard included).
+    pub nocross: usize,
 }
 
 impl Request {
@@ -72,6 +79,8 @@ impl Request {
             tag: 0,
             lo,
             hi,
+            phase: 0,
+            nocross: 0,
         }
     }
 
@@ -93,6 +102,20 @@ impl Request {
     #[must_use]
     pub const fn tag(mut self, tag: u32) -> Self {
         self.tag = tag;
+        self
+    }
+
+    /// With the start ≡ `phase` modulo the alignment.
+    #[must_use]
+    pub const fn phase(mut self, phase: usize) -> Self {
+        self.phase = phase;
+        self
+    }
+
+    /// Not crossing a multiple of `nocross` (a power of two).
+    #[must_use]
+    pub const fn nocross(mut self, nocross: usize) -> Self {
+        self.nocross = nocross;
         self
     }
 
@@ -374,6 +397,8 @@ impl<S: NodeSource> Space<S> {
             tag: 0,
             lo: self.start,
             hi: self.end,
+            phase: 0,
+            nocross: 0,
         })
     }
 
@@ -394,6 +419,8 @@ impl<S: NodeSource> Space<S> {
             tag: 0,
             lo,
             hi,
+            phase: 0,
+            nocross: 0,
         })
     }
 
@@ -439,6 +466,8 @@ impl<S: NodeSource> Space<S> {
             align,
             lo: req.lo,
             hi: req.hi,
+            phase: req.phase,
+            nocross: req.nocross,
         };
         if let Some(r) = self.free.rotor().filter(|&r| r > fit.lo) {
             if let Some(u) = self.place_from(&Fit { lo: r, ..fit }) {
@@ -507,6 +536,18 @@ impl<S: NodeSource> Space<S> {
             .and_then(|s| s.checked_add(guard))
             .filter(|s| s.checked_add(align).is_some())
             .ok_or(Error::Overflow)?;
+        // vmem_xalloc's constraints: a phase below the alignment, in
+        // quanta; a power-of-two boundary the area fits between.
+        if req.phase >= align || req.phase % self.quantum != 0 {
+            return Err(Error::BadAlign);
+        }
+        if req.nocross != 0
+            && (!req.nocross.is_power_of_two()
+                || req.nocross < need
+                || req.phase % req.nocross.min(align) + need > req.nocross)
+        {
+            return Err(Error::BadAlign);
+        }
         Ok((need, align))
     }
 
@@ -552,11 +593,8 @@ impl<S: NodeSource> Space<S> {
     /// The RFC's bump: place the area right after the end of the used
     /// areas. A gap left by alignment becomes (or extends) a free area.
     fn bump(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
-        let x = align_up(self.top.max(fit.lo), fit.align)?;
-        let end = x.checked_add(fit.need)?;
-        if end > self.end.min(fit.hi) {
-            return None;
-        }
+        let x = fit.first_at(self.top.max(fit.lo), self.end.min(fit.hi))?;
+        let end = x + fit.need;
         if x > self.top {
             let gap = x - self.top;
             // SAFETY: the list tail, if any, is a live area of the space.

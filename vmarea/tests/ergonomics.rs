@@ -20,6 +20,8 @@ fn request_builder_and_space_request() {
             tag: 9,
             lo: 0x10_0000,
             hi: 0x20_0000,
+            phase: 0,
+            nocross: 0,
         }
     );
     let a = s.alloc_request(&r).unwrap();

@@ -36,6 +36,8 @@ fn req(pages: usize) -> Request {
         tag: 0,
         lo: S,
         hi: S + 16 * Q,
+        phase: 0,
+        nocross: 0,
     }
 }
 

@@ -29,6 +29,8 @@ fn req(pages: usize) -> Request {
         tag: 0,
         lo: S,
         hi: S + 64 * Q,
+        phase: 0,
+        nocross: 0,
     }
 }
 
@@ -219,6 +221,8 @@ mod caches {
             tag: 0,
             lo: S,
             hi: S + 56 * Q,
+            phase: 0,
+            nocross: 0,
         };
         let (a, _) = sh.alloc_request(&big).unwrap();
         assert_eq!(sh.flush_depot(), 0, "the depot's magazine was flushed");

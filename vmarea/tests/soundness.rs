@@ -31,6 +31,8 @@ fn req(pages: usize, flags: Flags) -> Request {
         tag: 7,
         lo: S,
         hi: S + 1024 * Q,
+        phase: 0,
+        nocross: 0,
     }
 }
 

@@ -164,6 +164,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S,
                         hi: S + 64 * Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::ZeroSize,
                 ),
@@ -175,6 +177,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S,
                         hi: S + 64 * Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::BadAlign,
                 ),
@@ -186,6 +190,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S,
                         hi: S + 64 * Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::BadAlign,
                 ),
@@ -197,6 +203,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S,
                         hi: S + 64 * Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::Overflow,
                 ),
@@ -208,6 +216,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S + Q,
                         hi: S + Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::BadRange,
                 ),
@@ -219,6 +229,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S - Q,
                         hi: S + Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::BadRange,
                 ),
@@ -230,6 +242,8 @@ fn bad_inputs_change_nothing() {
                         tag: 0,
                         lo: S,
                         hi: S + 64 * Q,
+                        phase: 0,
+                        nocross: 0,
                     },
                     Error::NoSpace,
                 ),
@@ -301,6 +315,8 @@ fn find_display_and_stats() {
                 tag: 0xbeef,
                 lo: S,
                 hi: S + 64 * Q,
+                phase: 0,
+                nocross: 0,
             })
             .unwrap();
         let b = s.alloc(Q, 0, Flags::IOREMAP | NG).unwrap();
@@ -388,6 +404,8 @@ fn free_by_handle_needs_no_search() {
             tag: 1,
             lo: S,
             hi: S + 16 * Q,
+            phase: 0,
+            nocross: 0,
         };
         let (a, h) = s.alloc_handle(&req).unwrap();
         // SAFETY: `h` came from this space and the area is live.
@@ -421,4 +439,51 @@ fn next_fit_continues_after_the_last_allocation_and_wraps() {
     assert_eq!(wrapped.addr, a.addr);
     assert_eq!(s.alloc(q, 0, Flags::NO_GUARD), Err(Error::NoSpace));
     s.validate().unwrap();
+}
+
+/// vmem_xalloc's constraints on every policy: a phase modulo the
+/// alignment, a boundary the area must not cross, and refusals for
+/// constraints that cannot be met together (nothing changed).
+#[test]
+fn phase_and_nocross_constraints() {
+    for p in POLICIES {
+        let mut slots: Vec<vmarea::Area> = (0..32).map(|_| vmarea::Area::new()).collect();
+        let mut s = Space::new(S, S + 64 * Q, Q, p, PoolNodes::new(&mut slots)).unwrap();
+        // Phase: start ≡ Q (mod 4Q).
+        let a = s
+            .alloc_request(&s.request(Q).align(4 * Q).phase(Q).flags(NG))
+            .unwrap();
+        assert_eq!((a.addr - S) % (4 * Q), Q, "{p:?}");
+        // Nocross: three quanta never straddle a multiple of 4Q.
+        for _ in 0..6 {
+            let b = s
+                .alloc_request(&s.request(3 * Q).nocross(4 * Q).flags(NG))
+                .unwrap();
+            assert_eq!(
+                (b.addr - S) / (4 * Q),
+                (b.end() - 1 - S) / (4 * Q),
+                "{p:?} {b:?}"
+            );
+        }
+        s.validate().unwrap();
+        let before: Vec<_> = s.iter().collect();
+        for bad in [
+            s.request(Q).align(4 * Q).phase(4 * Q), // phase not below the alignment
+            s.request(Q).phase(Q / 2),              // phase not in quanta
+            s.request(4 * Q).nocross(2 * Q),        // larger than the boundary
+            s.request(Q).nocross(3 * Q),            // not a power of two
+            s.request(2 * Q)
+                .align(4 * Q)
+                .phase(3 * Q)
+                .nocross(4 * Q)
+                .flags(NG), // phase + size past it
+        ] {
+            assert_eq!(s.alloc_request(&bad), Err(Error::BadAlign), "{p:?} {bad:?}");
+        }
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            before,
+            "{p:?}: a refusal changed nothing"
+        );
+    }
 }

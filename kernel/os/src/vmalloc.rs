@@ -123,6 +123,8 @@ pub fn vmalloc_align(size: usize, align: usize) -> Option<Vm> {
         tag: 0,
         lo: VMALLOC_START,
         hi: VMALLOC_END,
+        phase: 0,
+        nocross: 0,
     };
     let (a, handle) = VMALLOC.alloc_request(&req).ok()?;
     let mut mem = memory();
@@ -168,6 +170,8 @@ pub fn ioremap(phys: u64, size: usize) -> Option<usize> {
         tag: 0,
         lo: VMALLOC_START,
         hi: VMALLOC_END,
+        phase: 0,
+        nocross: 0,
     };
     let (a, _) = VMALLOC.alloc_request(&req).ok()?;
     let mut mem = memory();

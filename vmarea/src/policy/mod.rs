@@ -91,26 +91,61 @@ pub(crate) struct Geometry {
 
 /// One placement request, as every search takes it: `need` bytes (guard
 /// included, a multiple of the quantum) aligned to `align` (a power of two
-/// at least the quantum), inside `[lo, hi)`.
+/// at least the quantum) with the start ≡ `phase` (mod `align`), not
+/// crossing a multiple of `nocross` (0: no boundary), inside `[lo, hi)`.
+/// The space has checked that the constraints can be met together.
 #[derive(Clone, Copy)]
 pub(crate) struct Fit {
     pub need: usize,
     pub align: usize,
     pub lo: usize,
     pub hi: usize,
+    pub phase: usize,
+    pub nocross: usize,
 }
 
 impl Fit {
     /// Where the request goes inside free area `f`, if it fits.
     pub(crate) fn place_in(&self, f: &Area) -> Option<usize> {
-        let x = align_up(f.addr.get().max(self.lo), self.align)?;
-        let end = x.checked_add(self.need)?;
-        (end <= f.end().min(self.hi)).then_some(x)
+        self.first_at(f.addr.get().max(self.lo), f.end().min(self.hi))
     }
 
-    /// No alignment beyond the quantum and the whole space as the window.
+    /// The lowest start at or above `base` meeting the alignment, phase and
+    /// boundary with the whole request below `limit`.
+    pub(crate) fn first_at(&self, base: usize, limit: usize) -> Option<usize> {
+        let mut x = self.aligned_from(base)?;
+        if self.nocross != 0 && self.crosses(x) {
+            // The next boundary, then aligned again: a block holds the
+            // request from there (checked by the space), so one step does.
+            x = self.aligned_from(align_up(x.checked_add(1)?, self.nocross)?)?;
+            if self.crosses(x) {
+                return None;
+            }
+        }
+        (x.checked_add(self.need)? <= limit).then_some(x)
+    }
+
+    /// The lowest x ≥ `base` with x ≡ phase (mod align).
+    fn aligned_from(&self, base: usize) -> Option<usize> {
+        if base <= self.phase {
+            return Some(self.phase);
+        }
+        align_up(base - self.phase, self.align)?.checked_add(self.phase)
+    }
+
+    /// Whether `[x, x + need)` crosses a multiple of `nocross`.
+    fn crosses(&self, x: usize) -> bool {
+        (x ^ (x + self.need - 1)) & !(self.nocross - 1) != 0
+    }
+
+    /// No alignment beyond the quantum, no phase or boundary, and the whole
+    /// space as the window.
     pub(crate) fn unconstrained(&self, g: &Geometry) -> bool {
-        self.align == 1 << g.shift && self.lo == g.start && self.hi == g.end
+        self.align == 1 << g.shift
+            && self.phase == 0
+            && self.nocross == 0
+            && self.lo == g.start
+            && self.hi == g.end
     }
 }
 

@@ -245,6 +245,8 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
                 tag: 0,
                 lo,
                 hi,
+                phase: 0,
+                nocross: 0,
             };
             let r = match space.alloc_handle(&req) {
                 Err(Error::NoSpace) => {

@@ -378,6 +378,8 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
             tag: 0,
             lo,
             hi,
+            phase: 0,
+            nocross: 0,
         }
     }
 
