@@ -90,6 +90,41 @@ impl AreaInfo {
     }
 }
 
+/// Which segments [`Space::walk`](crate::Space::walk) visits (vmem_walk's
+/// type mask): combine with `|`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Segments(u8);
+
+impl Segments {
+    /// Allocated areas (including cached ones).
+    pub const USED: Segments = Segments(1);
+    /// Free ranges (including a space's untracked top, except under `Rfc`).
+    pub const FREE: Segments = Segments(2);
+    /// Freed areas awaiting a purge or drain (`unpurged vm_area`).
+    pub const LAZY: Segments = Segments(4);
+    /// Every segment.
+    pub const ALL: Segments = Segments(7);
+
+    /// Whether `info`'s kind is selected.
+    pub fn selects(self, info: &AreaInfo) -> bool {
+        let kind = if info.used {
+            Self::USED
+        } else if info.lazy {
+            Self::LAZY
+        } else {
+            Self::FREE
+        };
+        self.0 & kind.0 != 0
+    }
+}
+
+impl core::ops::BitOr for Segments {
+    type Output = Segments;
+    fn bitor(self, o: Segments) -> Segments {
+        Segments(self.0 | o.0)
+    }
+}
+
 /// What a space has done since it was made, counted as it happens:
 /// reading them is O(1) (unlike [`Stats`], which walks the areas).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -71,7 +71,7 @@ pub use area::{Area, Flags, MAX_SPAN};
 pub use busy::AddressIndex;
 pub use error::{Error, ValidateError};
 pub use flush::{FlushHook, PurgeBatch};
-pub use info::{AreaInfo, Counters, Stats};
+pub use info::{AreaInfo, Counters, Segments, Stats};
 #[cfg(feature = "alloc")]
 pub use nodes::BoxNodes;
 pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};

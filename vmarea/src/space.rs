@@ -27,7 +27,7 @@ use crate::busy::{AddressIndex, UsedAreas};
 use crate::containers::list::List;
 use crate::error::{Error, ValidateError};
 use crate::flush::{FlushHook, PurgeBatch};
-use crate::info::{AreaInfo, Counters, Stats};
+use crate::info::{AreaInfo, Counters, Segments, Stats};
 use crate::nodes::NodeSource;
 use crate::policy::{align_up, Fit, FreeIndex, Geometry, Policy};
 use core::fmt;
@@ -977,6 +977,25 @@ impl<S: NodeSource> Space<S> {
             .iter()
             .map(|l| AreaInfo::of(unsafe { a(Area::from_list(l)) }, self.quantum))
             .chain(unmaterialized)
+    }
+
+    /// The segments of the kinds `which` selects, in address order (vmem's
+    /// `vmem_walk`): e.g. `walk(Segments::FREE | Segments::LAZY)`.
+    ///
+    /// ```
+    /// use vmarea::{AreaPool, Flags, Policy, Segments, Space};
+    /// static AREAS: AreaPool<16> = AreaPool::new();
+    /// let mut s = Space::new(0x10_0000, 0x20_0000, 0x1000, Policy::FirstFit, &AREAS).unwrap();
+    /// let a = s.alloc(0x1000, 0, Flags::ALLOC).unwrap();
+    /// let b = s.alloc(0x1000, 0, Flags::ALLOC).unwrap();
+    /// s.free_lazy(a.addr).unwrap();
+    /// let used: Vec<_> = s.walk(Segments::USED).map(|i| i.addr).collect();
+    /// assert_eq!(used, [b.addr]);
+    /// assert_eq!(s.walk(Segments::LAZY).count(), 1);
+    /// assert_eq!(s.walk(Segments::ALL).count(), s.iter().count());
+    /// ```
+    pub fn walk(&self, which: Segments) -> impl Iterator<Item = AreaInfo> + '_ {
+        self.iter().filter(move |i| which.selects(i))
     }
 
     /// The used areas in address order (not those whose deferred free is
