@@ -2,8 +2,9 @@
 //! `pair_profile CONTENDER N PAIRS [handle|handle-only]` (`handle-only`:
 //! frees by handle on a space without the busy tree, `AddressIndex::None`;
 //! CONTENDER: a vmarea policy,
-//! `Rfc` `FirstFit` `InstantFit` `BestFit`, or `offset-allocator`, the
-//! peer issue 10 measures against, driven natively) lays out N live one-page areas
+//! `Rfc` `FirstFit` `InstantFit` `BestFit`, `offset-allocator`, the peer
+//! issue 10 measures against, or `linux-2.4`, the baseline, both driven
+//! natively and collected in `measured_offset*` / `measured_linux24`) lays out N live one-page areas
 //! (two pages with the guard, every 8th freed again to leave holes, as the
 //! benches do), then runs PAIRS alloc+free pairs of 1–4 pages (a fixed
 //! xorshift sequence) inside `measured`, the only function to collect:
@@ -25,6 +26,14 @@ use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
+
+#[inline(never)]
+fn measured_linux24(l: &mut vmarea_cli::baselines::linux24::VmList, sizes: &[usize], pairs: usize) {
+    for k in 0..pairs {
+        let addr = l.get_vm_area(sizes[k & 4095] * PAGE).expect("alloc");
+        black_box(l.vfree(addr));
+    }
+}
 
 #[inline(never)]
 fn measured_offset(a: &mut offset_allocator::Allocator<u32>, sizes: &[usize], pairs: usize) {
@@ -133,6 +142,21 @@ fn main() {
     } else {
         2 * prefill + 1000
     };
+    if who == "linux-2.4" {
+        // The prefill's outcome, built directly (N calls would be O(n²)).
+        let areas: Vec<(usize, usize)> = (0..prefill)
+            .filter(|i| i % 8 != 7)
+            .map(|i| (START + 2 * i * PAGE, 2 * PAGE))
+            .collect();
+        let mut l = vmarea_cli::baselines::linux24::VmList::with_areas(
+            START,
+            START + span_pages * PAGE,
+            &areas,
+        );
+        measured_linux24(&mut l, &sizes, pairs);
+        println!("linux-2.4 n={n} pairs={pairs}");
+        return;
+    }
     if who == "offset-allocator" {
         let pages = span_pages as u32;
         let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, prefill as u32 + 64);
