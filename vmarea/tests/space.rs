@@ -338,9 +338,22 @@ fn find_display_and_stats() {
 
 #[test]
 fn instant_fit_takes_a_list_that_surely_fits() {
+    with_space(Policy::InstantFit, 256, |s| {
+        // Free areas of 40 and 100 pages; a 40-page request skips the
+        // 40-page area's list (32..63 pages, not all ≥ 40) and takes the
+        // 100-page one, from a list (64..127) that surely fits.
+        let x: Vec<_> = [40, 1, 100, 1]
+            .iter()
+            .map(|&n| s.alloc(n * Q, 0, NG).unwrap())
+            .collect();
+        s.free(x[0].addr).unwrap();
+        s.free(x[2].addr).unwrap();
+        let got = s.alloc(40 * Q, 0, NG).unwrap();
+        assert_eq!(got.addr, x[2].addr);
+    });
     with_space(Policy::InstantFit, 64, |s| {
-        // Free areas of 3 and 9 pages; a 3-page request skips the 3-page
-        // area's list (sizes 2..4 are not all ≥ 3) and takes the 9-page one.
+        // Below 32 pages every size has an exact list (FreeBSD's): a
+        // 3-page request takes the 3-page hole, not the 9-page one.
         let x: Vec<_> = [3, 1, 9, 1]
             .iter()
             .map(|&n| s.alloc(n * Q, 0, NG).unwrap())
@@ -348,8 +361,8 @@ fn instant_fit_takes_a_list_that_surely_fits() {
         s.free(x[0].addr).unwrap();
         s.free(x[2].addr).unwrap();
         let got = s.alloc(3 * Q, 0, NG).unwrap();
-        assert_eq!(got.addr, x[2].addr);
-        // Best fit on the same layout takes the exact 3-page hole.
+        assert_eq!(got.addr, x[0].addr);
+        // Best fit on the same layout takes the exact 3-page hole too.
     });
     with_space(Policy::BestFit, 64, |s| {
         let x: Vec<_> = [9, 1, 3, 1]

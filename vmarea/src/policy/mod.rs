@@ -3,7 +3,8 @@
 //!
 //! - [`first_fit`]: an AVL tree by address whose nodes keep the largest
 //!   free size below them (Linux ≥ 5.2's augmented free tree);
-//! - [`size_lists`]: vmem's power-of-two lists and a bitmap of non-empty
+//! - [`size_lists`]: exact lists for small sizes (FreeBSD), then vmem's
+//!   power-of-two lists, and a bitmap of non-empty
 //!   lists, searched by instant fit or best fit;
 //! - [`rfc_hash`]: the RFC's hash of free areas by size, exact hits only
 //!   (the space bumps past the used areas when it misses).

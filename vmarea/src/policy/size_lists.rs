@@ -1,24 +1,56 @@
-//! vmem's segregated free lists: list k holds free areas of 2^k to
-//! 2^(k+1) − 1 quanta, and a bitmap marks the non-empty lists. Instant fit
-//! takes the head of the first list whose every member is large enough;
-//! best fit takes the smallest fit of the first list holding any.
+//! Segregated free lists: FreeBSD's exact lists for the small sizes (list
+//! q − 1 holds free areas of exactly q quanta, q < 32), then vmem's
+//! power-of-two lists (2^k to 2^(k+1) − 1 quanta, k ≥ 5), and a bitmap of
+//! the non-empty lists. Instant fit takes the head of the first list whose
+//! every member is large enough; best fit takes the smallest fit of the
+//! first list holding any — for a small request an exact list answers at
+//! once, instead of scanning a power-of-two list of smaller holes.
 
-use super::{Fit, Geometry, SIZE_CLASSES};
+use super::{Fit, Geometry};
 use crate::area::Area;
 use crate::containers::hash::{Bucket, HashChains};
 use crate::error::ValidateError;
 use core::ptr::NonNull;
 
-/// Power-of-two class of a size in quanta: floor(log2(q)).
+/// Sizes below this many quanta have an exact list each.
+const EXACT: usize = 32;
+/// Exact lists (1 … 31 quanta), then one per power of two from 2^5.
+const LISTS: usize = EXACT - 1 + (usize::BITS as usize - 5);
+static_assertions::const_assert!(LISTS <= 128);
+
+/// The list of a size in quanta (≥ 1): exact below [`EXACT`], else by
+/// floor(log2(q)).
 fn class_of(quanta: usize) -> usize {
-    (usize::BITS - 1 - quanta.leading_zeros()) as usize
+    if quanta < EXACT {
+        quanta - 1
+    } else {
+        EXACT - 1 + (usize::BITS - 1 - quanta.leading_zeros()) as usize - 5
+    }
+}
+
+/// The first list whose every member holds at least `quanta`.
+fn first_sure(quanta: usize) -> usize {
+    if quanta < EXACT || quanta.is_power_of_two() {
+        class_of(quanta)
+    } else {
+        class_of(quanta) + 1
+    }
+}
+
+/// Bits `k` and above.
+fn from(k: usize) -> u128 {
+    if k >= 128 {
+        0
+    } else {
+        !0u128 << k
+    }
 }
 
 /// The lists, the bitmap, and which fit searches them.
 pub(crate) struct SizeLists {
-    chains: HashChains<[Bucket; SIZE_CLASSES]>,
+    chains: HashChains<[Bucket; LISTS]>,
     /// Bit k set ⇔ list k is non-empty.
-    nonempty: u64,
+    nonempty: u128,
     /// Best fit (else instant fit).
     best: bool,
 }
@@ -82,19 +114,12 @@ impl SizeLists {
     pub(crate) fn search(&self, fit: &Fit, g: &Geometry) -> Option<(NonNull<Area>, usize)> {
         if !self.best && fit.unconstrained(g) {
             // Instant fit: a list whose every area is at least `need`.
-            let q = fit.need >> g.shift;
-            let k = if q.is_power_of_two() {
-                class_of(q)
-            } else {
-                class_of(q) + 1
-            };
-            if k < SIZE_CLASSES {
-                let mask = self.nonempty & !((1u64 << k) - 1);
-                if mask != 0 {
-                    let f = self.chain(mask.trailing_zeros() as usize).next()?;
-                    // SAFETY: list members are live free areas.
-                    return Some((f, unsafe { f.as_ref() }.addr.get()));
-                }
+            let k = first_sure(fit.need >> g.shift);
+            let mask = self.nonempty & from(k);
+            if mask != 0 {
+                let f = self.chain(mask.trailing_zeros() as usize).next()?;
+                // SAFETY: list members are live free areas.
+                return Some((f, unsafe { f.as_ref() }.addr.get()));
             }
         }
         self.scan(fit, g.shift)
@@ -104,7 +129,7 @@ impl SizeLists {
     /// with `best` the smallest fit of the first list holding any.
     fn scan(&self, fit: &Fit, shift: u32) -> Option<(NonNull<Area>, usize)> {
         let first = class_of(fit.need >> shift);
-        let mut classes = self.nonempty & !((1u64 << first) - 1);
+        let mut classes = self.nonempty & from(first);
         while classes != 0 {
             let k = classes.trailing_zeros() as usize;
             classes &= classes - 1;
@@ -134,7 +159,7 @@ impl SizeLists {
         self.chains
             .validate()
             .map_err(|_| ValidateError::FreeChains)?;
-        for k in 0..SIZE_CLASSES {
+        for k in 0..LISTS {
             if self.chains.bucket_is_empty(k) == (self.nonempty & (1 << k) != 0) {
                 return Err(ValidateError::FreeBitmap);
             }
