@@ -16,6 +16,10 @@ if ! command -v qemu-system-x86_64 >/dev/null || [ ! -e /usr/share/ovmf/OVMF.fd 
 fi
 rustup component add --toolchain nightly rust-src llvm-tools
 rustup target add --toolchain nightly x86_64-unknown-none
+# CI installs first, then builds and boots in the background.
+if [ "${KERNEL_PREPARE_ONLY:-}" = 1 ]; then
+    exit 0
+fi
 
 # The kernel needs nightly only for `extern "x86-interrupt"` handlers; the
 # image builder because the bootloader builds its stages with -Z flags.
