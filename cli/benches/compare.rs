@@ -22,41 +22,15 @@ use std::time::{Duration, SystemTime};
 use vmarea::{BoxNodes, Flags, Policy, Request, Space};
 
 use bench_table as criterion_table;
+use bench_table::workload::{holes, prefill_count, sizes};
 use vmarea_cli::baselines::linux24;
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
 const BASELINE_MAX: usize = 100_000;
 
-/// Sizes in pages for the measured allocations: a fixed xorshift sequence.
-fn sizes() -> Vec<usize> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..4096)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            1 + (x % 4) as usize
-        })
-        .collect()
-}
-
 fn span_pages(n: usize) -> usize {
     2 * prefill_count(n) + 1024
-}
-
-/// How many 1-page areas the prefill allocates so that N stay live once
-/// every 8th is freed.
-fn prefill_count(n: usize) -> usize {
-    n + n / 8
-}
-
-/// The prefill areas to free again: every 8th, leaving holes.
-fn holes<T>(all: Vec<T>) -> impl Iterator<Item = T> {
-    all.into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % 8 == 7)
-        .map(|(_, x)| x)
 }
 
 const CONTENDERS: [&str; 9] = [
@@ -118,7 +92,7 @@ fn bench_space(
 fn bench_linux24(c: &mut Criterion, n: usize, sz: &[usize]) {
     // The prefill's outcome: 2-page areas from the start, every 8th gone.
     let areas: Vec<(usize, usize)> = (0..prefill_count(n))
-        .filter(|i| i % 8 != 7)
+        .filter(|&i| !bench_table::workload::is_hole(i))
         .map(|i| (START + 2 * i * PAGE, 2 * PAGE))
         .collect();
     let mut l = linux24::VmList::with_areas(START, START + span_pages(n) * PAGE, &areas);

@@ -21,6 +21,7 @@
 //! step frees a pseudo-randomly chosen live area (by handle) and allocates
 //! a new one in its place (`measured_random`, `measured_offset_random`).
 
+use bench_table::workload::{is_hole, prefill_count, sizes};
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 
@@ -101,19 +102,6 @@ fn measured(s: &mut Space<BoxNodes>, sizes: &[usize], pairs: usize, by_handle: b
     }
 }
 
-/// Sizes in pages: a fixed xorshift sequence of 1–4.
-fn sizes() -> Vec<usize> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..4096)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            1 + (x % 4) as usize
-        })
-        .collect()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let who = args.next().unwrap_or_default();
@@ -133,7 +121,7 @@ fn main() {
     } else {
         AddressIndex::BusyTree
     };
-    let prefill = n + n / 8;
+    let prefill = prefill_count(n);
     let sizes = sizes();
     // Random replacement grows the live set to ~3.5 pages per area: room
     // for it (the span, not a power of two, still has no class artefact).
@@ -145,7 +133,7 @@ fn main() {
     if who == "linux-2.4" {
         // The prefill's outcome, built directly (N calls would be O(n²)).
         let areas: Vec<(usize, usize)> = (0..prefill)
-            .filter(|i| i % 8 != 7)
+            .filter(|&i| !is_hole(i))
             .map(|i| (START + 2 * i * PAGE, 2 * PAGE))
             .collect();
         let mut l = vmarea_cli::baselines::linux24::VmList::with_areas(
@@ -165,7 +153,7 @@ fn main() {
             .collect();
         let mut live = Vec::new();
         for (i, x) in all.into_iter().enumerate() {
-            if i % 8 == 7 {
+            if is_hole(i) {
                 a.free(x);
             } else {
                 live.push(x);
@@ -189,7 +177,7 @@ fn main() {
         .collect();
     let mut live = Vec::new();
     for (i, h) in all.into_iter().enumerate() {
-        if i % 8 == 7 {
+        if is_hole(i) {
             // SAFETY: `h` came from this space and is freed once.
             unsafe { s.free_handle(h) };
         } else {

@@ -3,6 +3,8 @@
 //! where criterion writes its estimates, and a Markdown table of the
 //! medians of this run with ratios to the first contender.
 
+pub mod workload;
+
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 

@@ -371,16 +371,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// builder methods.
     pub fn request(&self, size: usize) -> Request {
         let (lo, hi) = self.bounds;
-        Request {
-            size,
-            align: 0,
-            flags: Flags::ALLOC,
-            tag: 0,
-            lo,
-            hi,
-            phase: 0,
-            nocross: 0,
-        }
+        Request::new(size, lo, hi)
     }
 
     /// The space's quantum.
