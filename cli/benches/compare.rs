@@ -19,7 +19,7 @@
 use criterion::{BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
-use vmarea::{BoxNodes, Flags, Policy, Request, Space};
+use vmarea::{BoxNodes, Flags, Policy, Space};
 
 use bench_table as criterion_table;
 use bench_table::workload::{holes, prefill_count, sizes};
@@ -67,16 +67,7 @@ fn bench_space(
             b.iter(|| {
                 let pages = sz[k & 4095];
                 k += 1;
-                let req = Request {
-                    size: pages * PAGE,
-                    align: 0,
-                    flags: Flags::ALLOC,
-                    tag: 0,
-                    lo: START,
-                    hi: end,
-                    phase: 0,
-                    nocross: 0,
-                };
+                let req = s.request(pages * PAGE);
                 if by_handle {
                     let (_, h) = s.alloc_handle(&req).expect("alloc");
                     // SAFETY: `h` was just returned by this space and not freed.

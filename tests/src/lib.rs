@@ -12,6 +12,16 @@
 // obvious from the model they mirror.
 #![allow(missing_docs)]
 
+/// Proptest cases per suite: `native` normally, `miri` under Miri (about
+/// 1000× slower); `PROPTEST_CASES` overrides both.
+pub fn proptest_cases(native: u32, miri: u32) -> u32 {
+    let default = if cfg!(miri) { miri } else { native };
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub mod avl_fixture;
 pub mod avl_model;
 pub mod shared_model;

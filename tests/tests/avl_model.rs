@@ -30,12 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn cases() -> u32 {
-    // Miri is ~1000x slower: keep its run short. PROPTEST_CASES overrides.
-    let default = if cfg!(miri) { 4 } else { 256 };
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    cross_tests::proptest_cases(256, 4)
 }
 
 proptest! {

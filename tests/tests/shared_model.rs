@@ -37,11 +37,7 @@ fn op() -> impl Strategy<Value = SOp> {
 }
 
 fn cases() -> u32 {
-    let default = if cfg!(miri) { 1 } else { 64 };
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    cross_tests::proptest_cases(64, 1)
 }
 
 fn len() -> std::ops::Range<usize> {

@@ -23,11 +23,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn cases() -> u32 {
-    let default = if cfg!(miri) { 3 } else { 200 };
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    cross_tests::proptest_cases(200, 3)
 }
 
 proptest! {
