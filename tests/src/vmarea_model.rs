@@ -72,14 +72,42 @@ impl Model {
         self.lazy.clear();
     }
 
+    /// First and next fit's choice in `[lo, hi)`: the lowest placement in
+    /// a gap offering at least the sure room inside the window (room for
+    /// the request at any alignment: `need + align - Q`, doubled less `Q`
+    /// with a boundary), and only when no gap offers it, the lowest
+    /// placement anywhere.
+    #[allow(clippy::too_many_arguments)]
+    fn address_order_fit(
+        &self,
+        lazy_too: bool,
+        need: usize,
+        align: usize,
+        phase: usize,
+        nocross: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Option<usize> {
+        // Saturating: refused requests (huge alignments) are placed too.
+        let sure = if nocross == 0 {
+            (need + align).saturating_sub(Q)
+        } else {
+            (need + align).saturating_mul(2).saturating_sub(3 * Q)
+        };
+        self.lowest_fit(lazy_too, sure, need, align, phase, nocross, lo, hi)
+            .or_else(|| self.lowest_fit(lazy_too, need, need, align, phase, nocross, lo, hi))
+    }
+
     /// Lowest placement of `need` bytes at `x ≡ phase (mod align)`, not
     /// crossing a multiple of `nocross` (0: none), in `[lo, hi)`,
-    /// overlapping no used (and, with `lazy_too`, no lazily freed) range:
-    /// by brute force over every quantum.
+    /// overlapping no used (and, with `lazy_too`, no lazily freed) range,
+    /// in a gap with at least `room` bytes inside the window: by brute
+    /// force over every quantum.
     #[allow(clippy::too_many_arguments)]
     fn lowest_fit(
         &self,
         lazy_too: bool,
+        room: usize,
         need: usize,
         align: usize,
         phase: usize,
@@ -109,6 +137,9 @@ impl Model {
         };
         gaps.into_iter().find_map(|(s, e)| {
             let limit = e.min(hi);
+            if limit.saturating_sub(s.max(lo)) < room {
+                return None;
+            }
             (s.max(lo)..)
                 .step_by(Q)
                 .take_while(|&x| x + need <= limit)
@@ -199,13 +230,12 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 // Next fit looks at or after the rotor first, then wraps.
                 let next_fit = policy == Policy::NextFit;
                 let place = |m: &Model, lazy_too: bool| {
+                    let in_window =
+                        |lo| m.address_order_fit(lazy_too, need, eff_align, phase, nocross, lo, hi);
                     let after = (next_fit && m.rotor > lo)
-                        .then(|| {
-                            m.lowest_fit(lazy_too, need, eff_align, phase, nocross, m.rotor, hi)
-                        })
+                        .then(|| in_window(m.rotor))
                         .flatten();
-                    after
-                        .or_else(|| m.lowest_fit(lazy_too, need, eff_align, phase, nocross, lo, hi))
+                    after.or_else(|| in_window(lo))
                 };
                 let mut fit = place(&m, true);
                 let purges = expect_err.is_none() && fit.is_none() && !m.lazy.is_empty();
@@ -225,13 +255,17 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                         assert!(a.addr >= lo && a.end() <= hi, "{a:?} outside window");
                         assert!(a.used && !a.lazy && a.flags == flags && a.tag == 7);
                         if policy == Policy::FirstFit {
-                            assert_eq!(Some(a.addr), fit, "FirstFit must take the lowest fit");
+                            assert_eq!(
+                                Some(a.addr),
+                                fit,
+                                "FirstFit must take the lowest fit with sure room, else the lowest fit"
+                            );
                         }
                         if next_fit {
                             assert_eq!(
                                 Some(a.addr),
                                 fit,
-                                "NextFit must take the lowest fit after the rotor, else wrap"
+                                "NextFit must take first fit's choice after the rotor, else wrap"
                             );
                             m.rotor = a.end();
                         }

@@ -468,13 +468,29 @@ impl<S: NodeSource> Space<S> {
             hi: req.hi,
             phase: req.phase,
             nocross: req.nocross,
+            room: need,
         };
         if let Some(r) = self.free.rotor().filter(|&r| r > fit.lo) {
-            if let Some(u) = self.place_from(&Fit { lo: r, ..fit }) {
+            if let Some(u) = self.place_sure_first(&Fit { lo: r, ..fit }) {
                 return Some(u);
             }
         }
-        self.place_from(&fit)
+        self.place_sure_first(&fit)
+    }
+
+    /// First and next fit ask for an area that surely holds the request
+    /// (O(log n)) before the exact lowest fit (a walk): Linux searches
+    /// `size + align - 1` and fails there; this space fails only when no
+    /// free area holds the request at all. The other policies search once.
+    fn place_sure_first(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
+        if self.policy.sure_room_first() {
+            if let Some(room) = fit.sure_room(self.quantum).filter(|&r| r > fit.need) {
+                if let Some(u) = self.place_from(&Fit { room, ..*fit }) {
+                    return Some(u);
+                }
+            }
+        }
+        self.place_from(fit)
     }
 
     /// The policy's index is asked first; a policy that bumps then places
@@ -507,6 +523,12 @@ impl<S: NodeSource> Space<S> {
             start: self.start,
             end: self.end,
         }
+    }
+
+    /// Free areas the first-fit tree's searches have stopped at so far.
+    #[cfg(test)]
+    pub(crate) fn tree_visits(&self) -> usize {
+        self.free.tree_visits()
     }
 
     /// Validates a request; returns (bytes with guard, effective alignment).
@@ -593,7 +615,11 @@ impl<S: NodeSource> Space<S> {
     /// The RFC's bump: place the area right after the end of the used
     /// areas. A gap left by alignment becomes (or extends) a free area.
     fn bump(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
-        let x = fit.first_at(self.top.max(fit.lo), self.end.min(fit.hi))?;
+        let (from, to) = (self.top.max(fit.lo), self.end.min(fit.hi));
+        if to.saturating_sub(from) < fit.room {
+            return None;
+        }
+        let x = fit.first_at(from, to)?;
         let end = x + fit.need;
         if x > self.top {
             let gap = x - self.top;

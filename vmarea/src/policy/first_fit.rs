@@ -55,6 +55,9 @@ pub(crate) struct AddressTree {
     tree: AvlTree<FreeTree>,
     /// Next fit: searches start at the end of the previous allocation.
     rotor: Option<usize>,
+    /// Areas the searches stopped at (tests bound the walk with it).
+    #[cfg(test)]
+    pub(crate) visits: core::cell::Cell<usize>,
 }
 
 impl AddressTree {
@@ -63,6 +66,8 @@ impl AddressTree {
         AddressTree {
             tree: AvlTree::new(),
             rotor: if next_fit { Some(0) } else { None },
+            #[cfg(test)]
+            visits: core::cell::Cell::new(0),
         }
     }
 
@@ -106,16 +111,22 @@ impl AddressTree {
         unsafe { self.tree.cursor_mut_from_ptr(area.as_ptr()) }.propagate();
     }
 
-    /// Lowest-address fit: an in-order walk that never enters a subtree
-    /// whose largest free size is below `need`. O(log n) when the first
-    /// large enough area fits; alignment or the window can make it visit
-    /// more (each such visit skips an area too small once aligned).
+    /// The lowest area with `fit.room` bytes inside the window that holds
+    /// the request: an in-order walk from the window's start that never
+    /// enters a subtree whose largest free size is below `fit.room`.
+    ///
+    /// With `room` at least [`Fit::sure_room`] every area it stops at holds
+    /// the request, and only the two areas lying across `lo` and `hi` can
+    /// offer less room than their size: O(log n). With `room = need` (the
+    /// exact search, asked only when no area offers the sure room) every
+    /// area of `need` bytes that alignment, phase or boundary defeat costs
+    /// a visit: O(n) at worst.
     pub(crate) fn search(&self, fit: &Fit) -> Option<(NonNull<Area>, usize)> {
         if fit.lo >= fit.hi {
             return None;
         }
         let big =
-            |c: &Cursor<'_, FreeTree>| c.get().is_some_and(|n| n.aux.get() >= fit.need as u64);
+            |c: &Cursor<'_, FreeTree>| c.get().is_some_and(|n| n.aux.get() >= fit.room as u64);
         let mut cur = self.tree.root();
         if !big(&cur) {
             return None;
@@ -131,8 +142,12 @@ impl AddressTree {
                 if n.addr.get() >= fit.hi {
                     return None;
                 }
-                if let Some(x) = fit.place_in(n) {
-                    return Some((NonNull::from(n), x));
+                #[cfg(test)]
+                self.visits.set(self.visits.get() + 1);
+                if fit.room_in(n) >= fit.room {
+                    if let Some(x) = fit.place_in(n) {
+                        return Some((NonNull::from(n), x));
+                    }
                 }
                 if big(&cur.right()) {
                     cur = cur.right();

@@ -19,6 +19,8 @@
 mod first_fit;
 mod rfc_hash;
 mod size_lists;
+#[cfg(all(test, feature = "alloc"))]
+mod tests;
 
 use crate::area::Area;
 use crate::error::ValidateError;
@@ -41,6 +43,14 @@ pub enum Policy {
     /// areas (Linux ≥ 5.2's `find_vmap_lowest_match`); the free region
     /// above the used areas stays out of the tree and is bumped through in
     /// O(1), as the RFC's step 5 does.
+    ///
+    /// An aligned, phased or bounded request takes the lowest free area
+    /// with the *sure room* inside the window, room that holds it wherever
+    /// the area starts (`need + align - quantum`; with a `nocross`
+    /// boundary `2 (need + align) - 3 quantum`): O(log n), as Linux
+    /// searches `size + align - 1`. Only when no area has that room does
+    /// it walk for the exact lowest fit (where Linux fails), which can
+    /// visit every area of at least `need` bytes.
     FirstFit,
     /// vmem's instant fit: power-of-two free lists and a bitmap; O(1) for
     /// requests without alignment or window constraints.
@@ -65,6 +75,13 @@ impl Policy {
     /// instead of re-summarising the tree's top free area twice per pair.
     pub(crate) const fn bumps(self) -> bool {
         matches!(self, Policy::Rfc | Policy::FirstFit | Policy::NextFit)
+    }
+
+    /// Whether the space first asks for an area that surely holds an
+    /// aligned or constrained request, then for the exact lowest fit (see
+    /// [`Fit::room`]): the address-ordered policies.
+    pub(crate) const fn sure_room_first(self) -> bool {
+        matches!(self, Policy::FirstFit | Policy::NextFit)
     }
 
     /// Whether the index can miss a fit the address list holds, so that a
@@ -95,6 +112,14 @@ pub(crate) struct Geometry {
 /// at least the quantum) with the start ≡ `phase` (mod `align`), not
 /// crossing a multiple of `nocross` (0: no boundary), inside `[lo, hi)`.
 /// The space has checked that the constraints can be met together.
+///
+/// `room` is what the address-ordered searches (first and next fit) ask of
+/// a free area before they try to place the request in it: the area's part
+/// inside the window must be at least that long. The space first asks for
+/// [`Fit::sure_room`], so that the first area the augmented tree offers
+/// holds the request at any alignment (O(log n), Linux's
+/// `size + align - 1` search), and only when no area offers that much asks
+/// again with `room = need`, the exact lowest fit.
 #[derive(Clone, Copy)]
 pub(crate) struct Fit {
     pub need: usize,
@@ -103,9 +128,29 @@ pub(crate) struct Fit {
     pub hi: usize,
     pub phase: usize,
     pub nocross: usize,
+    pub room: usize,
 }
 
 impl Fit {
+    /// The room that holds the request wherever it starts (quantum `q`),
+    /// or None when that overflows. Aligning a start (and its phase) moves
+    /// it up by at most `align - q`; stepping over a `nocross` boundary
+    /// moves it at most `need - q` to the boundary, then `align - q` to
+    /// the next aligned start: `2 (need + align) - 3q` in all.
+    pub(crate) fn sure_room(&self, q: usize) -> Option<usize> {
+        let slack = self.align - q;
+        if self.nocross == 0 {
+            return self.need.checked_add(slack);
+        }
+        self.need.checked_add(slack)?.checked_mul(2)?.checked_sub(q)
+    }
+
+    /// The part of free area `f` inside the window, in bytes (0 if none).
+    pub(crate) fn room_in(&self, f: &Area) -> usize {
+        let (from, to) = (f.addr.get().max(self.lo), f.end().min(self.hi));
+        to.saturating_sub(from)
+    }
+
     /// Where the request goes inside free area `f`, if it fits.
     pub(crate) fn place_in(&self, f: &Area) -> Option<usize> {
         self.first_at(f.addr.get().max(self.lo), f.end().min(self.hi))
@@ -244,6 +289,15 @@ impl FreeIndex {
             FreeIndex::FirstFit(t) => t.search(fit),
             FreeIndex::Lists(l) => l.search(fit, g),
             FreeIndex::Hash(h) => h.search(fit, g),
+        }
+    }
+
+    /// Free areas the first-fit tree's searches have stopped at so far.
+    #[cfg(test)]
+    pub(crate) fn tree_visits(&self) -> usize {
+        match self {
+            FreeIndex::FirstFit(t) => t.visits.get(),
+            _ => 0,
         }
     }
 
