@@ -1,8 +1,8 @@
 //! The whole safe surface of the shared layer (issue 8 point 9): bytes
 //! decode into operations on a `SharedSpace` — caches, guards, deferred
 //! frees (also under the lock), lazy frees purged through the flush hook,
-//! depot flushes, `PoolNodes` running out — with sizes and alignments up to
-//! `usize::MAX`, checked after every step by the model executor the
+//! depot flushes, `vm_map_ram` blocks on two CPUs, `PoolNodes` running
+//! out — with sizes and alignments up to `usize::MAX`, checked after every step by the model executor the
 //! proptest suite uses (`tests/src/shared_model.rs`). cargo fuzz
 //! builds it with AddressSanitizer.
 #![no_main]
@@ -31,7 +31,7 @@ fn decode(data: &[u8]) -> Vec<SOp> {
         .map(|c| {
             let (a, b, d, e) = (c[1], c[2], c[3], c[4]);
             let (ua, ub) = (usize::from(a), usize::from(b));
-            match c[0] % 14 {
+            match c[0] % 18 {
                 0..=2 => SOp::Alloc {
                     size: raw(c[0] >> 4, a, b),
                     align: if d & 0x80 != 0 { raw(d, e, a) } else { 0 },
@@ -56,6 +56,22 @@ fn decode(data: &[u8]) -> Vec<SOp> {
                 },
                 11 => SOp::FreeAddr(ua.wrapping_mul(usize::from(b % 3 + 1))),
                 12 => SOp::Find(ua),
+                13 | 14 => SOp::Map {
+                    cpu: usize::from(e & 1),
+                    size: if d & 1 == 0 {
+                        (ua % 70 + 1) * 4096 - usize::from(b)
+                    } else {
+                        raw(c[0] >> 4, a, b)
+                    },
+                },
+                15 => SOp::Unmap {
+                    cpu: usize::from(e & 1),
+                    n: ua,
+                },
+                16 => match d % 2 {
+                    0 => SOp::FreeMappedByAddr(ua),
+                    _ => SOp::PurgeBlocks(usize::from(e & 1)),
+                },
                 _ => match b % 4 {
                     0 => SOp::Drain,
                     1 => SOp::Purge,

@@ -3,16 +3,17 @@
 //! target `shared_ops`: a `SharedSpace` over a small `PoolNodes` (so
 //! `NoNode` happens) or `BoxNodes`, two per-CPU caches with different
 //! flags, guards, deferred frees (also while the lock is held), lazy frees
-//! purged through a flush hook, depot flushes, and requests up to
-//! `usize::MAX`. After every step: `validate()`, every area the model
+//! purged through a flush hook, depot flushes, `vm_map_ram`-style
+//! mappings from two CPUs' `VmapBlocks`, and requests up to `usize::MAX`. After every step: `validate()`, every area the model
 //! holds is found as it was handed out, no allocation overlaps anything
-//! held or lazily freed and not yet flushed, and refusals changed nothing.
+//! held or lazily freed (or unmapped from a block) and not yet flushed,
+//! every block is consistent, and refusals changed nothing.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
 use vmarea::{
-    Area, AreaInfo, BoxNodes, Cached, CpuCache, Error, Flags, Handle, NodeSource, Policy,
-    PoolNodes, PurgeBatch, RawSpinlock, Request, SharedSpace, Space,
+    Area, AreaInfo, BoxNodes, Cached, CpuCache, Error, Flags, Handle, MappedRam, NodeSource,
+    Policy, PoolNodes, PurgeBatch, RawSpinlock, Request, SharedSpace, Space, VmapBlocks,
 };
 
 pub const Q: usize = 4096;
@@ -61,6 +62,21 @@ pub enum SOp {
     Purge,
     FlushCache(usize),
     FlushDepot,
+    /// `vm_map_ram` of `size` raw bytes on CPU `cpu` (0 or 1).
+    Map {
+        cpu: usize,
+        size: usize,
+    },
+    /// The n-th mapping unmapped through CPU `cpu`'s blocks (refused,
+    /// unchanged, if the other CPU mapped it; then unmapped there).
+    Unmap {
+        cpu: usize,
+        n: usize,
+    },
+    /// The n-th mapping's address to `SharedSpace::free`: refused.
+    FreeMappedByAddr(usize),
+    /// `purge_fragmented_blocks` on CPU `cpu`.
+    PurgeBlocks(usize),
 }
 
 thread_local! {
@@ -70,10 +86,9 @@ thread_local! {
 
 fn flush_hook(batch: &PurgeBatch<'_>) {
     UNFLUSHED.with_borrow_mut(|u| {
-        for r in batch.ranges() {
-            if let Some(i) = u.iter().position(|x| *x == r) {
-                u.swap_remove(i);
-            }
+        for (s, e) in batch.ranges() {
+            // Pieces unmapped from a block are flushed with their block.
+            u.retain(|&(a, b)| !(s <= a && b <= e));
         }
     });
 }
@@ -87,6 +102,8 @@ struct Model<'a> {
     direct: Vec<(usize, usize, Flags, Handle)>,
     /// Cached allocations handed out, with the cache that served them.
     cached: Vec<(usize, Cached<'a>)>,
+    /// `vm_map_ram` mappings, with the CPU whose blocks served them.
+    mapped: Vec<(usize, MappedRam<'a>)>,
 }
 
 impl Model<'_> {
@@ -95,6 +112,7 @@ impl Model<'_> {
             .iter()
             .map(|&(a, s, ..)| (a, s))
             .chain(self.cached.iter().map(|(_, c)| (c.addr(), c.size())))
+            .chain(self.mapped.iter().map(|(_, x)| (x.addr(), x.size())))
     }
 
     fn overlaps_held(&self, addr: usize, size: usize) -> bool {
@@ -130,12 +148,18 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
     let flags = [Flags::ALLOC, Flags::MAP | Flags::NO_GUARD];
     let mut caches: [CpuCache<'_, RawSpinlock, S>; 2] =
         [CpuCache::new(&sh, flags[0]), CpuCache::new(&sh, flags[1])];
+    let mut blocks = [VmapBlocks::new(&sh), VmapBlocks::new(&sh)];
     let mut m = Model {
         direct: Vec::new(),
         cached: Vec::new(),
+        mapped: Vec::new(),
     };
     for op in ops {
-        step(&sh, &mut caches, &mut m, op);
+        step(&sh, &mut caches, &mut blocks, &mut m, op);
+        for b in &blocks {
+            b.validate()
+                .unwrap_or_else(|e| panic!("{policy:?} after {op:?}: {e}"));
+        }
         let g = sh.lock();
         g.validate()
             .unwrap_or_else(|e| panic!("{policy:?} after {op:?}: {e}"));
@@ -148,6 +172,11 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
             assert!(i.cached && i.used, "{i:?}");
             assert_eq!((i.size, i.flags), (x.size(), flags[*c]));
         }
+        for (_, x) in &m.mapped {
+            let i = g.find(x.addr()).expect("a mapping is found");
+            assert!(i.cached && i.used && i.flags == Flags::MAP, "{i:?}");
+            assert!(i.addr <= x.addr() && x.addr() + x.size() <= i.end());
+        }
         let direct_in_space = g.used().filter(|i| !i.cached).count();
         assert_eq!(direct_in_space, m.direct.len(), "after {op:?}");
     }
@@ -156,6 +185,10 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
         caches[c].free(x).unwrap();
     }
     drop(caches);
+    for (c, x) in m.mapped.drain(..) {
+        blocks[c].unmap(x).unwrap();
+    }
+    drop(blocks);
     sh.flush_depot();
     for &(a, ..) in &m.direct {
         sh.free(a).unwrap();
@@ -177,6 +210,7 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
 fn step<'a, S: NodeSource + Send + Sync>(
     sh: &'a SharedSpace<RawSpinlock, S>,
     caches: &mut [CpuCache<'a, RawSpinlock, S>; 2],
+    blocks: &mut [VmapBlocks<'a, RawSpinlock, S>; 2],
     m: &mut Model<'a>,
     op: &SOp,
 ) {
@@ -332,6 +366,62 @@ fn step<'a, S: NodeSource + Send + Sync>(
         }
         SOp::FlushDepot => {
             sh.flush_depot();
+        }
+        SOp::Map { cpu, size } => {
+            let c = cpu % 2;
+            let held = blocks[c].blocks();
+            match blocks[c].map(size) {
+                Ok(x) => {
+                    assert!(x.size() >= size && x.addr() >= START && x.addr() + x.size() <= END);
+                    assert!(!m.overlaps_held(x.addr(), x.size()), "mapping overlaps");
+                    assert!(
+                        !overlaps_unflushed(x.addr(), x.size()),
+                        "{x:?} reuses a range not yet flushed"
+                    );
+                    if x.in_block() {
+                        assert!(x.size().is_power_of_two());
+                    }
+                    m.mapped.push((c, x));
+                }
+                Err(e) => {
+                    assert!(matches!(
+                        e,
+                        Error::ZeroSize | Error::Overflow | Error::NoSpace | Error::NoNode
+                    ));
+                    assert_eq!(blocks[c].blocks(), held, "a refused map kept a block");
+                }
+            }
+        }
+        SOp::Unmap { cpu, n } => {
+            if !m.mapped.is_empty() {
+                let (owner, x) = m.mapped.swap_remove(n % m.mapped.len());
+                let range = (x.addr(), x.addr() + x.size());
+                let x = if cpu % 2 != owner {
+                    let before = snapshot(sh);
+                    let back = blocks[cpu % 2].unmap(x).expect_err("another CPU's mapping");
+                    assert_eq!(snapshot(sh), before, "a refused unmap changed the space");
+                    back.0
+                } else {
+                    x
+                };
+                UNFLUSHED.with_borrow_mut(|u| u.push(range));
+                blocks[owner].unmap(x).unwrap();
+            }
+        }
+        SOp::FreeMappedByAddr(n) => {
+            if let Some((_, x)) = m.mapped.get(n % m.mapped.len().max(1)) {
+                let before = snapshot(sh);
+                let addr = x.addr();
+                if sh.find(addr).is_some_and(|i| i.addr == addr) {
+                    assert_eq!(sh.free(addr), Err(Error::Cached { addr }));
+                } else {
+                    assert_eq!(sh.free(addr), Err(Error::NotAllocated { addr }));
+                }
+                assert_eq!(snapshot(sh), before);
+            }
+        }
+        SOp::PurgeBlocks(cpu) => {
+            blocks[cpu % 2].purge();
         }
     }
 }

@@ -33,6 +33,11 @@ fn op() -> impl Strategy<Value = SOp> {
         1 => Just(SOp::Purge),
         1 => (0usize..2).prop_map(SOp::FlushCache),
         1 => Just(SOp::FlushDepot),
+        4 => (0usize..2, prop_oneof![8 => (1usize..70).prop_map(|p| p * 4096 - 7), 1 => size()])
+            .prop_map(|(cpu, size)| SOp::Map { cpu, size }),
+        3 => (0usize..2, 0usize..64).prop_map(|(cpu, n)| SOp::Unmap { cpu, n }),
+        1 => (0usize..64).prop_map(SOp::FreeMappedByAddr),
+        1 => (0usize..2).prop_map(SOp::PurgeBlocks),
     ]
 }
 

@@ -82,6 +82,9 @@ pub use smp::shared::{Guard, RawLock, SharedSpace};
 pub use smp::spin::RawSpinlock;
 #[cfg(not(loom))]
 pub use smp::spin::SpinMutex;
+pub use smp::vmap_blocks::{
+    BlockError, ForeignMapped, MappedRam, VmapBlocks, BLOCK_QUANTA, BLOCK_SLOTS, MAX_BLOCK_MAP,
+};
 pub use space::{Handle, Request, Space};
 #[cfg(loom)]
 pub use sync::weaken;

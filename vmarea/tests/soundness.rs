@@ -6,8 +6,9 @@
 
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use vmarea::{
-    AreaInfo, BoxNodes, Cached, CpuCache, Error, Flags, ForeignCached, Guard, Handle, Policy,
-    RawSpinlock, Request, SharedSpace, Space, ValidateError, ROUNDS,
+    AreaInfo, BlockError, BoxNodes, Cached, CpuCache, Error, Flags, ForeignCached, ForeignMapped,
+    Guard, Handle, MappedRam, Policy, RawSpinlock, Request, SharedSpace, Space, ValidateError,
+    VmapBlocks, ROUNDS,
 };
 
 const Q: usize = 4096;
@@ -67,6 +68,13 @@ assert_impl_all!(CpuCache<'static, RawSpinlock, BoxNodes>: Send, Sync);
 assert_impl_all!(Cached<'static>: Send, Sync);
 assert_not_impl_any!(Cached<'static>: Clone, Copy);
 assert_impl_all!(Handle: Send, Sync, Copy);
+// The vm_map_ram blocks: a `VmapBlocks` is a `&SharedSpace` and handles
+// (both Send + Sync); a `MappedRam` is plain data, move-only.
+assert_impl_all!(VmapBlocks<'static, RawSpinlock, BoxNodes>: Send, Sync);
+assert_impl_all!(MappedRam<'static>: Send, Sync);
+assert_not_impl_any!(MappedRam<'static>: Clone, Copy);
+assert_impl_all!(ForeignMapped<'static>: core::error::Error);
+assert_impl_all!(BlockError: core::error::Error, Send, Sync);
 // Point 8: every error is a `core::error::Error`.
 assert_impl_all!(Error: core::error::Error, Send, Sync);
 assert_impl_all!(ValidateError: core::error::Error);
