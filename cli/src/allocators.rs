@@ -22,6 +22,17 @@ pub trait VmAlloc {
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize>;
     /// Frees the area at `addr`; false if there is none.
     fn free(&mut self, addr: usize) -> bool;
+    /// `vm_map_ram` of `size` bytes (no guard page). The default is an
+    /// allocation of its own, the path Linux takes above `VMAP_MAX_ALLOC`
+    /// (and the only one a single-threaded allocator without per-CPU
+    /// blocks has).
+    fn map_ram(&mut self, size: usize) -> Option<usize> {
+        self.alloc(size, 0)
+    }
+    /// `vm_unmap_ram` of what [`map_ram`](Self::map_ram) returned.
+    fn unmap_ram(&mut self, addr: usize) -> bool {
+        self.free(addr)
+    }
     /// Whether alignments above a page are supported.
     fn aligns(&self) -> bool {
         true
@@ -95,6 +106,10 @@ impl VmAlloc for VmArea {
     }
     fn free(&mut self, addr: usize) -> bool {
         self.space.free(addr).is_ok()
+    }
+    fn map_ram(&mut self, size: usize) -> Option<usize> {
+        let req = self.space.request(size).flags(Flags::MAP | Flags::NO_GUARD);
+        self.space.alloc_request(&req).ok().map(|a| a.addr)
     }
     fn metadata_per_area(&self) -> usize {
         core::mem::size_of::<vmarea::Area>()

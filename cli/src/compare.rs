@@ -204,7 +204,7 @@ pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
         for (idx, (test, _)) in TESTS.iter().enumerate() {
             tick(&format!("{name}: {test}"));
             let one = Params {
-                run_test_mask: 1 << idx,
+                run_test_mask: test_vmalloc::mask_of(idx),
                 ..p.clone()
             };
             let shared = Mutex::new(make());

@@ -36,7 +36,7 @@ impl Default for Params {
             test_repeat_count: 1,
             test_loop_count: 1_000_000,
             nr_pages: 0,
-            run_test_mask: (1 << TESTS.len()) - 1,
+            run_test_mask: ALL_TESTS_MASK,
             seed: 0x7e57_ab1e,
         }
     }
@@ -83,12 +83,20 @@ impl Vm<'_> {
         let freed = self.inner.lock().expect("allocator lock").free(addr);
         debug_assert!(freed, "vfree of an address the test allocated");
     }
+    fn vm_map_ram(&self, size: usize) -> Option<usize> {
+        self.inner.lock().expect("allocator lock").map_ram(size)
+    }
+    fn vm_unmap_ram(&self, addr: usize) {
+        let freed = self.inner.lock().expect("allocator lock").unmap_ram(addr);
+        debug_assert!(freed, "vm_unmap_ram of an address the test mapped");
+    }
 }
 
 type Test = fn(&Vm<'_>, &Params, &mut Rng) -> bool;
 
-/// The tests, in the module's order (bit i of `run_test_mask` is test i).
-pub const TESTS: [(&str, Test); 8] = [
+/// The tests, in the module's order; test i is selected by bit
+/// [`MASK_BIT`]`[i]` of `run_test_mask`, the module's own bit.
+pub const TESTS: [(&str, Test); 9] = [
     ("fix_size_alloc_test", fix_size_alloc_test),
     ("full_fit_alloc_test", full_fit_alloc_test),
     ("long_busy_list_alloc_test", long_busy_list_alloc_test),
@@ -97,7 +105,34 @@ pub const TESTS: [(&str, Test); 8] = [
     ("random_size_align_alloc_test", random_size_align_alloc_test),
     ("align_shift_alloc_test", align_shift_alloc_test),
     ("pcpu_alloc_test", pcpu_alloc_test),
+    ("vm_map_ram_test", vm_map_ram_test),
 ];
+
+/// The module's `run_test_mask` bit of each test in [`TESTS`]: bits 8 and
+/// 9 are its `kvfree_rcu` tests (not ported: they need RCU), so
+/// `vm_map_ram_test` is bit 10.
+pub const MASK_BIT: [u32; TESTS.len()] = [0, 1, 2, 3, 4, 5, 6, 7, 10];
+
+/// The mask selecting test `idx` of [`TESTS`] alone.
+pub const fn mask_of(idx: usize) -> u32 {
+    1 << MASK_BIT[idx]
+}
+
+/// Whether `mask` selects test `idx` of [`TESTS`].
+pub const fn selects(mask: u32, idx: usize) -> bool {
+    mask & mask_of(idx) != 0
+}
+
+/// Every ported test's bit.
+pub const ALL_TESTS_MASK: u32 = {
+    let mut m = 0;
+    let mut i = 0;
+    while i < TESTS.len() {
+        m |= mask_of(i);
+        i += 1;
+    }
+    m
+};
 
 /// Tests the module expects to fail ("this test case is supposed to be
 /// failed": alignments past the space cannot be met); their failures do not
@@ -228,6 +263,16 @@ fn pcpu_alloc_test(vm: &Vm<'_>, _: &Params, rng: &mut Rng) -> bool {
     ok
 }
 
+/// `nr_pages` pages (at least one) mapped with `vm_map_ram` and unmapped,
+/// `test_loop_count` times. Pages are not mapped here, so the module's
+/// write through the mapping has no counterpart.
+fn vm_map_ram_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
+    let Some(size) = p.nr_pages.max(1).checked_mul(PAGE) else {
+        return false;
+    };
+    (0..p.test_loop_count).all(|_| vm.vm_map_ram(size).map(|a| vm.vm_unmap_ram(a)).is_some())
+}
+
 /// One test's outcome on one worker.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
@@ -275,7 +320,7 @@ pub fn run(
                     let mut tests = vec![None; TESTS.len()];
                     let start = Instant::now();
                     for idx in order {
-                        if p.run_test_mask & (1 << idx) == 0 {
+                        if !selects(p.run_test_mask, idx) {
                             continue;
                         }
                         let mut out = Outcome::default();

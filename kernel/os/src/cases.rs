@@ -143,9 +143,33 @@ fn pcpu(vm: &mut Vms, rng: &mut Rng) -> bool {
     ok
 }
 
+/// `vm_map_ram_test`: map one page (the module's `nr_pages` default) from
+/// CPU 0's blocks, write it, unmap it; the blocks are purged afterwards
+/// so the space holds only its permanent areas again.
+fn vm_map_ram(_: &mut Vms, _: &mut Rng) -> bool {
+    let ok = (0..LOOPS).all(|i| {
+        let Some(m) = vmalloc::vm_map_ram(0, 1) else {
+            return false;
+        };
+        let p = m.addr() as *mut u8;
+        // SAFETY: the page at `m.addr()` was just mapped, writable, for us.
+        let seen = unsafe {
+            p.write_volatile(b'a' + (i % 26) as u8);
+            p.read_volatile()
+        };
+        vmalloc::vm_unmap_ram(0, m, 1);
+        seen == b'a' + (i % 26) as u8
+    });
+    let mut blocks = vmalloc::BLOCKS[0].lock();
+    ok && blocks.validate().is_ok() && {
+        blocks.purge();
+        blocks.blocks() == 0
+    }
+}
+
 type Case = fn(&mut Vms, &mut Rng) -> bool;
 
-const CASES: [(&str, Case, usize); 8] = [
+const CASES: [(&str, Case, usize); 9] = [
     ("fix_size_alloc_test", fix_size, LOOPS),
     ("full_fit_alloc_test", full_fit, LOOPS),
     ("long_busy_list_alloc_test", long_busy_list, LOOPS / 10),
@@ -154,6 +178,7 @@ const CASES: [(&str, Case, usize); 8] = [
     ("random_size_align_alloc_test", random_size_align, LOOPS),
     ("align_shift_alloc_test", align_shift, 64),
     ("pcpu_alloc_test", pcpu, 3500),
+    ("vm_map_ram_test", vm_map_ram, LOOPS),
 ];
 
 /// Runs every case; false if any failed.

@@ -7,7 +7,9 @@
 use crate::memory::{memory, PAGE};
 use crate::shootdown;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use vmarea::{AreaPool, Cached, Flags, Handle, Policy, PurgeBatch, Request, SharedSpace};
+use vmarea::{
+    AreaPool, Cached, Flags, Handle, MappedRam, Policy, PurgeBatch, Request, SharedSpace,
+};
 use x86_64::structures::paging::Page;
 use x86_64::VirtAddr;
 
@@ -344,5 +346,48 @@ pub fn vunmap_cached(cpu: usize, c: Cached<'static>) {
 fn vfree_cached(cpu: usize, c: Cached<'static>) {
     if let Err(e) = CACHES[cpu].lock().free(c) {
         crate::fail(format_args!("cache free refused: {e}"));
+    }
+}
+
+/// Per-CPU `vm_map_ram` blocks, each behind a lock of its own (Linux's
+/// per-block spinlock), so a mapping can be unmapped from any CPU.
+pub type KernelBlocks = vmarea::VmapBlocks<'static, KernelSpin, &'static AreaPool<AREAS_MAX>>;
+pub static BLOCKS: [spin::Mutex<KernelBlocks>; crate::smp::MAX_CPUS] =
+    [const { spin::Mutex::new(vmarea::VmapBlocks::new(&VMALLOC)) }; crate::smp::MAX_CPUS];
+
+/// `vm_map_ram`: `count` fresh frames mapped at a piece of CPU `cpu`'s
+/// blocks (or an area of its own above the block limit).
+pub fn vm_map_ram(cpu: usize, count: usize) -> Option<MappedRam<'static>> {
+    let m = BLOCKS[cpu].lock().map(count * P).ok()?;
+    let mut mem = memory();
+    for (i, page) in pages(m.addr(), count * P).enumerate() {
+        if !mem.map(page) {
+            for page in pages(m.addr(), i * P) {
+                mem.unmap(page);
+            }
+            drop(mem);
+            vm_unmap_ram_pages(cpu, m, 0);
+            return None;
+        }
+    }
+    Some(m)
+}
+
+/// `vm_unmap_ram`: unmaps the `count` pages without a flush and gives the
+/// piece back dirty; the flush hook flushes its whole block before any of
+/// it is reused.
+pub fn vm_unmap_ram(cpu: usize, m: MappedRam<'static>, count: usize) {
+    {
+        let mut mem = memory();
+        for page in pages(m.addr(), count * P) {
+            mem.unmap(page);
+        }
+    }
+    vm_unmap_ram_pages(cpu, m, count);
+}
+
+fn vm_unmap_ram_pages(cpu: usize, m: MappedRam<'static>, count: usize) {
+    if let Err(e) = BLOCKS[cpu].lock().unmap(m) {
+        crate::fail(format_args!("vm_unmap_ram of {count} pages refused: {e}"));
     }
 }
