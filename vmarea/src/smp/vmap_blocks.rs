@@ -139,10 +139,11 @@ impl core::error::Error for BlockError {}
 /// One CPU's blocks for `vm_map_ram`-style mappings over a [`SharedSpace`].
 ///
 /// ```
-/// use vmarea::{BoxNodes, Policy, RawSpinlock, SharedSpace, Space, VmapBlocks};
+/// use vmarea::{AreaPool, Policy, RawSpinlock, SharedSpace, Space, VmapBlocks};
 ///
-/// let shared: SharedSpace<RawSpinlock, BoxNodes> = SharedSpace::new(
-///     Space::new(0x100_0000, 0x200_0000, 0x1000, Policy::FirstFit, BoxNodes).unwrap());
+/// static AREAS: AreaPool<16> = AreaPool::new();
+/// let shared: SharedSpace<RawSpinlock, _> = SharedSpace::new(
+///     Space::new(0x100_0000, 0x200_0000, 0x1000, Policy::FirstFit, &AREAS).unwrap());
 /// let mut cpu0 = VmapBlocks::new(&shared);
 /// let a = cpu0.map(3 * 0x1000).unwrap(); // four pages of a block
 /// let b = cpu0.map(0x1000).unwrap(); // right after it, no lock taken
