@@ -29,6 +29,11 @@ pub trait VmAlloc {
     fn map_ram(&mut self, size: usize) -> Option<usize> {
         self.alloc(size, 0)
     }
+    /// Reports every event to [`crate::trace::record`] (vmarea's spaces
+    /// only; false if the allocator has no events).
+    fn record_events(&mut self) -> bool {
+        false
+    }
     /// `vm_unmap_ram` of what [`map_ram`](Self::map_ram) returned.
     fn unmap_ram(&mut self, addr: usize) -> bool {
         self.free(addr)
@@ -106,6 +111,10 @@ impl VmAlloc for VmArea {
     }
     fn free(&mut self, addr: usize) -> bool {
         self.space.free(addr).is_ok()
+    }
+    fn record_events(&mut self) -> bool {
+        self.space.set_event_hook(Some(crate::trace::record));
+        true
     }
     fn map_ram(&mut self, size: usize) -> Option<usize> {
         let req = self.space.request(size).flags(Flags::MAP | Flags::NO_GUARD);

@@ -106,10 +106,14 @@ struct TestVmallocArgs {
     #[arg(long = "nr_pages", alias = "nr-pages")]
     nr_pages: Option<usize>,
     /// Bit i runs test i: 1 fix_size, 2 full_fit, 4 long_busy_list, 8 random_size,
-    /// 16 fix_align, 32 random_size_align, 64 align_shift, 128 pcpu (decimal
-    /// or 0x hex, as the module takes it).
+    /// 16 fix_align, 32 random_size_align, 64 align_shift, 128 pcpu, 1024
+    /// vm_map_ram (decimal or 0x hex, as the module takes it).
     #[arg(long = "run_test_mask", alias = "run-test-mask", value_parser = module_uint)]
     run_test_mask: Option<u32>,
+    /// Record the allocator's own events to this file in tracefs format
+    /// (vmarea allocators; `vmarea replay FILE` reads it back).
+    #[arg(long)]
+    trace: Option<std::path::PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -210,7 +214,18 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
             p.run_test_mask,
         );
     }
-    let allocs: Vec<_> = select(&a.allocator).iter().map(|c| (c.make)()).collect();
+    let mut allocs: Vec<_> = select(&a.allocator).iter().map(|c| (c.make)()).collect();
+    if let Some(path) = &a.trace {
+        if let Err(e) = vmarea_cli::trace::start_recording(path) {
+            eprintln!("vmarea: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+        for alloc in &mut allocs {
+            if !alloc.record_events() {
+                eprintln!("vmarea: warning: {} reports no events", alloc.name());
+            }
+        }
+    }
     let runs = (allocs.len() * selected * p.nr_threads.max(1) * p.test_repeat_count.max(1)) as u64;
     let bar = ProgressBar::new(runs);
     bar.set_style(
@@ -252,6 +267,10 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
         }
     }
     bar.finish_and_clear();
+    if let Err(e) = vmarea_cli::trace::stop_recording() {
+        eprintln!("vmarea: trace incomplete: {e}");
+        std::process::exit(1);
+    }
     if a.json {
         println!("{}", Envelope::new("test-vmalloc", json).to_json());
     }

@@ -19,6 +19,8 @@
 
 use crate::allocators::{VmArea, PAGE};
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
 use std::time::Instant;
 use vmarea::{Flags, Policy, Request};
 
@@ -147,6 +149,83 @@ pub fn parse(text: &str) -> (Vec<(usize, Event)>, Vec<BadLine>) {
         }
     }
     (events, bad)
+}
+
+/// The tracefs line for one of vmarea's own events (`None` for events
+/// Linux has no tracepoint for). An immediate free is written as
+/// `free_vmap_area_noflush` with `nr_lazy=0 nr_lazy_max=0`, the one free
+/// event `replay` reads; `vend` is inclusive, as the kernel prints it.
+pub fn format_event(e: &vmarea::Event) -> Option<String> {
+    const PREFIX: &str = "vmarea-0 [000] ..... 0.000000:";
+    Some(match *e {
+        vmarea::Event::Alloc {
+            addr,
+            size,
+            align,
+            lo,
+            hi,
+            failed,
+        } => format!(
+            "{PREFIX} alloc_vmap_area: va_start: {addr} size={size} align={align} \
+             vstart={lo:#x} vend={:#x} failed={}",
+            hi - 1,
+            u8::from(failed)
+        ),
+        vmarea::Event::Free { addr, .. } => {
+            format!("{PREFIX} free_vmap_area_noflush: va_start={addr:#x} nr_lazy=0 nr_lazy_max=0")
+        }
+        vmarea::Event::FreeLazy {
+            addr,
+            nr_lazy,
+            nr_lazy_max,
+        } => format!(
+            "{PREFIX} free_vmap_area_noflush: va_start={addr:#x} nr_lazy={nr_lazy} \
+             nr_lazy_max={nr_lazy_max}"
+        ),
+        vmarea::Event::Purge {
+            start,
+            end,
+            num_purged,
+        } => format!(
+            "{PREFIX} purge_vmap_area_lazy: start={start:#x} end={end:#x} num_purged={num_purged}"
+        ),
+        _ => return None,
+    })
+}
+
+/// Where [`record`] writes while a recording runs.
+static SINK: Mutex<Option<std::io::BufWriter<std::fs::File>>> = Mutex::new(None);
+
+/// Starts writing every event [`record`] sees to `path`, in tracefs format.
+pub fn start_recording(path: &std::path::Path) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        out,
+        "# tracer: nop (vmarea's own events, `vmarea test-vmalloc --trace`)"
+    )?;
+    *SINK.lock().expect("trace sink") = Some(out);
+    Ok(())
+}
+
+/// Stops the recording and flushes the file.
+pub fn stop_recording() -> std::io::Result<()> {
+    match SINK.lock().expect("trace sink").take() {
+        Some(mut out) => out.flush(),
+        None => Ok(()),
+    }
+}
+
+/// The event hook the CLI gives a space while recording: one tracefs line
+/// per event. A write error stops the recording (reported by
+/// [`stop_recording`]'s flush of what remains, or lost: the trace is a
+/// diagnostic, not the result).
+pub fn record(e: &vmarea::Event) {
+    let mut sink = SINK.lock().expect("trace sink");
+    if let (Some(out), Some(line)) = (sink.as_mut(), format_event(e)) {
+        if writeln!(out, "{line}").is_err() {
+            *sink = None;
+        }
+    }
 }
 
 /// What a replay measured on one policy.
@@ -308,4 +387,74 @@ fn run(name: String, mut vm: VmArea, events: &[(usize, Event)], as_traced: bool)
     r.fragmentation = vm.space().stats().fragmentation();
     debug_assert!(vm.space().validate().is_ok());
     r
+}
+
+#[cfg(test)]
+mod own_events {
+    use super::*;
+
+    /// Each of vmarea's events formats to a line `parse_line` reads back
+    /// with the same fields (`vend` inclusive).
+    #[test]
+    fn formatted_events_parse_back() {
+        let cases = [
+            (
+                vmarea::Event::Alloc {
+                    addr: 0xffff_c900_0000_1000,
+                    size: 0x5000,
+                    align: 0x4000,
+                    lo: 0xffff_c900_0000_0000,
+                    hi: 0xffff_e900_0000_0000,
+                    failed: false,
+                },
+                Event::Alloc {
+                    va_start: 0xffff_c900_0000_1000,
+                    size: 0x5000,
+                    align: 0x4000,
+                    vstart: 0xffff_c900_0000_0000,
+                    vend: 0xffff_e8ff_ffff_ffff,
+                    failed: false,
+                },
+            ),
+            (
+                vmarea::Event::FreeLazy {
+                    addr: 0x1000,
+                    nr_lazy: 3,
+                    nr_lazy_max: 8,
+                },
+                Event::Free {
+                    va_start: 0x1000,
+                    nr_lazy: 3,
+                    nr_lazy_max: 8,
+                },
+            ),
+            (
+                vmarea::Event::Free {
+                    addr: 0x2000,
+                    size: 0x1000,
+                },
+                Event::Free {
+                    va_start: 0x2000,
+                    nr_lazy: 0,
+                    nr_lazy_max: 0,
+                },
+            ),
+            (
+                vmarea::Event::Purge {
+                    start: 0x1000,
+                    end: 0x9000,
+                    num_purged: 4,
+                },
+                Event::Purge {
+                    start: 0x1000,
+                    end: 0x9000,
+                    num_purged: 4,
+                },
+            ),
+        ];
+        for (ours, linux) in cases {
+            let line = format_event(&ours).unwrap();
+            assert_eq!(parse_line(&line), Ok(Some(linux)), "{line}");
+        }
+    }
 }

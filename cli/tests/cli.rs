@@ -328,3 +328,38 @@ fn module_parameter_syntax() {
     assert!(none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("selects no test"));
 }
+
+/// `--trace` records vmarea's own events in tracefs format and `replay`
+/// reads them back: every allocation and free, none malformed.
+#[test]
+fn own_trace_round_trips_through_replay() {
+    let dir = std::env::temp_dir().join(format!("vmarea-own-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("own.trace");
+    let p = path.to_str().unwrap();
+    let run = vmarea(&[
+        "test-vmalloc",
+        "run_test_mask=0x411",
+        "test_loop_count=50",
+        "--trace",
+        p,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let allocs = text.matches("alloc_vmap_area:").count();
+    let frees = text.matches("free_vmap_area_noflush:").count();
+    // fix_size, fix_align and vm_map_ram: 50 pairs each.
+    assert_eq!((allocs, frees), (150, 150), "{text}");
+    let replay = vmarea(&["replay", p]);
+    assert!(replay.status.success());
+    let out = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        out.contains("300 events") && out.contains("(0 malformed"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -55,6 +55,7 @@ compile_error!("--cfg loom needs the `loom` feature: --features loom");
 mod area;
 mod busy;
 mod error;
+mod events;
 mod flush;
 mod info;
 mod nodes;
@@ -70,6 +71,9 @@ mod smp;
 pub use area::{Area, Flags, MAX_SPAN};
 pub use busy::AddressIndex;
 pub use error::{Error, ValidateError};
+#[cfg(feature = "events")]
+#[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+pub use events::{Event, EventHook};
 pub use flush::{FlushHook, PurgeBatch};
 pub use info::{AreaInfo, Counters, Segments, Stats};
 #[cfg(feature = "alloc")]

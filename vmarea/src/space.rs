@@ -26,6 +26,7 @@ use crate::area::{Area, Flags};
 use crate::busy::{AddressIndex, UsedAreas};
 use crate::containers::list::List;
 use crate::error::{Error, ValidateError};
+use crate::events::emit;
 use crate::flush::{FlushHook, PurgeBatch};
 use crate::info::{AreaInfo, Counters, Segments, Stats};
 use crate::nodes::NodeSource;
@@ -151,6 +152,9 @@ pub struct Space<S: NodeSource> {
     lazy_max: usize,
     /// Called with each purge batch before it is merged back.
     flush: Option<FlushHook>,
+    /// Called with each event (feature `events`).
+    #[cfg(feature = "events")]
+    events: Option<crate::events::EventHook>,
     /// Event counts.
     counters: Counters,
 }
@@ -321,6 +325,8 @@ impl<S: NodeSource> Space<S> {
             lazy_bytes: 0,
             lazy_max: (end - start) / 64,
             flush: None,
+            #[cfg(feature = "events")]
+            events: None,
             counters: Counters {
                 allocs: 0,
                 failures: 0,
@@ -440,6 +446,17 @@ impl<S: NodeSource> Space<S> {
             Ok(_) => self.counters.allocs += 1,
             Err(_) => self.counters.failures += 1,
         }
+        emit!(
+            self,
+            crate::events::Event::Alloc {
+                addr: r.as_ref().map_or(0, |(i, _)| i.addr),
+                size: r.as_ref().map_or(req.size, |(i, _)| i.size),
+                align: req.align,
+                lo: req.lo,
+                hi: req.hi,
+                failed: r.is_err(),
+            }
+        );
         r
     }
 
@@ -823,6 +840,14 @@ impl<S: NodeSource> Space<S> {
         };
         self.used_bytes -= freed.size;
         self.lazy_bytes += freed.size;
+        emit!(
+            self,
+            crate::events::Event::FreeLazy {
+                addr: freed.addr,
+                nr_lazy: self.lazy_bytes >> self.shift,
+                nr_lazy_max: self.lazy_max >> self.shift,
+            }
+        );
         if self.lazy_bytes >= self.lazy_max {
             self.purge();
         }
@@ -868,6 +893,13 @@ impl<S: NodeSource> Space<S> {
         // SAFETY: caller contract.
         let freed = AreaInfo::of(unsafe { a(u) }, self.quantum);
         self.used_bytes -= freed.size;
+        emit!(
+            self,
+            crate::events::Event::Free {
+                addr: freed.addr,
+                size: freed.size,
+            }
+        );
         // SAFETY: caller contract.
         unsafe { self.merge_free(u) };
         freed
@@ -883,6 +915,14 @@ impl<S: NodeSource> Space<S> {
     /// `None` for none.
     pub fn set_flush_hook(&mut self, hook: Option<FlushHook>) {
         self.flush = hook;
+    }
+
+    /// Sets the hook that sees every allocation, free, lazy free and purge
+    /// (see [`Event`](crate::Event)); `None` for none. Feature `events`.
+    #[cfg(feature = "events")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+    pub fn set_event_hook(&mut self, hook: Option<crate::events::EventHook>) {
+        self.events = hook;
     }
 
     /// Merges every lazily freed area back into free space, as one batch
@@ -901,18 +941,33 @@ impl<S: NodeSource> Space<S> {
             });
         }
         let mut n = 0;
+        #[cfg(feature = "events")]
+        let (mut lowest, mut highest) = (usize::MAX, 0);
         while let Some(l) = self.lazy.front() {
             // SAFETY: `l` is a member of the lazy list; the area is live,
             // marked used-and-lazy, and in no index.
             unsafe {
                 self.lazy.remove(l);
                 let u = Area::from_chain(l);
+                #[cfg(feature = "events")]
+                {
+                    lowest = lowest.min(a(u).addr.get());
+                    highest = highest.max(a(u).end());
+                }
                 self.lazy_bytes -= a(u).size();
                 self.merge_free(u);
             }
             n += 1;
         }
         self.counters.purged_areas += n as u64;
+        emit!(
+            self,
+            crate::events::Event::Purge {
+                start: lowest,
+                end: highest,
+                num_purged: n,
+            }
+        );
         n
     }
 
@@ -1188,6 +1243,8 @@ impl<S: NodeSource> Space<S> {
                 lazy_bytes: me.lazy_bytes,
                 lazy_max: me.lazy_max,
                 flush: me.flush,
+                #[cfg(feature = "events")]
+                events: me.events,
                 counters: me.counters,
             };
             (space, core::ptr::read(&me.source))

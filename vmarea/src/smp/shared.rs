@@ -272,6 +272,13 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
     pub fn set_lazy_threshold(&mut self, bytes: usize) {
         self.with(|s| s.set_lazy_threshold(bytes))
     }
+
+    /// [`Space::set_event_hook`] on the locked space (feature `events`).
+    #[cfg(feature = "events")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+    pub fn set_event_hook(&mut self, hook: Option<crate::EventHook>) {
+        self.with(|s| s.set_event_hook(hook))
+    }
 }
 
 impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
