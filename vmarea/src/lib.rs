@@ -82,6 +82,7 @@ pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};
 pub use policy::Policy;
 pub use smp::cache::{Cached, CpuCache, ForeignCached};
 pub use smp::depot::{CACHE_CLASSES, DEPOT_MAGAZINES, ROUNDS};
+pub use smp::sharded::ShardedSpace;
 pub use smp::shared::{Guard, RawLock, SharedSpace};
 pub use smp::spin::RawSpinlock;
 #[cfg(not(loom))]

@@ -8,7 +8,10 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use vmarea::{weaken, BoxNodes, Flags, Policy, RawLock, RawSpinlock, Request, SharedSpace, Space};
+use vmarea::{
+    weaken, BoxNodes, Flags, Policy, RawLock, RawSpinlock, Request, ShardedSpace, SharedSpace,
+    Space,
+};
 
 const Q: usize = 4096;
 const S: usize = 0x10_0000;
@@ -238,6 +241,49 @@ fn three_threads_one_deferred() {
     }
 }
 
+#[test]
+fn two_nodes_cross_node_frees() {
+    model(cross_node_frees);
+}
+
+/// Two nodes; each thread allocates on its home node and frees an area of
+/// the other node (allocated before the threads started), so each node's
+/// lock is taken by both threads; a lookup of the other node's area sees it
+/// whole until freed.
+fn cross_node_frees() {
+    let node = |i: usize| {
+        let start = S + i * 16 * Q;
+        SharedSpace::with_lock(
+            RawSpinlock::new(),
+            Space::new(start, start + 16 * Q, Q, Policy::FirstFit, BoxNodes).unwrap(),
+        )
+    };
+    let sh = Arc::new(ShardedSpace::new([node(0), node(1)]).unwrap());
+    let one = sh.request(Q).flags(Flags::NO_GUARD);
+    let pre: Vec<usize> = (0..2)
+        .map(|cpu| sh.alloc_on(cpu, &one).unwrap().0.addr)
+        .collect();
+    let ts: Vec<_> = (0..2)
+        .map(|cpu| {
+            let (sh, other) = (sh.clone(), pre[1 - cpu]);
+            thread::spawn(move || {
+                let (a, _) = sh
+                    .alloc_on(cpu, &sh.request(2 * Q).flags(Flags::NO_GUARD))
+                    .unwrap();
+                assert_eq!(sh.node_of(a.addr), Some(cpu));
+                assert_eq!(sh.find(other + 5).map(|i| i.addr), Some(other));
+                sh.free(other).unwrap();
+                sh.free(a.addr).unwrap();
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    sh.validate().unwrap();
+    assert_eq!(sh.used_count(), 0, "no area lost");
+}
+
 // The broken twins: each relaxes one ordering its model depends on (a
 // test-only switch, `vmarea::weaken`, that exists only under `--cfg loom`)
 // and must be caught.
@@ -296,5 +342,13 @@ fn magazine_exchange_without_lock_ordering_is_caught() {
 fn three_threads_without_deferred_release_is_caught() {
     weakened(weaken::DEFERRED_PUBLISH, || {
         model3(three_threads_one_deferred)
+    });
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn cross_node_frees_without_lock_ordering_are_caught() {
+    weakened(weaken::LOCK_ACQUIRE | weaken::LOCK_RELEASE, || {
+        model(cross_node_frees)
     });
 }

@@ -7,8 +7,8 @@
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use vmarea::{
     AreaInfo, BlockError, BoxNodes, Cached, CpuCache, Error, Flags, ForeignCached, ForeignMapped,
-    Guard, Handle, MappedRam, Policy, RawSpinlock, Request, SharedSpace, Space, ValidateError,
-    VmapBlocks, ROUNDS,
+    Guard, Handle, MappedRam, Policy, RawSpinlock, Request, ShardedSpace, SharedSpace, Space,
+    ValidateError, VmapBlocks, ROUNDS,
 };
 
 const Q: usize = 4096;
@@ -75,6 +75,8 @@ assert_impl_all!(MappedRam<'static>: Send, Sync);
 assert_not_impl_any!(MappedRam<'static>: Clone, Copy);
 assert_impl_all!(ForeignMapped<'static>: core::error::Error);
 assert_impl_all!(BlockError: core::error::Error, Send, Sync);
+// A sharded space is its nodes: shared across threads as a SharedSpace is.
+assert_impl_all!(ShardedSpace<RawSpinlock, BoxNodes, 4>: Send, Sync);
 // Point 8: every error is a `core::error::Error`.
 assert_impl_all!(Error: core::error::Error, Send, Sync);
 assert_impl_all!(ValidateError: core::error::Error);

@@ -30,7 +30,11 @@ fn odd_holes(holes: usize) -> (Space<BoxNodes>, usize) {
 #[test]
 fn an_aligned_request_skips_the_holes_that_cannot_hold_it() {
     // Miri interprets every step: the small sizes make the same point.
-    let sizes: &[usize] = if cfg!(miri) { &[16, 64] } else { &[64, 1024, 16384] };
+    let sizes: &[usize] = if cfg!(miri) {
+        &[16, 64]
+    } else {
+        &[64, 1024, 16384]
+    };
     for &holes in sizes {
         let (mut s, wide) = odd_holes(holes);
         let before = s.tree_visits();

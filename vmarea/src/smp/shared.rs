@@ -400,6 +400,18 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         self.with_depot(|_, depot| depot.areas()) + self.in_caches.load(Ordering::Relaxed)
     }
 
+    /// The space's `[start, end)`, read without the lock.
+    pub fn bounds(&self) -> (usize, usize) {
+        self.bounds
+    }
+
+    /// The lock itself, for instrumentation (a lock that counts its
+    /// acquisitions, say). Taking it directly only blocks: the space stays
+    /// reachable through [`lock`](Self::lock) alone.
+    pub fn raw_lock(&self) -> &L {
+        &self.lock
+    }
+
     /// Returns every area the depot holds to the space; returns how many.
     pub fn flush_depot(&self) -> usize {
         self.with_depot(|space, depot| depot.flush_into(space))
