@@ -275,3 +275,39 @@ mod caches {
         }
     }
 }
+
+/// The depot decays by a quarter of each class's full magazines (rounded
+/// up) after every purge, as Linux 6.9's per-node pools do; nothing else
+/// makes it give areas back.
+#[test]
+fn the_depot_decays_a_quarter_per_purge() {
+    use vmarea::{DEPOT_MAGAZINES, ROUNDS};
+    let sh = shared(Policy::FirstFit, 4096);
+    let mut cache = sh.cache(Flags::ALLOC);
+    // Enough frees to fill both of the cache's magazines and the depot.
+    let n = ROUNDS * (2 + DEPOT_MAGAZINES);
+    let held: Vec<_> = (0..n).map(|_| cache.alloc(Q).unwrap()).collect();
+    for c in held {
+        cache.free(c).unwrap();
+    }
+    // The cache's own share is as it last published it; it stays put
+    // while the cache is not used, so changes are the depot's.
+    let full = sh.cached_areas();
+    assert!(full >= DEPOT_MAGAZINES * ROUNDS);
+    // Locking without a purge changes nothing.
+    drop(sh.lock());
+    assert_eq!(sh.cached_areas(), full);
+    let mut depot = DEPOT_MAGAZINES;
+    while depot > 0 {
+        let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+        let mut g = sh.lock();
+        g.free_lazy(a.addr).unwrap();
+        assert_eq!(g.purge(), 1);
+        drop(g);
+        depot -= depot.div_ceil(4);
+        assert_eq!(sh.cached_areas(), full - (DEPOT_MAGAZINES - depot) * ROUNDS);
+        sh.lock().validate().unwrap();
+    }
+    drop(cache);
+    assert_eq!(sh.lock().used_count(), 0);
+}

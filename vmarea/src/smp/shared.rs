@@ -295,10 +295,16 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
         if model_failed() {
             return;
         }
-        // Objects beyond what the next allocation needs leave the stash
-        // under the lock and go back to the source after it.
+        // A purge under this guard decays the depot; objects beyond what
+        // the next allocation needs leave the stash under the lock and go
+        // back to the source after it.
         let surplus = Stash::new();
-        self.with(|s| s.source().move_surplus(STASH_KEEP, &surplus));
+        let depot = &self.shared.depot;
+        self.with(|s| {
+            // SAFETY: this guard holds the lock, which guards the depot.
+            unsafe { depot.with_mut(|d| d.decay_after_purge(s)) };
+            s.source().move_surplus(STASH_KEEP, &surplus)
+        });
         // SAFETY: this guard took the lock in `SharedSpace::acquire`.
         unsafe { self.shared.lock.unlock() }
         surplus.give_all(&self.shared.source);
