@@ -30,6 +30,11 @@ fn decode(data: &[u8]) -> Vec<Op> {
                     _ => Op::Purge,
                 },
                 6 => Op::FreeAddr(a + b % 8),
+                _ if d % 16 == 15 => Op::AddSpan {
+                    below: b & 1 == 1,
+                    gap: b % 5,
+                    pages: a % 48,
+                },
                 _ => Op::Find(a),
             }
         })

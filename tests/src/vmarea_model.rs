@@ -47,10 +47,18 @@ pub enum Op {
     FreeAddr(usize),
     /// Look up an address.
     Find(usize),
+    /// `add_span`: `pages` pages, `gap` pages above the end (or below the
+    /// start); 0 pages or a 0 gap (adjacent) must be refused.
+    AddSpan {
+        below: bool,
+        gap: usize,
+        pages: usize,
+    },
 }
 
-#[derive(Default)]
 struct Model {
+    /// The spans, in address order (the first is the space's own).
+    spans: Vec<(usize, usize)>,
     /// addr → (size, flags, handle)
     used: BTreeMap<usize, (usize, Flags, Handle)>,
     /// addr → size, freed lazily, not reusable until purged
@@ -62,6 +70,26 @@ struct Model {
 }
 
 impl Model {
+    fn new() -> Self {
+        Model {
+            spans: vec![(START, END)],
+            used: BTreeMap::new(),
+            lazy: BTreeMap::new(),
+            rotor: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The space's bounds: from the first span's start to the last's end.
+    fn bounds(&self) -> (usize, usize) {
+        (self.spans[0].0, self.spans[self.spans.len() - 1].1)
+    }
+
+    /// Bytes inside the spans.
+    fn span_bytes(&self) -> usize {
+        self.spans.iter().map(|(s, e)| e - s).sum()
+    }
+
     /// A purge of every lazily freed range, as the space counts it.
     fn purge_all(&mut self) {
         if !self.lazy.is_empty() {
@@ -121,16 +149,22 @@ impl Model {
             taken.extend(self.lazy.iter().map(|(&a, &s)| (a, s)));
         }
         taken.sort_unstable();
-        let mut gap_start = START;
+        // Free ranges never cross a span boundary.
         let mut gaps = Vec::new();
-        for (a, s) in taken {
-            if a > gap_start {
-                gaps.push((gap_start, a));
+        for &(span_start, span_end) in &self.spans {
+            let mut gap_start = span_start;
+            for &(a, s) in taken
+                .iter()
+                .filter(|(a, _)| (span_start..span_end).contains(a))
+            {
+                if a > gap_start {
+                    gaps.push((gap_start, a));
+                }
+                gap_start = a + s;
             }
-            gap_start = a + s;
-        }
-        if END > gap_start {
-            gaps.push((gap_start, END));
+            if span_end > gap_start {
+                gaps.push((gap_start, span_end));
+            }
         }
         let ok = |x: usize| {
             x % align == phase && (nocross == 0 || x / nocross == (x + need - 1) / nocross)
@@ -176,7 +210,7 @@ pub fn run(policy: Policy, ops: &[Op]) {
 pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
     let mut s = Space::with_address_index(START, END, Q, policy, index, BoxNodes).unwrap();
     s.set_lazy_threshold(LAZY_MAX);
-    let mut m = Model::default();
+    let mut m = Model::new();
     for op in ops {
         let before = snapshot(&s);
         match op.clone() {
@@ -198,7 +232,8 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 } else {
                     Flags::ALLOC | Flags::NO_GUARD
                 };
-                let (lo, hi) = window.map_or((START, END), |(l, h)| (START + l * Q, START + h * Q));
+                let (b_lo, b_hi) = m.bounds();
+                let (lo, hi) = window.map_or((b_lo, b_hi), |(l, h)| (b_lo + l * Q, b_lo + h * Q));
                 let req = Request {
                     size,
                     align,
@@ -213,9 +248,9 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 let eff_align = align.max(Q);
                 let expect_err = if pages == 0 {
                     Some(Error::ZeroSize)
-                } else if (align != 0 && !align.is_power_of_two()) || eff_align > END - START {
+                } else if (align != 0 && !align.is_power_of_two()) || eff_align > b_hi - b_lo {
                     Some(Error::BadAlign)
-                } else if lo >= hi || lo < START || hi > END {
+                } else if lo >= hi || lo < b_lo || hi > b_hi {
                     Some(Error::BadRange)
                 } else if phase >= eff_align
                     || (nocross != 0
@@ -337,7 +372,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 m.purge_all();
             }
             Op::FreeAddr(page) => {
-                let addr = START + page * Q;
+                let addr = m.bounds().0 + page * Q;
                 match s.free(addr) {
                     Ok(f) => {
                         assert_eq!(m.used.remove(&addr).map(|x| x.0), Some(f.size));
@@ -351,7 +386,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 }
             }
             Op::Find(page) => {
-                let addr = START + page * Q + 5;
+                let addr = m.bounds().0 + page * Q + 5;
                 let want = m
                     .used
                     .range(..=addr)
@@ -359,6 +394,34 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                     .filter(|(&a, &(sz, ..))| addr < a + sz)
                     .map(|(&a, _)| a);
                 assert_eq!(s.find(addr).map(|i| i.addr), want);
+            }
+            Op::AddSpan { below, gap, pages } => {
+                let (b_lo, b_hi) = m.bounds();
+                let range = if below {
+                    b_lo.checked_sub(gap * Q)
+                        .and_then(|hi| Some((hi.checked_sub(pages * Q)?, hi)))
+                } else {
+                    Some((b_hi + gap * Q, b_hi + (gap + pages) * Q))
+                };
+                let Some((lo, hi)) = range else {
+                    continue; // no room below zero for it
+                };
+                match s.add_span(lo, hi) {
+                    Ok(()) => {
+                        assert!(pages > 0 && gap > 0, "{op:?} should have been refused");
+                        if below {
+                            m.spans.insert(0, (lo, hi));
+                        } else {
+                            m.spans.push((lo, hi));
+                        }
+                        assert_eq!(s.bounds(), m.bounds());
+                    }
+                    Err(e) => {
+                        assert_eq!(e, Error::BadRange, "{op:?}");
+                        assert!(pages == 0 || gap == 0, "{op:?} refused");
+                        assert_eq!(snapshot(&s), before, "refused {op:?} changed the space");
+                    }
+                }
             }
         }
         s.validate()
@@ -380,7 +443,17 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
         let st = s.stats();
         assert_eq!(st.used_bytes, want.iter().map(|x| x.1).sum::<usize>());
         assert_eq!(st.lazy_bytes, m.lazy_bytes());
-        assert_eq!(st.used_bytes + st.lazy_bytes + st.free_bytes, END - START);
+        assert_eq!(
+            st.used_bytes + st.lazy_bytes + st.free_bytes,
+            m.span_bytes()
+        );
+        // Nothing listed lies outside the spans.
+        for i in s.iter() {
+            assert!(
+                m.spans.iter().any(|&(a, b)| a <= i.addr && i.end() <= b),
+                "{i:?} outside every span"
+            );
+        }
     }
     // Everything comes back whole.
     let addrs: Vec<usize> = m.used.keys().copied().collect();
@@ -391,6 +464,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
     s.purge();
     s.validate().unwrap();
     let st = s.stats();
+    let largest = m.spans.iter().map(|(a, b)| b - a).max().unwrap();
     assert_eq!(
         (
             st.used_bytes,
@@ -398,6 +472,6 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
             st.largest_free,
             st.free_ranges
         ),
-        (0, 0, END - START, 1)
+        (0, 0, largest, m.spans.len())
     );
 }

@@ -19,6 +19,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Purge),
         1 => (0usize..PAGES + 4).prop_map(Op::FreeAddr),
         1 => (0usize..PAGES + 4).prop_map(Op::Find),
+        1 => (any::<bool>(), 0usize..8, 0usize..64).prop_map(|(below, gap, pages)| Op::AddSpan { below, gap, pages }),
     ]
 }
 

@@ -135,10 +135,15 @@ const DEFERRED: u64 = 1 << 22;
 /// low bits (areas are 8-byte aligned) land on bits 20–22, the last of which
 /// is `DEFERRED`.
 const LINK_ROTATION: u32 = 20;
+/// `aux` bit of the area between two spans (`Space::add_span`): it is
+/// marked used and lazy, so nothing merges with it, nothing finds it and no
+/// purge takes it (it is on no lazy list), and this bit tells it apart.
+const GAP: u64 = 1 << 23;
 static_assertions::const_assert!(core::mem::align_of::<Area>() >= 8);
 static_assertions::const_assert!(
     CACHED & (Flags::RESERVED.0 as u64) == CACHED
         && DEFERRED & (Flags::RESERVED.0 as u64) == DEFERRED
+        && GAP & (Flags::RESERVED.0 as u64) == GAP
 );
 
 const USED: usize = 1 << (usize::BITS - 1);
@@ -268,6 +273,17 @@ impl Area {
 
     pub(crate) fn set_lazy(&self) {
         self.size_used.set(self.size_used.get() | LAZY);
+    }
+
+    /// Marks a fresh area as the range between two spans.
+    pub(crate) fn set_gap(&self) {
+        self.size_used.set(self.size() | USED | LAZY);
+        self.aux.set(GAP);
+    }
+
+    /// The range between two spans: not part of the space.
+    pub(crate) fn is_gap(&self) -> bool {
+        self.is_lazy() && self.aux.get() & GAP != 0
     }
 
     pub(crate) fn tag(&self) -> u32 {

@@ -22,7 +22,7 @@
 //!   `NoNode`, leaves every structure as it was.
 //! - Nothing recurses and nothing allocates except through the node source.
 
-use crate::area::{Area, Flags};
+use crate::area::{Area, Flags, MAX_SPAN};
 use crate::busy::{AddressIndex, UsedAreas};
 use crate::containers::list::List;
 use crate::error::{Error, ValidateError};
@@ -148,6 +148,8 @@ pub struct Space<S: NodeSource> {
     /// through the free-chain view of their node link.
     lazy: List,
     lazy_bytes: usize,
+    /// Bytes between spans (`add_span`): inside `[start, end)`, not in it.
+    gap_bytes: usize,
     /// Purge once `lazy_bytes` reaches this (Linux's `lazy_max_pages`).
     lazy_max: usize,
     /// Called with each purge batch before it is merged back.
@@ -323,6 +325,7 @@ impl<S: NodeSource> Space<S> {
             used_bytes: 0,
             lazy: List::new(),
             lazy_bytes: 0,
+            gap_bytes: 0,
             lazy_max: (end - start) / 64,
             flush: None,
             #[cfg(feature = "events")]
@@ -905,6 +908,117 @@ impl<S: NodeSource> Space<S> {
         freed
     }
 
+    /// Adds `[lo, hi)` to the space as a span of its own (vmem's
+    /// `vmem_add`), above its end or below its start and not adjacent: the
+    /// range between stays out of the space (never allocated, listed or
+    /// found), so no free area ever merges across a span boundary.
+    /// [`bounds`](Self::bounds) then covers every span; a request's window
+    /// may cross the ranges between spans, its area never does.
+    ///
+    /// Refused with nothing changed: `BadRange` for a range that is empty,
+    /// not quantum-aligned, or overlapping or adjacent to the space;
+    /// `BadSpace` if the bounds would exceed [`MAX_SPAN`](crate::MAX_SPAN);
+    /// `NoNode` if the source has not the area objects it needs (up to 3).
+    ///
+    /// ```
+    /// use vmarea::{AreaPool, Flags, Policy, Space};
+    /// static AREAS: AreaPool<16> = AreaPool::new();
+    /// let mut s = Space::new(0x10_0000, 0x10_2000, 0x1000, Policy::FirstFit, &AREAS).unwrap();
+    /// s.add_span(0x20_0000, 0x20_4000).unwrap();
+    /// assert_eq!(s.bounds(), (0x10_0000, 0x20_4000));
+    /// // Two pages and a guard fit only in the second span.
+    /// assert_eq!(s.alloc(0x2000, 0, Flags::ALLOC).unwrap().addr, 0x20_0000);
+    /// assert_eq!(s.stats().free_bytes, 0x3000);
+    /// ```
+    pub fn add_span(&mut self, lo: usize, hi: usize) -> Result<(), Error> {
+        let q = self.quantum;
+        if lo >= hi || lo % q != 0 || hi % q != 0 {
+            return Err(Error::BadRange);
+        }
+        let (above, below) = (lo > self.end, hi < self.start);
+        if !above && !below {
+            return Err(Error::BadRange);
+        }
+        let (start, end) = if above {
+            (self.start, hi)
+        } else {
+            (lo, self.end)
+        };
+        if end - start > MAX_SPAN {
+            return Err(Error::BadSpace);
+        }
+        let bumps = self.policy.bumps();
+        let unmaterialized = !bumps && self.top != self.end;
+        let old_top = bumps && above && self.top < self.end;
+        let new_area = below || !bumps;
+        let want = 1 + usize::from(unmaterialized) + usize::from(old_top) + usize::from(new_area);
+        let mut taken: [Option<NonNull<Area>>; 4] = [None; 4];
+        for slot in taken.iter_mut().take(want) {
+            match self.source.take() {
+                Some(p) => *slot = Some(p),
+                None => {
+                    for p in taken.into_iter().flatten() {
+                        // SAFETY: just taken from the source, in no index.
+                        unsafe { self.source.give(p) };
+                    }
+                    return Err(Error::NoNode);
+                }
+            }
+        }
+        let mut nodes = taken.into_iter().flatten();
+        let mut fresh = |addr: usize, size: usize| {
+            let p = nodes.next().expect("counted above");
+            // SAFETY: a fresh object from the source, in no index.
+            unsafe {
+                p.as_ptr().write(Area::new());
+                a(p).addr.set(addr);
+                a(p).set_size(size);
+            }
+            p
+        };
+        // SAFETY (whole block): the areas are fresh, each pushed on the
+        // address list once and indexed once if free.
+        unsafe {
+            if unmaterialized {
+                let whole = fresh(self.start, self.end - self.start);
+                self.all.push_back(Area::list_link(whole));
+                self.free.insert(whole, self.shift);
+                self.top = self.end;
+            }
+            if above {
+                if old_top {
+                    // The untracked region above the used areas becomes a
+                    // free area: the top moves to the new span.
+                    let f = fresh(self.top, self.end - self.top);
+                    self.all.push_back(Area::list_link(f));
+                    self.free.insert(f, self.shift);
+                }
+                let g = fresh(self.end, lo - self.end);
+                a(g).set_gap();
+                self.all.push_back(Area::list_link(g));
+                self.gap_bytes += lo - self.end;
+                if new_area {
+                    let n = fresh(lo, hi - lo);
+                    self.all.push_back(Area::list_link(n));
+                    self.free.insert(n, self.shift);
+                    self.top = hi;
+                } else {
+                    self.top = lo;
+                }
+            } else {
+                let g = fresh(hi, self.start - hi);
+                a(g).set_gap();
+                self.all.push_front(Area::list_link(g));
+                self.gap_bytes += self.start - hi;
+                let n = fresh(lo, hi - lo);
+                self.all.push_front(Area::list_link(n));
+                self.free.insert(n, self.shift);
+            }
+        }
+        (self.start, self.end) = (start, end);
+        Ok(())
+    }
+
     /// Sets the lazy-purge threshold in bytes (default: 1/64 of the space).
     pub fn set_lazy_threshold(&mut self, bytes: usize) {
         self.lazy_max = bytes;
@@ -1056,7 +1170,9 @@ impl<S: NodeSource> Space<S> {
         // SAFETY: list members are live areas of the space.
         self.all
             .iter()
-            .map(|l| AreaInfo::of(unsafe { a(Area::from_list(l)) }, self.quantum))
+            .map(|l| unsafe { a(Area::from_list(l)) })
+            .filter(|ar| !ar.is_gap())
+            .map(|ar| AreaInfo::of(ar, self.quantum))
             .chain(unmaterialized)
     }
 
@@ -1110,7 +1226,10 @@ impl<S: NodeSource> Space<S> {
     pub fn stats(&self) -> Stats {
         let mut s = Stats {
             used_bytes: self.used_bytes,
-            free_bytes: (self.end - self.start) - self.used_bytes - self.lazy_bytes,
+            free_bytes: (self.end - self.start)
+                - self.used_bytes
+                - self.lazy_bytes
+                - self.gap_bytes,
             used_areas: self.busy.len(),
             free_ranges: self.free.len(),
             largest_free: 0,
@@ -1138,7 +1257,7 @@ impl<S: NodeSource> Space<S> {
         self.lazy.validate().map_err(|_| ValidateError::LazyList)?;
         let (mut expect, mut busy, mut used_bytes, mut free, mut prev_free) =
             (self.start, 0, 0, 0, false);
-        let (mut lazy, mut lazy_bytes) = (0, 0);
+        let (mut lazy, mut lazy_bytes, mut gap_bytes) = (0, 0, 0);
         for l in self.all.iter() {
             // SAFETY: list members are live areas of the space.
             let ar = unsafe { a(Area::from_list(l)) };
@@ -1153,7 +1272,9 @@ impl<S: NodeSource> Space<S> {
                 return Err(ValidateError::PastTop { addr });
             }
             let in_busy = ar.is_used() && !ar.is_lazy() && self.busy.holds(ar);
-            if ar.is_lazy() {
+            if ar.is_gap() {
+                gap_bytes += size;
+            } else if ar.is_lazy() {
                 lazy += 1;
                 lazy_bytes += size;
             } else if ar.is_used() {
@@ -1184,6 +1305,7 @@ impl<S: NodeSource> Space<S> {
             || used_bytes != self.used_bytes
             || lazy != self.lazy.len()
             || lazy_bytes != self.lazy_bytes
+            || gap_bytes != self.gap_bytes
             || free != self.free.len()
         {
             return Err(ValidateError::Counts);
@@ -1214,6 +1336,9 @@ impl<S: NodeSource> Space<S> {
             unsafe { self.source.give(p) };
         }
         (self.top, self.used_bytes, self.lazy_bytes) = (self.start, 0, 0);
+        // Only ever before the space is dropped: the marks between spans
+        // went back with the other area objects.
+        self.gap_bytes = 0;
     }
 
     /// The same space over another node source; returns the old source.
@@ -1241,6 +1366,7 @@ impl<S: NodeSource> Space<S> {
                 used_bytes: me.used_bytes,
                 lazy: core::ptr::read(&me.lazy),
                 lazy_bytes: me.lazy_bytes,
+                gap_bytes: me.gap_bytes,
                 lazy_max: me.lazy_max,
                 flush: me.flush,
                 #[cfg(feature = "events")]

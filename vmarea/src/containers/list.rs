@@ -111,7 +111,6 @@ impl List {
     ///
     /// # Safety
     /// `n` is live and in no list.
-    #[cfg(test)]
     pub unsafe fn push_front(&mut self, n: NonNull<ListLink>) {
         match self.head {
             // SAFETY: `h` is a member; `n` is live (caller contract).
