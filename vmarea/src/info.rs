@@ -144,6 +144,10 @@ pub struct Counters {
     pub purged_areas: u64,
     /// Bytes merged back by those purges.
     pub purged_bytes: u64,
+    /// Spans imported from the parent source ([`Import`](crate::Import)).
+    pub imports: u64,
+    /// Wholly free spans given back to it.
+    pub releases: u64,
 }
 
 /// Occupancy of a space.

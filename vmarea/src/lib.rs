@@ -90,7 +90,7 @@ pub use smp::spin::SpinMutex;
 pub use smp::vmap_blocks::{
     BlockError, ForeignMapped, MappedRam, VmapBlocks, BLOCK_QUANTA, BLOCK_SLOTS, MAX_BLOCK_MAP,
 };
-pub use space::{Handle, Request, Space};
+pub use space::{Handle, Import, Request, Space};
 #[cfg(loom)]
 pub use sync::weaken;
 

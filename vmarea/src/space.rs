@@ -150,6 +150,11 @@ pub struct Space<S: NodeSource> {
     lazy_bytes: usize,
     /// Bytes between spans (`add_span`): inside `[start, end)`, not in it.
     gap_bytes: usize,
+    /// Where spans come from when no room is left, and go back to.
+    import: Option<Import>,
+    /// The first span's start: that span is the space's own, never given
+    /// back.
+    home: usize,
     /// Purge once `lazy_bytes` reaches this (Linux's `lazy_max_pages`).
     lazy_max: usize,
     /// Called with each purge batch before it is merged back.
@@ -159,6 +164,24 @@ pub struct Space<S: NodeSource> {
     events: Option<crate::events::EventHook>,
     /// Event counts.
     counters: Counters,
+}
+
+/// A parent source of spans (vmem's `vmem_create(…, source, afunc, ffunc,
+/// …)`): when a request for anywhere in the space finds no room, the space
+/// asks `take(size)` for a range of at least `size` bytes (enough to hold
+/// the request at any alignment, and at least `quantum`) and adds it as a
+/// span; [`Space::release_spans`] gives wholly free imported spans back
+/// with `give(lo, hi)`. A range `take` returns that cannot be added
+/// (overlapping, misaligned, too small) goes straight back through `give`.
+/// Both run inside the space's call: they must not call back into it.
+#[derive(Debug, Clone, Copy)]
+pub struct Import {
+    /// Hands out a range `(lo, hi)` of at least the given bytes, or None.
+    pub take: fn(usize) -> Option<(usize, usize)>,
+    /// Takes back a range `take` handed out.
+    pub give: fn(usize, usize),
+    /// The least the space asks for at once (vmem's import quantum).
+    pub quantum: usize,
 }
 
 /// An allocated area, for [`Space::free_handle`]: frees without a search.
@@ -326,6 +349,8 @@ impl<S: NodeSource> Space<S> {
             lazy: List::new(),
             lazy_bytes: 0,
             gap_bytes: 0,
+            import: None,
+            home: start,
             lazy_max: (end - start) / 64,
             flush: None,
             #[cfg(feature = "events")]
@@ -338,6 +363,8 @@ impl<S: NodeSource> Space<S> {
                 purges: 0,
                 purged_areas: 0,
                 purged_bytes: 0,
+                imports: 0,
+                releases: 0,
             },
         }
     }
@@ -467,15 +494,61 @@ impl<S: NodeSource> Space<S> {
         let (need, align) = self.check(req)?;
         self.materialize()?;
         self.reserve()?;
+        // A request for anywhere in the space still means anywhere once an
+        // import has grown it.
+        let anywhere = req.lo == self.start && req.hi == self.end;
         let u = match self.place(need, align, req) {
             Some(u) => u,
-            None if !self.lazy.is_empty() => {
-                self.purge();
-                self.place(need, align, req).ok_or(Error::NoSpace)?
+            None => {
+                if !self.lazy.is_empty() {
+                    self.purge();
+                }
+                match self.place(need, align, req) {
+                    Some(u) => u,
+                    None if anywhere && self.import_span(need, align, req) => {
+                        let (lo, hi) = (self.start, self.end);
+                        let wide = Request { lo, hi, ..*req };
+                        self.place(need, align, &wide).ok_or(Error::NoSpace)?
+                    }
+                    None => return Err(Error::NoSpace),
+                }
             }
-            None => return Err(Error::NoSpace),
         };
         Ok((self.mark_used(u, req), Handle(u)))
+    }
+
+    /// Asks the import source for a span that surely holds the request and
+    /// adds it; false if there is no source, it has nothing, or its range
+    /// cannot be added (then it is given straight back).
+    fn import_span(&mut self, need: usize, align: usize, req: &Request) -> bool {
+        let Some(imp) = self.import else {
+            return false;
+        };
+        let fit = Fit {
+            need,
+            align,
+            lo: 0,
+            hi: 0,
+            phase: req.phase,
+            nocross: req.nocross,
+            room: need,
+        };
+        let Some(size) = fit
+            .sure_room(self.quantum)
+            .map(|r| r.max(imp.quantum))
+            .and_then(|r| align_up(r, self.quantum))
+        else {
+            return false;
+        };
+        let Some((lo, hi)) = (imp.take)(size) else {
+            return false;
+        };
+        if hi.checked_sub(lo).is_none_or(|n| n < size) || self.add_span(lo, hi).is_err() {
+            (imp.give)(lo, hi);
+            return false;
+        }
+        self.counters.imports += 1;
+        true
     }
 
     /// Finds room and cuts the area out; None when nothing fits. Next fit
@@ -909,14 +982,15 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// Adds `[lo, hi)` to the space as a span of its own (vmem's
-    /// `vmem_add`), above its end or below its start and not adjacent: the
-    /// range between stays out of the space (never allocated, listed or
-    /// found), so no free area ever merges across a span boundary.
+    /// `vmem_add`), above its end or below its start: the range between, if
+    /// any, stays out of the space (never allocated, listed or found), and
+    /// a boundary mark sits between the spans even when they are adjacent,
+    /// so no free area ever merges across it.
     /// [`bounds`](Self::bounds) then covers every span; a request's window
     /// may cross the ranges between spans, its area never does.
     ///
     /// Refused with nothing changed: `BadRange` for a range that is empty,
-    /// not quantum-aligned, or overlapping or adjacent to the space;
+    /// not quantum-aligned, or overlapping the space;
     /// `BadSpace` if the bounds would exceed [`MAX_SPAN`](crate::MAX_SPAN);
     /// `NoNode` if the source has not the area objects it needs (up to 3).
     ///
@@ -935,7 +1009,7 @@ impl<S: NodeSource> Space<S> {
         if lo >= hi || lo % q != 0 || hi % q != 0 {
             return Err(Error::BadRange);
         }
-        let (above, below) = (lo > self.end, hi < self.start);
+        let (above, below) = (lo >= self.end, hi <= self.start);
         if !above && !below {
             return Err(Error::BadRange);
         }
@@ -1017,6 +1091,124 @@ impl<S: NodeSource> Space<S> {
         }
         (self.start, self.end) = (start, end);
         Ok(())
+    }
+
+    /// Sets the parent source the space imports spans from when it has no
+    /// room (see [`Import`]); `None` for none. Spans added with
+    /// [`add_span`](Self::add_span) count as imported too: every span but
+    /// the first (the range given to `new`) may be released.
+    pub fn set_import(&mut self, import: Option<Import>) {
+        self.import = import;
+    }
+
+    /// Gives every wholly free span back to the import source (vmem
+    /// releases a span once it is all free), except the space's own first
+    /// span; returns how many. Lazily freed areas keep their span (purge
+    /// first). O(areas). Without an import source, nothing.
+    pub fn release_spans(&mut self) -> usize {
+        let Some(imp) = self.import else {
+            return 0;
+        };
+        let mut released = 0;
+        // The last span, when the bump region is all that is left of it
+        // (again after each release: the span below may then be too).
+        while self.policy.bumps() {
+            // SAFETY: list members are live areas of the space.
+            let last = self.all.back().map(|l| unsafe { Area::from_list(l) });
+            if let Some(g) = last.filter(|&g| unsafe { a(g) }.is_gap()) {
+                // SAFETY: as above.
+                let (g_addr, g_end) = unsafe { (a(g).addr.get(), a(g).end()) };
+                if self.top == g_end && g_end != self.home {
+                    (imp.give)(g_end, self.end);
+                    // SAFETY: `g` is a member in no index.
+                    unsafe { self.all.remove(Area::list_link(g)) };
+                    self.gap_bytes -= g_end - g_addr;
+                    self.release(g);
+                    (self.end, self.top) = (g_addr, g_addr);
+                    // The bump region now reaches down past a free area
+                    // that ended at the old boundary: absorb it.
+                    // SAFETY: as above.
+                    let back = self.all.back().map(|l| unsafe { Area::from_list(l) });
+                    if let Some(f) = back.filter(|&f| {
+                        let fa = unsafe { a(f) };
+                        !fa.is_used() && fa.end() == g_addr
+                    }) {
+                        // SAFETY: a free, indexed member.
+                        unsafe {
+                            self.free.remove(f, a(f).size(), self.shift);
+                            self.all.remove(Area::list_link(f));
+                            self.top = a(f).addr.get();
+                        }
+                        self.release(f);
+                    }
+                    released += 1;
+                    continue;
+                }
+            }
+            break;
+        }
+        let mut cur = self.all.front();
+        while let Some(l) = cur {
+            // SAFETY: list members are live areas of the space.
+            let f = unsafe { Area::from_list(l) };
+            let fa = unsafe { a(f) };
+            cur = fa.list.next();
+            let prev = fa.list.prev().map(|p| unsafe { Area::from_list(p) });
+            let next = fa.list.next().map(|n| unsafe { Area::from_list(n) });
+            let boundary = |x: Option<NonNull<Area>>| x.is_none_or(|x| unsafe { a(x) }.is_gap());
+            // A free area between two boundaries is a whole span, unless it
+            // is the last one and the space bumps (its top is beyond it).
+            // (With neither neighbour it would be the only span, the home.)
+            let whole = !fa.is_used()
+                && boundary(prev)
+                && boundary(next)
+                && (prev.is_some() || next.is_some())
+                && (next.is_some() || !self.policy.bumps())
+                && fa.addr.get() != self.home;
+            if !whole {
+                continue;
+            }
+            let (lo, hi) = (fa.addr.get(), fa.end());
+            (imp.give)(lo, hi);
+            // SAFETY (block): `f` is a free indexed member; `prev` and
+            // `next` are gap members in no index.
+            unsafe {
+                self.free.remove(f, hi - lo, self.shift);
+                self.all.remove(l);
+                match (prev, next) {
+                    (Some(p), Some(n)) => {
+                        // Two gaps and the span between become one gap.
+                        a(p).set_size(a(n).end() - a(p).addr.get());
+                        self.gap_bytes += hi - lo;
+                        cur = a(n).list.next();
+                        self.all.remove(Area::list_link(n));
+                        self.release(n);
+                    }
+                    (None, Some(n)) => {
+                        // The first span: the space now starts after it.
+                        self.start = a(n).end();
+                        self.gap_bytes -= a(n).size();
+                        cur = a(n).list.next();
+                        self.all.remove(Area::list_link(n));
+                        self.release(n);
+                    }
+                    (Some(p), None) => {
+                        // The last span (no bump region): the space ends
+                        // where the gap before it began.
+                        self.end = a(p).addr.get();
+                        self.top = self.end;
+                        self.gap_bytes -= a(p).size();
+                        self.all.remove(Area::list_link(p));
+                        self.release(p);
+                    }
+                    (None, None) => {}
+                }
+            }
+            self.release(f);
+            released += 1;
+        }
+        self.counters.releases += released as u64;
+        released
     }
 
     /// Sets the lazy-purge threshold in bytes (default: 1/64 of the space).
@@ -1131,7 +1323,9 @@ impl<S: NodeSource> Space<S> {
                 }
                 (None, None) => (u, None),
             };
-            if self.policy.bumps() && a(keep).end() == self.top {
+            // The last area only: a span boundary (a gap, perhaps of size
+            // 0) between it and the top keeps the spans apart.
+            if self.policy.bumps() && a(keep).end() == self.top && a(keep).list.next().is_none() {
                 // The RFC keeps no free area at the top: the bump retreats.
                 if let Some(old) = indexed {
                     self.free.remove(keep, old, self.shift);
@@ -1265,7 +1459,7 @@ impl<S: NodeSource> Space<S> {
             if addr != expect {
                 return Err(ValidateError::Gap { addr });
             }
-            if size == 0 || addr % self.quantum != 0 || size % self.quantum != 0 {
+            if (size == 0 && !ar.is_gap()) || addr % self.quantum != 0 || size % self.quantum != 0 {
                 return Err(ValidateError::Misaligned { addr });
             }
             if ar.end() > self.top {
@@ -1367,6 +1561,8 @@ impl<S: NodeSource> Space<S> {
                 lazy: core::ptr::read(&me.lazy),
                 lazy_bytes: me.lazy_bytes,
                 gap_bytes: me.gap_bytes,
+                import: me.import,
+                home: me.home,
                 lazy_max: me.lazy_max,
                 flush: me.flush,
                 #[cfg(feature = "events")]

@@ -1,5 +1,6 @@
-//! `add_span` (vmem's `vmem_add`): spans above and below, never merged
-//! across, the range between never handed out, refusals that change nothing.
+//! `add_span` (vmem's `vmem_add`) and imports: spans above and below,
+//! adjacent or not, never merged across, the range between never handed
+//! out, wholly free imported spans given back, refusals that change nothing.
 #![cfg(feature = "alloc")]
 
 use vmarea::{Area, AreaInfo, BoxNodes, Error, Flags, Policy, PoolNodes, Space};
@@ -70,8 +71,6 @@ fn bad_spans_are_refused_and_change_nothing() {
         s.alloc(Q, 0, Flags::ALLOC).unwrap();
         let before = snapshot(&s);
         for (lo, hi) in [
-            (S + 8 * Q, S + 9 * Q),      // adjacent above
-            (S - Q, S),                  // adjacent below
             (S + 4 * Q, S + 12 * Q),     // overlapping
             (S - 4 * Q, S + Q),          // overlapping below
             (S + 9 * Q, S + 9 * Q),      // empty
@@ -110,5 +109,157 @@ fn a_span_without_area_objects_is_refused() {
         );
         assert_eq!(snapshot(&s), before);
         s.validate().unwrap();
+    }
+}
+
+#[test]
+fn adjacent_spans_never_merge() {
+    for policy in POLICIES {
+        let mut s = Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap();
+        s.add_span(S + 4 * Q, S + 8 * Q).unwrap();
+        s.add_span(S - 4 * Q, S).unwrap();
+        assert_eq!(s.bounds(), (S - 4 * Q, S + 8 * Q));
+        s.validate().unwrap();
+        // Five pages fit in no span, though twelve free pages touch.
+        assert_eq!(
+            s.alloc(5 * Q, 0, Flags::NO_GUARD),
+            Err(Error::NoSpace),
+            "{policy:?}"
+        );
+        let all: Vec<_> = (0..3)
+            .map(|_| s.alloc(4 * Q, 0, Flags::NO_GUARD).unwrap().addr)
+            .collect();
+        for a in all {
+            s.free(a).unwrap();
+            s.validate().unwrap();
+        }
+        let st = s.stats();
+        assert_eq!(
+            (st.free_bytes, st.largest_free, st.free_ranges),
+            (12 * Q, 4 * Q, 3),
+            "{policy:?}"
+        );
+    }
+}
+
+mod import {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The parent: ranges handed out and not yet given back, and where
+        /// the next one starts.
+        static PARENT: RefCell<(Vec<(usize, usize)>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+    }
+
+    fn take(size: usize) -> Option<(usize, usize)> {
+        PARENT.with_borrow_mut(|(out, next)| {
+            let lo = *next;
+            *next += size + 8 * Q; // a gap between spans
+            out.push((lo, lo + size));
+            Some((lo, lo + size))
+        })
+    }
+
+    fn give(lo: usize, hi: usize) {
+        PARENT.with_borrow_mut(|(out, _)| {
+            let i = out
+                .iter()
+                .position(|&r| r == (lo, hi))
+                .expect("given back what was taken");
+            out.swap_remove(i);
+        });
+    }
+
+    #[test]
+    fn a_full_space_imports_and_releases_whole_spans() {
+        for policy in POLICIES {
+            PARENT.with_borrow_mut(|p| *p = (Vec::new(), S + 64 * Q));
+            let mut s = Space::new(S, S + 8 * Q, Q, policy, BoxNodes).unwrap();
+            s.set_import(Some(vmarea::Import {
+                take,
+                give,
+                quantum: 16 * Q,
+            }));
+            // Eight pages of its own, then imports of at least 16 pages.
+            let got: Vec<_> = (0..12)
+                .map(|_| {
+                    let a = s.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
+                    s.validate().unwrap();
+                    a
+                })
+                .collect();
+            let imported = PARENT.with_borrow(|p| p.0.len());
+            assert!(imported >= 2, "{policy:?}: {imported} imports");
+            assert_eq!(s.counters().imports, imported as u64);
+            // A windowed request never imports.
+            let (lo, hi) = s.bounds();
+            let w = vmarea::Request::new(64 * Q, lo, hi - Q);
+            assert_eq!(s.alloc_request(&w), Err(Error::NoSpace));
+            assert_eq!(s.counters().imports, imported as u64);
+            // Nothing goes back while every span holds an area.
+            assert_eq!(s.release_spans(), 0);
+            for a in &got {
+                s.free(a.addr).unwrap();
+                s.validate().unwrap();
+            }
+            assert_eq!(s.release_spans(), imported, "{policy:?}");
+            s.validate().unwrap();
+            assert!(PARENT.with_borrow(|p| p.0.is_empty()), "{policy:?}");
+            assert_eq!(s.bounds(), (S, S + 8 * Q), "{policy:?}");
+            let st = s.stats();
+            assert_eq!((st.free_bytes, st.used_bytes), (8 * Q, 0));
+            // And it imports again when needed.
+            let big = s.alloc(20 * Q, 0, Flags::ALLOC).unwrap();
+            s.free(big.addr).unwrap();
+            assert_eq!(s.release_spans(), 1, "{policy:?}");
+            assert!(PARENT.with_borrow(|p| p.0.is_empty()));
+            s.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_range_that_cannot_be_added_goes_back() {
+        fn overlapping(size: usize) -> Option<(usize, usize)> {
+            PARENT.with_borrow_mut(|(out, _)| out.push((S, S + size)));
+            Some((S, S + size))
+        }
+        for policy in POLICIES {
+            PARENT.with_borrow_mut(|p| *p = (Vec::new(), 0));
+            let mut s = Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap();
+            s.set_import(Some(vmarea::Import {
+                take: overlapping,
+                give,
+                quantum: Q,
+            }));
+            s.alloc(Q, 0, Flags::ALLOC).unwrap();
+            let before = snapshot(&s);
+            assert_eq!(s.alloc(8 * Q, 0, Flags::ALLOC), Err(Error::NoSpace));
+            assert!(
+                PARENT.with_borrow(|p| p.0.is_empty()),
+                "given straight back"
+            );
+            // The refusal is counted; nothing else changed.
+            assert_eq!(snapshot(&s), before);
+        }
+    }
+}
+
+/// Found by the model: with an adjacent span above, freeing the last area
+/// below the boundary must not let the bump region retreat across it.
+#[test]
+fn the_bump_region_never_retreats_across_a_boundary() {
+    for policy in POLICIES {
+        let mut s = Space::new(S, S + 16 * Q, Q, policy, BoxNodes).unwrap();
+        s.add_span(S + 16 * Q, S + 17 * Q).unwrap();
+        let a = s.alloc(Q, 0, Flags::ALLOC).unwrap();
+        s.free(a.addr).unwrap();
+        s.validate().unwrap();
+        let st = s.stats();
+        assert_eq!(
+            (st.free_bytes, st.largest_free),
+            (17 * Q, 16 * Q),
+            "{policy:?}"
+        );
     }
 }

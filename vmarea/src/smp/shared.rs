@@ -328,8 +328,12 @@ macro_rules! from_parts {
 }
 
 impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
-    /// Shares `space` behind `lock` (an unlocked lock).
-    pub fn with_lock(lock: L, space: Space<S>) -> Self {
+    /// Shares `space` behind `lock` (an unlocked lock). The shared layer
+    /// does not import: the space's [`Import`](crate::Import) source, if
+    /// any, is dropped (its bounds are read without the lock, so they must
+    /// not move).
+    pub fn with_lock(lock: L, mut space: Space<S>) -> Self {
+        space.set_import(None);
         let (space, source) = space.replace_source(Stash::new());
         Self::from_parts(lock, space, source)
     }
