@@ -280,12 +280,13 @@ impl VmAlloc for RangeAlloc {
     }
 }
 
-/// The four vmarea policies.
-pub const POLICIES: [Policy; 4] = [
+/// The vmarea policies.
+pub const POLICIES: [Policy; 5] = [
     Policy::Rfc,
     Policy::FirstFit,
     Policy::InstantFit,
     Policy::BestFit,
+    Policy::NextFit,
 ];
 
 /// Makes a fresh allocator.
@@ -325,7 +326,7 @@ fn make_range_alloc() -> Box<dyn VmAlloc + Send> {
 }
 
 /// Every contender, the 2.4 baseline first.
-pub const CONTENDERS: [Contender; 7] = [
+pub const CONTENDERS: [Contender; 8] = [
     Contender {
         name: "linux-2.4",
         cli: "linux-2.4",
@@ -352,6 +353,11 @@ pub const CONTENDERS: [Contender; 7] = [
         make: make_policy::<3>,
     },
     Contender {
+        name: "NextFit",
+        cli: "next-fit",
+        make: make_policy::<4>,
+    },
+    Contender {
         name: "offset-allocator",
         cli: "offset-allocator",
         make: make_offset,
@@ -364,10 +370,10 @@ pub const CONTENDERS: [Contender; 7] = [
 ];
 
 /// The contenders `--allocator VALUE` names: one, or `policies` for the
-/// four vmarea policies.
+/// five vmarea policies.
 pub fn select(cli: &str) -> Vec<Contender> {
     if cli == "policies" {
-        return CONTENDERS[1..5].to_vec();
+        return CONTENDERS[1..6].to_vec();
     }
     CONTENDERS
         .iter()

@@ -83,7 +83,7 @@ enum Mode {
 
 #[derive(clap::Args)]
 struct TestVmallocArgs {
-    /// Allocator to run the tests on (`policies`: the four vmarea policies).
+    /// Allocator to run the tests on (`policies`: the five vmarea policies).
     #[arg(long, default_value = "first-fit", value_parser = allocator_names())]
     allocator: String,
     /// Preset of the kernel's test script; explicit parameters override it.
