@@ -15,7 +15,9 @@
 //!     target/release/examples/pair_profile InstantFit 100000 200000
 //! ```
 //!
-//! Instructions per pair = the collected Ir ÷ PAIRS.
+//! Instructions per pair = the collected Ir ÷ PAIRS. With `PAIR_POOLS=1`
+//! in the environment the space has size pools (`Space::set_pools`, every
+//! pooled size, 64 areas each) in front of its policy.
 //!
 //! A fifth argument `random` measures the cache-missing case instead: each
 //! step frees a pseudo-randomly chosen live area (by handle) and allocates
@@ -183,6 +185,11 @@ fn main() {
         } else {
             live.push(h);
         }
+    }
+    // PAIR_POOLS=1: size pools for every pooled size, 64 areas each, in
+    // front of the policy (filled by the measured frees themselves).
+    if std::env::var_os("PAIR_POOLS").is_some() {
+        s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     }
     if random {
         measured_random(&mut s, &mut live, &sizes, pairs);

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use vmarea::{AddressIndex, Policy};
 
-use cross_tests::vmarea_model::{run_with, Op, PAGES};
+use cross_tests::vmarea_model::{run_pooled, run_with, Op, PAGES};
 
 /// Four bytes per operation: opcode, then three operand bytes.
 fn decode(data: &[u8]) -> Vec<Op> {
@@ -42,11 +42,15 @@ fn decode(data: &[u8]) -> Vec<Op> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte's low bit drops the busy tree (AddressIndex::None).
-    let index = match data.first() {
-        Some(b) if b & 1 == 1 => AddressIndex::None,
-        _ => AddressIndex::BusyTree,
+    // The first byte's low bit drops the busy tree (AddressIndex::None);
+    // its next bit puts size pools in front of the policy instead.
+    let head = data.first().copied().unwrap_or(0);
+    let index = if head & 1 == 1 {
+        AddressIndex::None
+    } else {
+        AddressIndex::BusyTree
     };
+    let pools = head & 2 == 2;
     let ops = decode(data.get(1..).unwrap_or_default());
     for policy in [
         Policy::Rfc,
@@ -55,6 +59,10 @@ fuzz_target!(|data: &[u8]| {
         Policy::BestFit,
         Policy::NextFit,
     ] {
-        run_with(policy, index, &ops);
+        if pools {
+            run_pooled(policy, 4, 3, &ops);
+        } else {
+            run_with(policy, index, &ops);
+        }
     }
 });

@@ -5,7 +5,7 @@
 //! that refused calls changed nothing.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use vmarea::{
     AddressIndex, AreaInfo, BoxNodes, Counters, Error, Flags, Handle, Policy, Request, Space,
 };
@@ -67,6 +67,10 @@ struct Model {
     rotor: usize,
     /// What the space's counters must read.
     counters: Counters,
+    /// Size pools: (largest pooled size in quanta, areas per pool), or
+    /// None; and each pool's areas (addr, size), oldest first.
+    pool_limits: Option<(usize, usize)>,
+    pools: Vec<VecDeque<(usize, usize)>>,
 }
 
 impl Model {
@@ -77,6 +81,40 @@ impl Model {
             lazy: BTreeMap::new(),
             rotor: 0,
             counters: Counters::default(),
+            pool_limits: None,
+            pools: vec![VecDeque::new(); vmarea::POOL_CLASSES],
+        }
+    }
+
+    /// The pool an area of `size` bytes goes to or comes from.
+    fn pool_class(&self, size: usize) -> Option<usize> {
+        let (max, _) = self.pool_limits?;
+        let quanta = size / Q;
+        (quanta >= 1 && quanta <= max).then(|| quanta - 1)
+    }
+
+    /// An immediate free: into its pool if it has room, else free space.
+    fn free_now(&mut self, addr: usize, size: usize) {
+        if let (Some(c), Some((_, cap))) = (self.pool_class(size), self.pool_limits) {
+            if self.pools[c].len() < cap {
+                self.pools[c].push_back((addr, size));
+            }
+        }
+    }
+
+    /// Every pooled range, by address.
+    fn pooled(&self) -> Vec<(usize, usize)> {
+        let mut v: Vec<_> = self.pools.iter().flatten().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Each pool gives a quarter back, rounded up, oldest first.
+    fn decay_pools(&mut self) {
+        for p in &mut self.pools {
+            for _ in 0..p.len().div_ceil(4) {
+                p.pop_front();
+            }
         }
     }
 
@@ -96,6 +134,7 @@ impl Model {
             self.counters.purges += 1;
             self.counters.purged_areas += self.lazy.len() as u64;
             self.counters.purged_bytes += self.lazy_bytes() as u64;
+            self.decay_pools();
         }
         self.lazy.clear();
     }
@@ -145,6 +184,7 @@ impl Model {
     ) -> Option<usize> {
         let mut taken: Vec<(usize, usize)> =
             self.used.iter().map(|(&a, &(s, ..))| (a, s)).collect();
+        taken.extend(self.pooled());
         if lazy_too {
             taken.extend(self.lazy.iter().map(|(&a, &s)| (a, s)));
         }
@@ -204,13 +244,34 @@ pub fn run(policy: Policy, ops: &[Op]) {
     run_with(policy, AddressIndex::BusyTree, ops)
 }
 
+/// As [`run`], with size pools for areas of up to `max_quanta` quanta,
+/// `per_class` each: an unconstrained request of a pooled size must take
+/// its pool's most recent area, frees fill the pools, purges decay them and
+/// a request with no room drains them first.
+pub fn run_pooled(policy: Policy, max_quanta: usize, per_class: usize, ops: &[Op]) {
+    run_inner(
+        policy,
+        AddressIndex::BusyTree,
+        Some((max_quanta, per_class)),
+        ops,
+    )
+}
+
 /// As [`run`], on a space with the given address index (the model and the
 /// checks are the same: with no busy tree, frees by address and `find`
 /// walk the address list and must agree with the tree's answers).
 pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
+    run_inner(policy, index, None, ops)
+}
+
+fn run_inner(policy: Policy, index: AddressIndex, pools: Option<(usize, usize)>, ops: &[Op]) {
     let mut s = Space::with_address_index(START, END, Q, policy, index, BoxNodes).unwrap();
     s.set_lazy_threshold(LAZY_MAX);
     let mut m = Model::new();
+    if let Some((max, cap)) = pools {
+        s.set_pools(max, cap).unwrap();
+        m.pool_limits = Some((max, cap));
+    }
     for op in ops {
         let before = snapshot(&s);
         match op.clone() {
@@ -272,9 +333,31 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                         .flatten();
                     after.or_else(|| in_window(lo))
                 };
-                let mut fit = place(&m, true);
-                let purges = expect_err.is_none() && fit.is_none() && !m.lazy.is_empty();
-                if purges {
+                // The space's order: its pool (an unconstrained request for
+                // anywhere), the policy, a purge (which decays the pools),
+                // the pools drained. The model changes as the space will,
+                // whatever the outcome.
+                let pool = m.pool_class(need).filter(|_| {
+                    expect_err.is_none()
+                        && eff_align == Q
+                        && phase == 0
+                        && nocross == 0
+                        && (lo, hi) == (b_lo, b_hi)
+                });
+                let pooled = pool.and_then(|c| m.pools[c].pop_back());
+                let mut changed = pooled.is_some();
+                // (A refused request is not placed: its size may be 0.)
+                let mut fit = pooled
+                    .map(|(a, _)| a)
+                    .or_else(|| expect_err.is_none().then(|| place(&m, true)).flatten());
+                if expect_err.is_none() && fit.is_none() && !m.lazy.is_empty() {
+                    m.purge_all();
+                    changed = true;
+                    fit = place(&m, false);
+                }
+                if expect_err.is_none() && fit.is_none() && m.pools.iter().any(|p| !p.is_empty()) {
+                    m.pools.iter_mut().for_each(VecDeque::clear);
+                    changed = true;
                     fit = place(&m, false);
                 }
                 match s.alloc_handle(&req) {
@@ -289,14 +372,16 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                         );
                         assert!(a.addr >= lo && a.end() <= hi, "{a:?} outside window");
                         assert!(a.used && !a.lazy && a.flags == flags && a.tag == 7);
-                        if policy == Policy::FirstFit {
+                        if pooled.is_some() {
+                            assert_eq!(Some(a.addr), fit, "the pool's most recent area");
+                        } else if policy == Policy::FirstFit {
                             assert_eq!(
                                 Some(a.addr),
                                 fit,
                                 "FirstFit must take the lowest fit with sure room, else the lowest fit"
                             );
                         }
-                        if next_fit {
+                        if next_fit && pooled.is_none() {
                             assert_eq!(
                                 Some(a.addr),
                                 fit,
@@ -308,9 +393,6 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                             fit.is_some(),
                             "{policy:?} placed {a:?} where the model has no room"
                         );
-                        if purges {
-                            m.purge_all();
-                        }
                         m.counters.allocs += 1;
                         m.used.insert(a.addr, (a.size, flags, h));
                     }
@@ -323,9 +405,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                                 assert_eq!(fit, None, "{policy:?} said NoSpace but {fit:?} fits");
                             }
                         }
-                        if purges {
-                            m.purge_all();
-                        } else {
+                        if !changed {
                             assert_eq!(snapshot(&s), before, "refused {op:?} changed the space");
                         }
                     }
@@ -338,6 +418,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 let freed = s.free(addr).unwrap();
                 assert_eq!((freed.addr, freed.size, freed.flags), (addr, size, flags));
                 m.used.remove(&addr);
+                m.free_now(addr, size);
                 m.counters.frees += 1;
             }
             Op::FreeHandle(i) => {
@@ -348,6 +429,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 let freed = unsafe { s.free_handle(h) };
                 assert_eq!((freed.addr, freed.size), (addr, size));
                 m.used.remove(&addr);
+                m.free_now(addr, size);
                 m.counters.frees += 1;
             }
             Op::FreeLazy(i) => {
@@ -376,6 +458,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
                 match s.free(addr) {
                     Ok(f) => {
                         assert_eq!(m.used.remove(&addr).map(|x| x.0), Some(f.size));
+                        m.free_now(addr, f.size);
                         m.counters.frees += 1;
                     }
                     Err(e) => {
@@ -434,17 +517,21 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
             .filter(|i| i.lazy)
             .map(|i| (i.addr, i.size))
             .collect();
-        assert_eq!(
-            lazy,
-            m.lazy.iter().map(|(&a, &sz)| (a, sz)).collect::<Vec<_>>(),
-            "after {op:?}"
-        );
+        // Pooled areas read as lazy: freed, not free to others.
+        let mut want_lazy: Vec<(usize, usize)> = m.lazy.iter().map(|(&a, &sz)| (a, sz)).collect();
+        want_lazy.extend(m.pooled());
+        want_lazy.sort_unstable();
+        assert_eq!(lazy, want_lazy, "after {op:?}");
         assert_eq!(s.counters(), m.counters, "counters after {op:?}");
         let st = s.stats();
         assert_eq!(st.used_bytes, want.iter().map(|x| x.1).sum::<usize>());
         assert_eq!(st.lazy_bytes, m.lazy_bytes());
         assert_eq!(
-            st.used_bytes + st.lazy_bytes + st.free_bytes,
+            st.pooled_bytes,
+            m.pooled().iter().map(|x| x.1).sum::<usize>()
+        );
+        assert_eq!(
+            st.used_bytes + st.lazy_bytes + st.pooled_bytes + st.free_bytes,
             m.span_bytes()
         );
         // Nothing listed lies outside the spans.
@@ -462,6 +549,7 @@ pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
         s.validate().unwrap();
     }
     s.purge();
+    s.drain_pools();
     s.validate().unwrap();
     let st = s.stats();
     let largest = m.spans.iter().map(|(a, b)| b - a).max().unwrap();

@@ -4,7 +4,7 @@
 //! FirstFit must place at the model's lowest fit; no policy may answer
 //! `NoSpace` while the model has a fit.
 
-use cross_tests::vmarea_model::{run, run_with, Op, PAGES};
+use cross_tests::vmarea_model::{run, run_pooled, run_with, Op, PAGES};
 use proptest::prelude::*;
 use vmarea::AddressIndex;
 use vmarea::Policy;
@@ -67,5 +67,15 @@ proptest! {
     ) {
         let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit, Policy::NextFit][p];
         run_with(policy, AddressIndex::None, &ops);
+    }
+
+    /// With size pools in front of the policy (up to 4 quanta, 3 each).
+    #[test]
+    fn pooled_matches_model(
+        ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 }),
+        p in 0usize..5,
+    ) {
+        let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit, Policy::NextFit][p];
+        run_pooled(policy, 4, 3, &ops);
     }
 }

@@ -139,11 +139,15 @@ const LINK_ROTATION: u32 = 20;
 /// marked used and lazy, so nothing merges with it, nothing finds it and no
 /// purge takes it (it is on no lazy list), and this bit tells it apart.
 const GAP: u64 = 1 << 23;
+/// `aux` bit of an area held in one of the space's size pools (see
+/// `pools.rs`): marked used and lazy like a gap, on a pool list.
+const POOLED: u64 = 1 << 19;
 static_assertions::const_assert!(core::mem::align_of::<Area>() >= 8);
 static_assertions::const_assert!(
     CACHED & (Flags::RESERVED.0 as u64) == CACHED
         && DEFERRED & (Flags::RESERVED.0 as u64) == DEFERRED
         && GAP & (Flags::RESERVED.0 as u64) == GAP
+        && POOLED & (Flags::RESERVED.0 as u64) == POOLED
 );
 
 const USED: usize = 1 << (usize::BITS - 1);
@@ -284,6 +288,17 @@ impl Area {
     /// The range between two spans: not part of the space.
     pub(crate) fn is_gap(&self) -> bool {
         self.is_lazy() && self.aux.get() & GAP != 0
+    }
+
+    /// Marks a used area as held in a size pool.
+    pub(crate) fn set_pooled(&self) {
+        self.size_used.set(self.size() | USED | LAZY);
+        self.aux.set(POOLED);
+    }
+
+    /// Held in a size pool, ready to be handed out again.
+    pub(crate) fn is_pooled(&self) -> bool {
+        self.is_lazy() && self.aux.get() & POOLED != 0
     }
 
     pub(crate) fn tag(&self) -> u32 {

@@ -155,7 +155,7 @@ pub struct Counters {
 pub struct Stats {
     /// Bytes in used areas (guards included).
     pub used_bytes: usize,
-    /// Bytes not in used areas.
+    /// Bytes in free ranges (not used, lazily freed or pooled).
     pub free_bytes: usize,
     /// The largest free range in bytes.
     pub largest_free: usize,
@@ -167,6 +167,11 @@ pub struct Stats {
     pub lazy_bytes: usize,
     /// Number of lazily freed areas awaiting a purge.
     pub lazy_areas: usize,
+    /// Bytes held in the size pools ([`Space::set_pools`](crate::Space::set_pools)):
+    /// ready for requests of their size, not free to others until drained.
+    pub pooled_bytes: usize,
+    /// Number of areas in the size pools.
+    pub pooled_areas: usize,
 }
 
 impl Stats {

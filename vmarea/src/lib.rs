@@ -60,6 +60,7 @@ mod flush;
 mod info;
 mod nodes;
 mod policy;
+mod pools;
 mod space;
 // The loom shim every atomic goes through.
 mod sync;
@@ -80,6 +81,7 @@ pub use info::{AreaInfo, Counters, Segments, Stats};
 pub use nodes::BoxNodes;
 pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};
 pub use policy::Policy;
+pub use pools::POOL_CLASSES;
 pub use smp::cache::{Cached, CpuCache, ForeignCached};
 pub use smp::depot::{CACHE_CLASSES, DEPOT_MAGAZINES, ROUNDS};
 pub use smp::sharded::ShardedSpace;

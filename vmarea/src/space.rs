@@ -31,6 +31,7 @@ use crate::flush::{FlushHook, PurgeBatch};
 use crate::info::{AreaInfo, Counters, Segments, Stats};
 use crate::nodes::NodeSource;
 use crate::policy::{align_up, Fit, FreeIndex, Geometry, Policy};
+use crate::pools::{Pools, POOL_CLASSES};
 use core::fmt;
 use core::ptr::NonNull;
 
@@ -155,6 +156,8 @@ pub struct Space<S: NodeSource> {
     /// The first span's start: that span is the space's own, never given
     /// back.
     home: usize,
+    /// Exact-size pools of ready areas (off unless `set_pools`).
+    pools: Pools,
     /// Purge once `lazy_bytes` reaches this (Linux's `lazy_max_pages`).
     lazy_max: usize,
     /// Called with each purge batch before it is merged back.
@@ -351,6 +354,7 @@ impl<S: NodeSource> Space<S> {
             gap_bytes: 0,
             import: None,
             home: start,
+            pools: Pools::new(),
             lazy_max: (end - start) / 64,
             flush: None,
             #[cfg(feature = "events")]
@@ -492,29 +496,126 @@ impl<S: NodeSource> Space<S> {
 
     fn try_alloc(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         let (need, align) = self.check(req)?;
+        if self.pools.max != 0 {
+            if let Some(u) = self.take_pooled(need, align, req) {
+                return Ok((self.mark_used(u, req), Handle(u)));
+            }
+        }
         self.materialize()?;
         self.reserve()?;
+        let u = match self.place(need, align, req) {
+            Some(u) => u,
+            None => self.place_under_pressure(need, align, req)?,
+        };
+        Ok((self.mark_used(u, req), Handle(u)))
+    }
+
+    /// No room at first: purge the lazy frees (as Linux does), drain the
+    /// pools, import a span, retrying after each step that changed
+    /// anything. Off the common path.
+    #[cold]
+    fn place_under_pressure(
+        &mut self,
+        need: usize,
+        align: usize,
+        req: &Request,
+    ) -> Result<NonNull<Area>, Error> {
         // A request for anywhere in the space still means anywhere once an
         // import has grown it.
         let anywhere = req.lo == self.start && req.hi == self.end;
-        let u = match self.place(need, align, req) {
-            Some(u) => u,
-            None => {
-                if !self.lazy.is_empty() {
-                    self.purge();
-                }
-                match self.place(need, align, req) {
-                    Some(u) => u,
-                    None if anywhere && self.import_span(need, align, req) => {
-                        let (lo, hi) = (self.start, self.end);
-                        let wide = Request { lo, hi, ..*req };
-                        self.place(need, align, &wide).ok_or(Error::NoSpace)?
-                    }
-                    None => return Err(Error::NoSpace),
-                }
+        if !self.lazy.is_empty() {
+            self.purge();
+            if let Some(u) = self.place(need, align, req) {
+                return Ok(u);
             }
+        }
+        if self.drain_pools() > 0 {
+            if let Some(u) = self.place(need, align, req) {
+                return Ok(u);
+            }
+        }
+        if anywhere && self.import_span(need, align, req) {
+            let (lo, hi) = (self.start, self.end);
+            let wide = Request { lo, hi, ..*req };
+            return self.place(need, align, &wide).ok_or(Error::NoSpace);
+        }
+        Err(Error::NoSpace)
+    }
+
+    /// An area from the pool of the request's size, for an unconstrained
+    /// request for anywhere (most recently pooled first).
+    fn take_pooled(&mut self, need: usize, align: usize, req: &Request) -> Option<NonNull<Area>> {
+        let c = self.pools.class(need >> self.shift)?;
+        let anywhere = req.lo == self.start && req.hi == self.end;
+        if align != self.quantum || req.phase != 0 || req.nocross != 0 || !anywhere {
+            return None;
+        }
+        self.pools.pop(c, need)
+    }
+
+    /// Turns on exact-size pools for areas of up to `max_quanta` quanta
+    /// (guard included; at most [`POOL_CLASSES`](crate::POOL_CLASSES)),
+    /// each keeping at most `per_class` areas; `0` turns them off. An area
+    /// of a pooled size freed at once ([`free`](Self::free),
+    /// [`free_handle`](Self::free_handle)) waits in its pool, and an
+    /// unconstrained request for anywhere of that size takes the most
+    /// recent one in O(1), without a search, a split or a merge (Linux
+    /// 6.9's per-node pools; vmem's quantum caches inside `vmem_alloc`).
+    /// Pools decay by a quarter (rounded up, oldest first) at every purge
+    /// and are drained whole when an allocation finds no room, or by
+    /// [`drain_pools`](Self::drain_pools). Placement is then no longer the
+    /// policy's alone: a pooled area is reused wherever it lies. Lowering
+    /// the limits drains what no longer fits them. `BadRange` (nothing
+    /// changed) above `POOL_CLASSES`.
+    pub fn set_pools(&mut self, max_quanta: usize, per_class: usize) -> Result<(), Error> {
+        if max_quanta > POOL_CLASSES {
+            return Err(Error::BadRange);
+        }
+        let (max, cap) = if per_class == 0 {
+            (0, 0)
+        } else {
+            (max_quanta, per_class)
         };
-        Ok((self.mark_used(u, req), Handle(u)))
+        for c in 0..POOL_CLASSES {
+            let keep = if c < max { cap } else { 0 };
+            while self.pools.class_len(c) > keep {
+                self.unpool_oldest(c);
+            }
+        }
+        (self.pools.max, self.pools.cap) = (max, cap);
+        Ok(())
+    }
+
+    /// Merges every pooled area back into free space; returns how many.
+    pub fn drain_pools(&mut self) -> usize {
+        let mut n = 0;
+        for c in 0..POOL_CLASSES {
+            while self.pools.class_len(c) > 0 {
+                self.unpool_oldest(c);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// A quarter of each pool (rounded up, oldest first) back to free
+    /// space, after a purge.
+    fn decay_pools(&mut self) {
+        for c in 0..POOL_CLASSES {
+            for _ in 0..self.pools.class_len(c).div_ceil(4) {
+                self.unpool_oldest(c);
+            }
+        }
+    }
+
+    /// The oldest area of pool `c` merged back into free space.
+    fn unpool_oldest(&mut self, c: usize) {
+        let size = (c + 1) << self.shift;
+        if let Some(u) = self.pools.pop_oldest(c, size) {
+            // SAFETY: a pooled area is a live member of the address list in
+            // no index; `merge_free` makes it free.
+            unsafe { self.merge_free(u) };
+        }
     }
 
     /// Asks the import source for a span that surely holds the request and
@@ -977,8 +1078,34 @@ impl<S: NodeSource> Space<S> {
             }
         );
         // SAFETY: caller contract.
+        if self.pools.max != 0 && unsafe { self.pool_freed(u, freed.size) } {
+            return freed;
+        }
+        // SAFETY: caller contract.
         unsafe { self.merge_free(u) };
         freed
+    }
+
+    /// Puts a freed used area of `size` bytes in its pool, if it has one
+    /// with room. Out of line: the free path stays small without pools.
+    ///
+    /// # Safety
+    /// As `release_used`.
+    #[inline(never)]
+    unsafe fn pool_freed(&mut self, u: NonNull<Area>, size: usize) -> bool {
+        let Some(c) = self.pools.class(size >> self.shift) else {
+            return false;
+        };
+        if !self.pools.has_room(c) {
+            return false;
+        }
+        // SAFETY: caller contract: a live area in no index; its chain view
+        // is unused.
+        unsafe {
+            a(u).set_pooled();
+            self.pools.push(c, u, size);
+        }
+        true
     }
 
     /// Adds `[lo, hi)` to the space as a span of its own (vmem's
@@ -1266,6 +1393,7 @@ impl<S: NodeSource> Space<S> {
             n += 1;
         }
         self.counters.purged_areas += n as u64;
+        self.decay_pools();
         emit!(
             self,
             crate::events::Event::Purge {
@@ -1423,12 +1551,15 @@ impl<S: NodeSource> Space<S> {
             free_bytes: (self.end - self.start)
                 - self.used_bytes
                 - self.lazy_bytes
-                - self.gap_bytes,
+                - self.gap_bytes
+                - self.pools.bytes,
             used_areas: self.busy.len(),
             free_ranges: self.free.len(),
             largest_free: 0,
             lazy_bytes: self.lazy_bytes,
             lazy_areas: self.lazy.len(),
+            pooled_bytes: self.pools.bytes,
+            pooled_areas: self.pools.len(),
         };
         for info in self.iter().filter(|i| !i.used && !i.lazy) {
             s.largest_free = s.largest_free.max(info.size);
@@ -1452,6 +1583,7 @@ impl<S: NodeSource> Space<S> {
         let (mut expect, mut busy, mut used_bytes, mut free, mut prev_free) =
             (self.start, 0, 0, 0, false);
         let (mut lazy, mut lazy_bytes, mut gap_bytes) = (0, 0, 0);
+        let (mut pooled, mut pooled_bytes) = (0, 0);
         for l in self.all.iter() {
             // SAFETY: list members are live areas of the space.
             let ar = unsafe { a(Area::from_list(l)) };
@@ -1468,6 +1600,12 @@ impl<S: NodeSource> Space<S> {
             let in_busy = ar.is_used() && !ar.is_lazy() && self.busy.holds(ar);
             if ar.is_gap() {
                 gap_bytes += size;
+            } else if ar.is_pooled() {
+                if self.pools.class(size >> self.shift).is_none() {
+                    return Err(ValidateError::Counts);
+                }
+                pooled += 1;
+                pooled_bytes += size;
             } else if ar.is_lazy() {
                 lazy += 1;
                 lazy_bytes += size;
@@ -1495,11 +1633,27 @@ impl<S: NodeSource> Space<S> {
         {
             return Err(ValidateError::Top);
         }
+        if !self.pools.lists_valid() {
+            return Err(ValidateError::Counts);
+        }
+        for c in 0..POOL_CLASSES {
+            for m in self.pools.members(c) {
+                // SAFETY: pool members are live areas of the space.
+                let ma = unsafe { a(m) };
+                if !ma.is_pooled() || ma.size() != (c + 1) << self.shift {
+                    return Err(ValidateError::FreeMembership {
+                        addr: ma.addr.get(),
+                    });
+                }
+            }
+        }
         if busy != self.busy.len()
             || used_bytes != self.used_bytes
             || lazy != self.lazy.len()
             || lazy_bytes != self.lazy_bytes
             || gap_bytes != self.gap_bytes
+            || pooled != self.pools.len()
+            || pooled_bytes != self.pools.bytes
             || free != self.free.len()
         {
             return Err(ValidateError::Counts);
@@ -1517,6 +1671,7 @@ impl<S: NodeSource> Space<S> {
         self.free.clear();
         self.free = FreeIndex::new(self.policy);
         self.lazy = List::new();
+        self.pools = Pools::new();
         while let Some(l) = self.all.front() {
             // SAFETY: `l` is a member; the area is in no index any more
             // (trees cleared; chains and the lazy list forgotten above).
@@ -1563,6 +1718,7 @@ impl<S: NodeSource> Space<S> {
                 gap_bytes: me.gap_bytes,
                 import: me.import,
                 home: me.home,
+                pools: core::ptr::read(&me.pools),
                 lazy_max: me.lazy_max,
                 flush: me.flush,
                 #[cfg(feature = "events")]
