@@ -54,12 +54,28 @@ pub trait VmAlloc {
 /// A vmarea `Space` with one policy, freeing by address.
 pub struct VmArea {
     space: Space<BoxNodes>,
+    pooled: bool,
 }
+
+/// The size pools of the `+pools` contenders: every pooled size (1 … 32
+/// pages, guard included), 64 ready areas each.
+pub const CLI_POOLS: (usize, usize) = (vmarea::POOL_CLASSES, 64);
 
 impl VmArea {
     /// A space over the x86-64 vmalloc range.
     pub fn new(policy: Policy) -> Self {
         Self::with_range(policy, VMALLOC_START, VMALLOC_SIZE)
+    }
+
+    /// As [`new`](Self::new), with size pools ([`CLI_POOLS`]) in front of
+    /// the policy.
+    pub fn with_pools(policy: Policy) -> Self {
+        let mut v = Self::new(policy);
+        v.space
+            .set_pools(CLI_POOLS.0, CLI_POOLS.1)
+            .expect("at most POOL_CLASSES");
+        v.pooled = true;
+        v
     }
 
     /// A space over `[start, start + size)` (page-aligned, at most
@@ -77,6 +93,7 @@ impl VmArea {
         let end = start.checked_add(size).ok_or(vmarea::Error::BadSpace)?;
         Ok(VmArea {
             space: Space::new(start, end, PAGE, policy, BoxNodes)?,
+            pooled: false,
         })
     }
 
@@ -93,7 +110,8 @@ impl VmArea {
 
 impl VmAlloc for VmArea {
     fn name(&self) -> String {
-        format!("{:?}", self.space.policy())
+        let pools = if self.pooled { "+pools" } else { "" };
+        format!("{:?}{pools}", self.space.policy())
     }
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let (lo, hi) = self.space.bounds();
@@ -127,7 +145,14 @@ impl VmAlloc for VmArea {
         self.space.validate().map_err(|e| e.to_string())?;
         let st = self.space.stats();
         let (start, end) = self.space.bounds();
-        if st.used_areas != 0 || st.lazy_areas != 0 || st.largest_free != end - start {
+        // Pools keep ready areas after everything was freed: whole means
+        // every byte free or pooled.
+        let whole = if self.pooled {
+            st.free_bytes + st.pooled_bytes == end - start
+        } else {
+            st.largest_free == end - start
+        };
+        if st.used_areas != 0 || st.lazy_areas != 0 || !whole {
             return Err(format!("space not whole again: {st:?}"));
         }
         Ok(())
@@ -309,6 +334,10 @@ fn make_policy<const P: usize>() -> Box<dyn VmAlloc + Send> {
     Box::new(VmArea::new(POLICIES[P]))
 }
 
+fn make_pooled<const P: usize>() -> Box<dyn VmAlloc + Send> {
+    Box::new(VmArea::with_pools(POLICIES[P]))
+}
+
 fn make_linux24() -> Box<dyn VmAlloc + Send> {
     Box::new(Linux24::new())
 }
@@ -326,7 +355,7 @@ fn make_range_alloc() -> Box<dyn VmAlloc + Send> {
 }
 
 /// Every contender, the 2.4 baseline first.
-pub const CONTENDERS: [Contender; 8] = [
+pub const CONTENDERS: [Contender; 9] = [
     Contender {
         name: "linux-2.4",
         cli: "linux-2.4",
@@ -356,6 +385,11 @@ pub const CONTENDERS: [Contender; 8] = [
         name: "NextFit",
         cli: "next-fit",
         make: make_policy::<4>,
+    },
+    Contender {
+        name: "InstantFit+pools",
+        cli: "instant-fit-pools",
+        make: make_pooled::<2>,
     },
     Contender {
         name: "offset-allocator",

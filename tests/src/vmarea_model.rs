@@ -245,9 +245,10 @@ pub fn run(policy: Policy, ops: &[Op]) {
 }
 
 /// As [`run`], with size pools for areas of up to `max_quanta` quanta,
-/// `per_class` each: an unconstrained request of a pooled size must take
-/// its pool's most recent area, frees fill the pools, purges decay them and
-/// a request with no room drains them first.
+/// `per_class` each: a request of a pooled size must take its pool's most
+/// recent area when that one meets its alignment, phase, boundary and
+/// window; frees fill the pools, purges decay them and a request with no
+/// room drains them first.
 pub fn run_pooled(policy: Policy, max_quanta: usize, per_class: usize, ops: &[Op]) {
     run_inner(
         policy,
@@ -337,12 +338,15 @@ fn run_inner(policy: Policy, index: AddressIndex, pools: Option<(usize, usize)>,
                 // anywhere), the policy, a purge (which decays the pools),
                 // the pools drained. The model changes as the space will,
                 // whatever the outcome.
-                let pool = m.pool_class(need).filter(|_| {
-                    expect_err.is_none()
-                        && eff_align == Q
-                        && phase == 0
-                        && nocross == 0
-                        && (lo, hi) == (b_lo, b_hi)
+                // Only the pool's most recent area is looked at.
+                let meets = |a: usize| {
+                    a % eff_align == phase
+                        && (nocross == 0 || a / nocross == (a + need - 1) / nocross)
+                        && lo <= a
+                        && a + need <= hi
+                };
+                let pool = m.pool_class(need).filter(|&c| {
+                    expect_err.is_none() && m.pools[c].back().is_some_and(|&(a, _)| meets(a))
                 });
                 let pooled = pool.and_then(|c| m.pools[c].pop_back());
                 let mut changed = pooled.is_some();

@@ -1,8 +1,8 @@
 //! Exact-size pools of ready areas in front of the free index (Linux 6.9's
 //! per-node `vmap_pool`s; vmem's quantum caches in the allocator itself):
 //! an area of up to `max` quanta freed at once goes onto its size's pool
-//! instead of merging back, and an unconstrained request of that size takes
-//! it off again in O(1). Pools decay by a quarter at every purge and are
+//! instead of merging back, and a request of that size takes the most
+//! recent one off again in O(1) when it meets the request's constraints. Pools decay by a quarter at every purge and are
 //! drained whole when an allocation finds no room. Off until
 //! [`Space::set_pools`](crate::Space::set_pools) turns them on.
 
@@ -67,6 +67,11 @@ impl Pools {
         unsafe { self.lists[c].remove(l) };
         self.bytes -= size;
         Some(Area::from_chain(l))
+    }
+
+    /// The most recently pooled area of class `c`, left in place.
+    pub(crate) fn peek(&self, c: usize) -> Option<NonNull<Area>> {
+        self.lists[c].back().map(Area::from_chain)
     }
 
     /// Takes the oldest area of class `c` (`size` bytes), for decay.

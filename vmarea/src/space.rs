@@ -542,12 +542,31 @@ impl<S: NodeSource> Space<S> {
         Err(Error::NoSpace)
     }
 
-    /// An area from the pool of the request's size, for an unconstrained
-    /// request for anywhere (most recently pooled first).
+    /// The most recently pooled area of the request's size, if it meets
+    /// the request's alignment, phase, boundary and window (only that one
+    /// is looked at, as Linux's `node_pool_del_va` looks at the head).
     fn take_pooled(&mut self, need: usize, align: usize, req: &Request) -> Option<NonNull<Area>> {
         let c = self.pools.class(need >> self.shift)?;
-        let anywhere = req.lo == self.start && req.hi == self.end;
-        if align != self.quantum || req.phase != 0 || req.nocross != 0 || !anywhere {
+        let top = self.pools.peek(c)?;
+        // SAFETY: pool members are live areas of the space.
+        let ta = unsafe { a(top) };
+        let at = ta.addr.get();
+        if align == self.quantum && req.phase == 0 && req.nocross == 0 {
+            // The common case: only the window to check.
+            return (req.lo <= at && at + need <= req.hi)
+                .then(|| self.pools.pop(c, need))
+                .flatten();
+        }
+        let fit = Fit {
+            need,
+            align,
+            lo: req.lo,
+            hi: req.hi,
+            phase: req.phase,
+            nocross: req.nocross,
+            room: need,
+        };
+        if fit.place_in(ta) != Some(at) {
             return None;
         }
         self.pools.pop(c, need)
@@ -557,10 +576,12 @@ impl<S: NodeSource> Space<S> {
     /// (guard included; at most [`POOL_CLASSES`](crate::POOL_CLASSES)),
     /// each keeping at most `per_class` areas; `0` turns them off. An area
     /// of a pooled size freed at once ([`free`](Self::free),
-    /// [`free_handle`](Self::free_handle)) waits in its pool, and an
-    /// unconstrained request for anywhere of that size takes the most
-    /// recent one in O(1), without a search, a split or a merge (Linux
-    /// 6.9's per-node pools; vmem's quantum caches inside `vmem_alloc`).
+    /// [`free_handle`](Self::free_handle)) waits in its pool, and a request
+    /// of that size takes the most recent one in O(1), without a search, a
+    /// split or a merge, when it meets the request's alignment, phase,
+    /// boundary and window (only that one is looked at, as Linux 6.9's
+    /// per-node pools do; vmem puts its quantum caches inside `vmem_alloc`
+    /// the same way).
     /// Pools decay by a quarter (rounded up, oldest first) at every purge
     /// and are drained whole when an allocation finds no room, or by
     /// [`drain_pools`](Self::drain_pools). Placement is then no longer the

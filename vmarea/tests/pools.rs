@@ -32,10 +32,23 @@ fn a_freed_area_is_handed_out_again_from_its_pool() {
         // Most recent first, whatever the policy would choose.
         let b = s.alloc(Q, 0, Flags::ALLOC).unwrap();
         assert_eq!(b.addr, a[1].addr, "{policy:?}");
-        // A constrained request of that size does not take from the pool.
-        let c = s.alloc(Q, 4 * Q, Flags::ALLOC).unwrap();
-        assert_eq!(c.addr % (4 * Q), 0);
-        assert_eq!(s.stats().pooled_areas, 1);
+        // The pool's most recent area now is a[0]: a constrained request
+        // takes it only if it meets the constraints.
+        let top = a[0].addr;
+        let miss = Request::new(Q, S, S + 256 * Q)
+            .align(2 * Q)
+            .phase(Q - top % (2 * Q))
+            .flags(Flags::ALLOC);
+        let c = s.alloc_request(&miss).unwrap();
+        assert_ne!(c.addr, top);
+        assert_eq!(s.stats().pooled_areas, 1, "{policy:?}");
+        let hit = Request::new(Q, S, S + 256 * Q)
+            .align(2 * Q)
+            .phase(top % (2 * Q))
+            .flags(Flags::ALLOC);
+        assert_eq!(s.alloc_request(&hit).unwrap().addr, top, "{policy:?}");
+        assert_eq!(s.stats().pooled_areas, 0);
+        s.free(top).unwrap();
         // Pooled areas are neither found nor freed by address.
         assert_eq!(s.find(a[0].addr), None);
         assert_eq!(
