@@ -1,5 +1,6 @@
 //! alloc+free pairs with N live areas (N = 1e2 … 1e6), side by side in one
-//! run: each vmarea policy (free by address, and by handle), a faithful
+//! run: each vmarea policy (free by address, and by handle; InstantFit also
+//! with size pools and no busy tree, freeing by handle only), a faithful
 //! Linux 2.4 `get_vm_area`/`vfree` (the RFC's problem, the baseline), and
 //! the Rust range allocators `offset-allocator` and `range-alloc`.
 //!
@@ -19,7 +20,7 @@
 use criterion::{BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
-use vmarea::{BoxNodes, Flags, Policy, Space};
+use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 
 use bench_table as criterion_table;
 use bench_table::workload::{holes, prefill_count, sizes};
@@ -33,7 +34,7 @@ fn span_pages(n: usize) -> usize {
     2 * prefill_count(n) + 1024
 }
 
-const CONTENDERS: [&str; 9] = [
+const CONTENDERS: [&str; 10] = [
     "linux-2.4",
     "Rfc",
     "FirstFit",
@@ -43,24 +44,61 @@ const CONTENDERS: [&str; 9] = [
     "InstantFit-handle",
     "offset-allocator",
     "range-alloc",
+    "InstantFit-pools-handle-only",
 ];
+
+/// How a vmarea contender is set up and frees.
+#[derive(Clone, Copy)]
+struct Setup {
+    /// Free by handle (else by address).
+    by_handle: bool,
+    /// No busy tree (`AddressIndex::None`) and size pools in front of the
+    /// policy: the configuration an `offset-allocator` user would pick
+    /// (frees by handle only).
+    pooled_handle_only: bool,
+}
+
+const BY_ADDRESS: Setup = Setup {
+    by_handle: false,
+    pooled_handle_only: false,
+};
+const BY_HANDLE: Setup = Setup {
+    by_handle: true,
+    pooled_handle_only: false,
+};
+const POOLED_HANDLE_ONLY: Setup = Setup {
+    by_handle: true,
+    pooled_handle_only: true,
+};
 
 fn bench_space(
     c: &mut Criterion,
     name: &str,
     policy: Policy,
-    by_handle: bool,
+    setup: Setup,
     n: usize,
     sz: &[usize],
 ) {
     let end = START + span_pages(n) * PAGE;
-    let mut s = Space::new(START, end, PAGE, policy, BoxNodes).expect("space");
-    let all: Vec<usize> = (0..prefill_count(n))
-        .map(|_| s.alloc(PAGE, 0, Flags::ALLOC).expect("prefill").addr)
+    let index = if setup.pooled_handle_only {
+        AddressIndex::None
+    } else {
+        AddressIndex::BusyTree
+    };
+    let mut s =
+        Space::with_address_index(START, end, PAGE, policy, index, BoxNodes).expect("space");
+    let one_page = s.request(PAGE).flags(Flags::ALLOC);
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
         .collect();
-    for a in holes(all) {
-        s.free(a).expect("free");
+    for h in holes(all) {
+        // SAFETY: each prefilled area is freed once, by its own handle.
+        unsafe { s.free_handle(h) };
     }
+    if setup.pooled_handle_only {
+        s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
+    }
+    let by_handle = setup.by_handle;
     let mut k = 0usize;
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(name, n), |b| {
@@ -163,14 +201,29 @@ fn main() {
         if n <= BASELINE_MAX {
             bench_linux24(&mut c, n, &sz);
         }
-        bench_space(&mut c, CONTENDERS[1], Policy::Rfc, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[2], Policy::FirstFit, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[3], Policy::InstantFit, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[4], Policy::BestFit, false, n, &sz);
-        bench_space(&mut c, CONTENDERS[5], Policy::FirstFit, true, n, &sz);
-        bench_space(&mut c, CONTENDERS[6], Policy::InstantFit, true, n, &sz);
+        bench_space(&mut c, CONTENDERS[1], Policy::Rfc, BY_ADDRESS, n, &sz);
+        bench_space(&mut c, CONTENDERS[2], Policy::FirstFit, BY_ADDRESS, n, &sz);
+        bench_space(
+            &mut c,
+            CONTENDERS[3],
+            Policy::InstantFit,
+            BY_ADDRESS,
+            n,
+            &sz,
+        );
+        bench_space(&mut c, CONTENDERS[4], Policy::BestFit, BY_ADDRESS, n, &sz);
+        bench_space(&mut c, CONTENDERS[5], Policy::FirstFit, BY_HANDLE, n, &sz);
+        bench_space(&mut c, CONTENDERS[6], Policy::InstantFit, BY_HANDLE, n, &sz);
         bench_offset(&mut c, n, &sz);
         bench_range_alloc(&mut c, n, &sz);
+        bench_space(
+            &mut c,
+            CONTENDERS[9],
+            Policy::InstantFit,
+            POOLED_HANDLE_ONLY,
+            n,
+            &sz,
+        );
     }
     c.final_summary();
     let rows: Vec<(&str, usize)> = ns.iter().map(|&n| ("pair", n)).collect();
