@@ -1297,12 +1297,16 @@ impl<S: NodeSource> Space<S> {
         }
         let mut cur = self.all.front();
         while let Some(l) = cur {
-            // SAFETY: list members are live areas of the space.
+            // SAFETY (these five): `l` and its list neighbours are members
+            // of the address list, live areas of the space.
             let f = unsafe { Area::from_list(l) };
             let fa = unsafe { a(f) };
             cur = fa.list.next();
+            // SAFETY: as above.
             let prev = fa.list.prev().map(|p| unsafe { Area::from_list(p) });
+            // SAFETY: as above.
             let next = fa.list.next().map(|n| unsafe { Area::from_list(n) });
+            // SAFETY: as above.
             let boundary = |x: Option<NonNull<Area>>| x.is_none_or(|x| unsafe { a(x) }.is_gap());
             // A free area between two boundaries is a whole span, unless it
             // is the last one and the space bumps (its top is beyond it).
