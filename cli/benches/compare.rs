@@ -1,8 +1,9 @@
 //! alloc+free pairs with N live areas (N = 1e2 … 1e6), side by side in one
 //! run: each vmarea policy (free by address, and by handle; InstantFit also
 //! with size pools and no busy tree, freeing by handle only), a faithful
-//! Linux 2.4 `get_vm_area`/`vfree` (the RFC's problem, the baseline), and
-//! the Rust range allocators `offset-allocator` and `range-alloc`.
+//! Linux 2.4 `get_vm_area`/`vfree` (the RFC's problem, the baseline), the
+//! Rust range allocators `offset-allocator` and `range-alloc`, and the floor
+//! (a bump pointer and exact-size free stacks, `baselines::floor`).
 //!
 //! Workload, in 4 KiB pages: N live 1-page areas (2 pages with the guard)
 //! are laid out from the start of the space, then every 8th is freed to
@@ -24,6 +25,7 @@ use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 
 use bench_table as criterion_table;
 use bench_table::workload::{holes, prefill_count, sizes};
+use vmarea_cli::baselines::floor::Floor;
 use vmarea_cli::baselines::linux24;
 
 const PAGE: usize = 4096;
@@ -34,7 +36,7 @@ fn span_pages(n: usize) -> usize {
     2 * prefill_count(n) + 1024
 }
 
-const CONTENDERS: [&str; 10] = [
+const CONTENDERS: [&str; 11] = [
     "linux-2.4",
     "Rfc",
     "FirstFit",
@@ -45,6 +47,7 @@ const CONTENDERS: [&str; 10] = [
     "offset-allocator",
     "range-alloc",
     "InstantFit-pools-handle-only",
+    "floor",
 ];
 
 /// How a vmarea contender is set up and frees.
@@ -159,6 +162,25 @@ fn bench_offset(c: &mut Criterion, n: usize, sz: &[usize]) {
         });
 }
 
+fn bench_floor(c: &mut Criterion, n: usize, sz: &[usize]) {
+    let mut f = Floor::new(span_pages(n), 5);
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| f.alloc(2).expect("prefill"))
+        .collect();
+    for x in holes(all) {
+        f.free(x);
+    }
+    let mut k = 0usize;
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(CONTENDERS[10], n), |b| {
+            b.iter(|| {
+                let x = f.alloc(sz[k & 4095] + 1).expect("alloc");
+                k += 1;
+                f.free(black_box(x));
+            })
+        });
+}
+
 fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
     let mut a = range_alloc::RangeAllocator::new(0..span_pages(n));
     let all: Vec<_> = (0..prefill_count(n))
@@ -224,6 +246,7 @@ fn main() {
             n,
             &sz,
         );
+        bench_floor(&mut c, n, &sz);
     }
     c.final_summary();
     let rows: Vec<(&str, usize)> = ns.iter().map(|&n| ("pair", n)).collect();

@@ -19,6 +19,9 @@
 //! in the environment the space has size pools (`Space::set_pools`, every
 //! pooled size, 64 areas each) in front of its policy.
 //!
+//! CONTENDER `floor` is the floor (`vmarea_cli::baselines::floor`: a bump
+//! pointer and exact-size free stacks, freed by handle, nothing else).
+//!
 //! A fifth argument `random` measures the cache-missing case instead: each
 //! step frees a pseudo-randomly chosen live area (by handle) and allocates
 //! a new one in its place (`measured_random`, `measured_offset_random`).
@@ -26,6 +29,7 @@
 use bench_table::workload::{is_hole, prefill_count, sizes};
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
+use vmarea_cli::baselines::floor::{Floor, FloorArea};
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
@@ -44,6 +48,24 @@ fn measured_offset(a: &mut offset_allocator::Allocator<u32>, sizes: &[usize], pa
         // Pages plus the guard page, as the vmarea requests.
         let x = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
         a.free(black_box(x));
+    }
+}
+
+#[inline(never)]
+fn measured_floor(f: &mut Floor, sizes: &[usize], pairs: usize) {
+    for k in 0..pairs {
+        let x = f.alloc(sizes[k & 4095] + 1).expect("alloc");
+        f.free(black_box(x));
+    }
+}
+
+#[inline(never)]
+fn measured_floor_random(f: &mut Floor, live: &mut [FloorArea], sizes: &[usize], steps: usize) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for k in 0..steps {
+        let i = (next(&mut x) % live.len() as u64) as usize;
+        f.free(live[i]);
+        live[i] = f.alloc(sizes[k & 4095] + 1).expect("alloc");
     }
 }
 
@@ -145,6 +167,26 @@ fn main() {
         );
         measured_linux24(&mut l, &sizes, pairs);
         println!("linux-2.4 n={n} pairs={pairs}");
+        return;
+    }
+    if who == "floor" {
+        // Sizes 1-4 pages and the guard: up to 5 pages.
+        let mut f = Floor::new(span_pages, 5);
+        let all: Vec<_> = (0..prefill).map(|_| f.alloc(2).expect("prefill")).collect();
+        let mut live = Vec::new();
+        for (i, x) in all.into_iter().enumerate() {
+            if is_hole(i) {
+                f.free(x);
+            } else {
+                live.push(x);
+            }
+        }
+        if random {
+            measured_floor_random(&mut f, &mut live, &sizes, pairs);
+        } else {
+            measured_floor(&mut f, &sizes, pairs);
+        }
+        println!("floor n={n} pairs={pairs}");
         return;
     }
     if who == "offset-allocator" {
