@@ -50,3 +50,21 @@ impl Floor {
         self.free[a.pages].push(a.page);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuses_the_last_freed_of_a_size_then_bumps_then_runs_out() {
+        let mut f = Floor::new(6, 3);
+        let a = f.alloc(2).unwrap();
+        let b = f.alloc(3).unwrap();
+        assert_eq!((a.page, b.page), (0, 2));
+        f.free(a);
+        assert_eq!(f.alloc(2).unwrap().page, 0);
+        assert!(f.alloc(2).is_none(), "one page left");
+        assert!(f.alloc(4).is_none(), "no stack for 4 pages");
+        assert_eq!(f.alloc(1).unwrap().page, 5);
+    }
+}
