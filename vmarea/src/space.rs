@@ -557,15 +557,7 @@ impl<S: NodeSource> Space<S> {
                 .then(|| self.pools.pop(c, need))
                 .flatten();
         }
-        let fit = Fit {
-            need,
-            align,
-            lo: req.lo,
-            hi: req.hi,
-            phase: req.phase,
-            nocross: req.nocross,
-            room: need,
-        };
+        let fit = Fit::of(need, align, req);
         if fit.place_in(ta) != Some(at) {
             return None;
         }
@@ -646,16 +638,7 @@ impl<S: NodeSource> Space<S> {
         let Some(imp) = self.import else {
             return false;
         };
-        let fit = Fit {
-            need,
-            align,
-            lo: 0,
-            hi: 0,
-            phase: req.phase,
-            nocross: req.nocross,
-            room: need,
-        };
-        let Some(size) = fit
+        let Some(size) = Fit::of(need, align, req)
             .sure_room(self.quantum)
             .map(|r| r.max(imp.quantum))
             .and_then(|r| align_up(r, self.quantum))
@@ -676,15 +659,7 @@ impl<S: NodeSource> Space<S> {
     /// Finds room and cuts the area out; None when nothing fits. Next fit
     /// first tries `[rotor, hi)`, then wraps to the whole window.
     fn place(&mut self, need: usize, align: usize, req: &Request) -> Option<NonNull<Area>> {
-        let fit = Fit {
-            need,
-            align,
-            lo: req.lo,
-            hi: req.hi,
-            phase: req.phase,
-            nocross: req.nocross,
-            room: need,
-        };
+        let fit = Fit::of(need, align, req);
         if let Some(r) = self.free.rotor().filter(|&r| r > fit.lo) {
             if let Some(u) = self.place_sure_first(&Fit { lo: r, ..fit }) {
                 return Some(u);

@@ -132,6 +132,20 @@ pub(crate) struct Fit {
 }
 
 impl Fit {
+    /// The request `req` as every search takes it, for `need` bytes at the
+    /// effective alignment `align` (room: exactly `need`).
+    pub(crate) fn of(need: usize, align: usize, req: &crate::space::Request) -> Self {
+        Fit {
+            need,
+            align,
+            lo: req.lo,
+            hi: req.hi,
+            phase: req.phase,
+            nocross: req.nocross,
+            room: need,
+        }
+    }
+
     /// The room that holds the request wherever it starts (quantum `q`),
     /// or None when that overflows. Aligning a start (and its phase) moves
     /// it up by at most `align - q`; stepping over a `nocross` boundary

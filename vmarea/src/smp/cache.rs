@@ -248,15 +248,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
                 phase: 0,
                 nocross: 0,
             };
-            let r = match space.alloc_handle(&req) {
-                Err(Error::NoSpace) => {
-                    // Under pressure: give back what the depot holds, then retry.
-                    depot.flush_into(space);
-                    space.purge();
-                    space.alloc_handle(&req)
-                }
-                r => r,
-            };
+            let r = depot.alloc_or_flush(space, &req);
             r.map(|(info, h)| {
                 // SAFETY: `h` was just allocated in `space`.
                 unsafe { space.set_cached(h, flags, true) };

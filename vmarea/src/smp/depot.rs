@@ -3,8 +3,10 @@
 //! A magazine is a stack of up to [`ROUNDS`] allocated areas of one class.
 
 use crate::area::Flags;
+use crate::error::Error;
+use crate::info::AreaInfo;
 use crate::nodes::NodeSource;
-use crate::space::{Handle, Space};
+use crate::space::{Handle, Request, Space};
 
 /// Areas per magazine.
 #[cfg(not(loom))]
@@ -129,6 +131,25 @@ impl Depot {
     /// Areas held by the depot (its magazines are all full).
     pub(crate) fn areas(&self) -> usize {
         self.count.iter().sum::<usize>() * ROUNDS
+    }
+
+    /// `space.alloc_handle(req)`; on `NoSpace`, the depot's areas go back
+    /// to the space and lazy frees are purged before one retry (the
+    /// pressure path of every allocation the shared layer makes for
+    /// itself: cache refills, `vm_map_ram` blocks).
+    pub(crate) fn alloc_or_flush<S: NodeSource>(
+        &mut self,
+        space: &mut Space<S>,
+        req: &Request,
+    ) -> Result<(AreaInfo, Handle), Error> {
+        match space.alloc_handle(req) {
+            Err(Error::NoSpace) => {
+                self.flush_into(space);
+                space.purge();
+                space.alloc_handle(req)
+            }
+            r => r,
+        }
     }
 
     /// Frees every depot area into `space`; returns how many.

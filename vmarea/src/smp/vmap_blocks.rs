@@ -248,14 +248,7 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
             let req = Request::new(bytes, lo, hi)
                 .align(align)
                 .flags(Flags::MAP | Flags::NO_GUARD);
-            let r = match space.alloc_handle(&req) {
-                Err(Error::NoSpace) => {
-                    depot.flush_into(space);
-                    space.purge();
-                    space.alloc_handle(&req)
-                }
-                r => r,
-            };
+            let r = depot.alloc_or_flush(space, &req);
             r.map(|(info, h)| {
                 // SAFETY: `h` was just allocated in `space`.
                 unsafe { space.set_cached(h, Flags::MAP, true) };
@@ -288,20 +281,17 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
             b.as_ref()
                 .is_some_and(|b| m.addr.wrapping_sub(b.addr) < BLOCK_QUANTA * q)
         });
-        if m.origin != self.origin() || (m.area.is_none() && block.is_none()) {
-            // A `VmapBlocks` at an address another once had cannot hold the
-            // block of that one's piece: blocks with live pieces are never
-            // given back, so their ranges are never another block's.
+        if m.origin != self.origin() {
             return Err(ForeignMapped(m));
         }
         if let Some(h) = m.area {
             Self::release(self.shared, h);
             return Ok(());
         }
-        let Some(i) = block else {
-            return Err(ForeignMapped(m));
-        };
-        let Some(b) = self.blocks[i].as_mut() else {
+        // A `VmapBlocks` at an address another once had cannot hold the
+        // block of that one's piece: blocks with live pieces are never given
+        // back, so their ranges are never another block's.
+        let Some((i, b)) = block.and_then(|i| Some((i, self.blocks[i].as_mut()?))) else {
             return Err(ForeignMapped(m));
         };
         let piece = bits(((m.addr - b.addr) / q) as u32, (m.size / q) as u32);
