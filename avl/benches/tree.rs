@@ -111,7 +111,11 @@ const PEERS: [&str; 5] = [
     "embed-avl",
     "BTreeMap",
 ];
-const OPS: [&str; 4] = ["insert", "find", "remove", "iterate"];
+/// `insert` is the unique insert (an equal key is refused) of every tree;
+/// `insert-multi` the insert that accepts equal keys, which only
+/// intrusive-avl (`insert_multi`) and intrusive-collections (`insert`)
+/// offer. Keys are distinct, so both build the same tree.
+const OPS: [&str; 5] = ["insert", "insert-multi", "find", "remove", "iterate"];
 
 struct Keys {
     insert_order: Vec<u64>,
@@ -185,6 +189,18 @@ fn bench_ours(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
                 drop,
             )
         }),
+        "insert-multi" => b.iter_custom(|it| {
+            timed(
+                it,
+                ours::Tree::new,
+                |t| {
+                    for nd in &nodes {
+                        t.insert_multi(nd).ok();
+                    }
+                },
+                drop,
+            )
+        }),
         "find" => {
             let t = build();
             b.iter_custom(|it| {
@@ -247,9 +263,21 @@ fn bench_ic(c: &mut Criterion, op: &str, n: usize, k: &Keys) {
     let mut g = c.benchmark_group(op);
     configure(&mut g, n);
     g.bench_function(BenchmarkId::new(PEERS[1], n), |b| match op {
-        // `insert` is the multi-key insert (no duplicate check), the
-        // fastest this API offers; keys are unique anyway.
+        // The unique insert is the entry API's (a search that stops on an
+        // equal key, then a link at the vacant slot).
         "insert" => b.iter_custom(|it| {
+            timed(
+                it,
+                || ic::Tree::new(ic::A::new()),
+                |t| {
+                    for nd in &nodes {
+                        t.entry(&nd.key).or_insert(nd);
+                    }
+                },
+                |mut t| t.clear(),
+            )
+        }),
+        "insert-multi" => b.iter_custom(|it| {
             timed(
                 it,
                 || ic::Tree::new(ic::A::new()),
@@ -589,6 +617,9 @@ fn main() {
         for op in OPS {
             bench_ours(&mut c, op, n, &k);
             bench_ic(&mut c, op, n, &k);
+            if op == "insert-multi" {
+                continue;
+            }
             bench_wavl(&mut c, op, n, &k);
             bench_embed(&mut c, op, n, &k);
             bench_btree(&mut c, op, n, &k);

@@ -209,22 +209,25 @@ impl<A: Adapter> AvlTree<A> {
     /// (go right), `Equal` = this node.
     #[inline]
     pub(crate) fn search(&self, mut go: impl FnMut(&A::Value) -> Ordering) -> Slot {
-        let mut parent = None;
-        let mut dir = LEFT;
-        let mut cur = self.raw.root;
-        while let Some(n) = cur {
+        let Some(mut n) = self.raw.root else {
+            return Slot::Vacant(None, LEFT);
+        };
+        // Only the node in hand is carried from level to level; the last
+        // step's side leaves the loop with it (as in `search_key`).
+        let dir = loop {
             // SAFETY: nodes reached from the root are live members.
-            let v = unsafe { value_ref::<A>(n) };
-            dir = match go(v) {
+            let (v, link) = unsafe { (value_ref::<A>(n), r(n)) };
+            let dir = match go(v) {
                 Ordering::Less => LEFT,
                 Ordering::Greater => RIGHT,
                 Ordering::Equal => return Slot::Found(n),
             };
-            parent = Some(n);
-            // SAFETY: as above.
-            cur = unsafe { r(n) }.child(dir);
-        }
-        Slot::Vacant(parent, dir)
+            match link.child(dir) {
+                Some(c) => n = c,
+                None => break dir,
+            }
+        };
+        Slot::Vacant(Some(n), dir)
     }
 
     /// The first node for which monotone `pred` holds (false…false true…true).
@@ -445,6 +448,7 @@ impl<A: KeyAdapter> AvlTree<A> {
     /// link is already linked (in this or any tree) is refused likewise.
     /// If the key function or `Ord` panics, the tree is unchanged and `ptr`
     /// is dropped during the unwind (never leaked).
+    #[inline]
     pub fn insert(&mut self, ptr: A::Pointer) -> Result<CursorMut<'_, A>, InsertError<'_, A>> {
         let held = Reclaim::<A::Pointer>::new(ptr);
         // SAFETY: `held` owns the node until `into_inner` below; all reads
@@ -492,49 +496,59 @@ impl<A: KeyAdapter> AvlTree<A> {
     /// Lookup only: the descent without the slot bookkeeping.
     #[inline]
     fn find_link(&self, key: &A::Key) -> Option<NonNull<Link>> {
+        // The descent of `search_key`: one comparison per level as a 0/1
+        // index, the match checked once at the end.
+        let mut stepped_right_from = None;
         let mut cur = self.raw.root;
         while let Some(n) = cur {
             // SAFETY: nodes reached from the root are live members.
-            let here = A::key(unsafe { value_ref::<A>(n) });
-            if *key < here {
-                // SAFETY: `n` is a live member (reached from the root).
-                cur = unsafe { r(n) }.child(LEFT);
-            } else if *key > here {
-                // SAFETY: as above.
-                cur = unsafe { r(n) }.child(RIGHT);
-            } else {
-                return Some(n);
+            let (here, link) = unsafe { (A::key(value_ref::<A>(n)), r(n)) };
+            let dir = usize::from(*key >= here);
+            if dir == RIGHT {
+                stepped_right_from = Some(n);
             }
+            cur = link.child(dir);
         }
-        None
+        // SAFETY: `m` was reached from the root and is a live member.
+        stepped_right_from.filter(|&m| A::key(unsafe { value_ref::<A>(m) }) == *key)
     }
 
-    /// The key descent behind `insert` and `entry`: `<` and `>` as
-    /// branches, so the CPU speculates the next node's load instead of
-    /// waiting for the comparison (measured: a branch-free direction index
-    /// is ~25% slower at 1e3 nodes despite fewer instructions).
+    /// The key descent behind `insert` and `entry`. Measured
+    /// (`docs/benchmarks.md`): the loop with an exit on equality and a
+    /// branch on `<` took 1.7× the time of this one at 1e3 nodes, 3× at
+    /// 1e6, for about the same instruction count.
     #[inline]
     fn search_key(&self, key: &A::Key) -> Slot {
-        let mut parent = None;
-        let mut dir = LEFT;
-        let mut cur = self.raw.root;
-        while let Some(n) = cur {
+        let Some(mut n) = self.raw.root else {
+            return Slot::Vacant(None, LEFT);
+        };
+        // One comparison per level, as a 0/1 index rather than a branch
+        // (with random keys a branch on it is mispredicted at half the
+        // levels), and no exit on equality inside the loop: an equal key
+        // steps right, so if the tree holds `key`, it is the last node the
+        // descent stepped right from (every later step goes left of it,
+        // until the leaf slot just after it). One test after the loop finds
+        // it.
+        let mut stepped_right_from: Option<NonNull<Link>> = None;
+        let dir = loop {
             // SAFETY: nodes reached from the root are live members.
-            let here = A::key(unsafe { value_ref::<A>(n) });
-            parent = Some(n);
-            if *key < here {
-                dir = LEFT;
-                // SAFETY: `n` is a live member (reached from the root).
-                cur = unsafe { r(n) }.child(LEFT);
-            } else if *key > here {
-                dir = RIGHT;
-                // SAFETY: as above.
-                cur = unsafe { r(n) }.child(RIGHT);
-            } else {
-                return Slot::Found(n);
+            let (here, link) = unsafe { (A::key(value_ref::<A>(n)), r(n)) };
+            let dir = usize::from(*key >= here);
+            if dir == RIGHT {
+                stepped_right_from = Some(n);
+            }
+            match link.child(dir) {
+                Some(c) => n = c,
+                None => break dir,
+            }
+        };
+        if let Some(m) = stepped_right_from {
+            // SAFETY: `m` was reached from the root and is a live member.
+            if A::key(unsafe { value_ref::<A>(m) }) == *key {
+                return Slot::Found(m);
             }
         }
-        Slot::Vacant(parent, dir)
+        Slot::Vacant(Some(n), dir)
     }
 
     /// The node with `key` (with duplicates, any of them).
