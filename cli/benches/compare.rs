@@ -10,6 +10,11 @@
 //! leave holes. Each measured iteration allocates 1–4 pages (+ guard; sizes
 //! from a fixed pseudo-random sequence) and frees that area again.
 //!
+//! Group `random` is the cache-missing case (issue 10): from the same
+//! layout in a larger span (`random_span_pages`), each iteration frees a
+//! pseudo-randomly chosen live area by handle and allocates one of 1–4
+//! pages (+ guard) in its place, for the contenders that free by handle.
+//!
 //! The criterion version of `vmarea compare`'s sweep (same contenders,
 //! native calls, no trait object in the measured loop).
 //! `cargo bench -p vmarea-cli --bench compare` (about 5 minutes);
@@ -24,7 +29,9 @@ use std::time::{Duration, SystemTime};
 use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 
 use bench_table as criterion_table;
-use bench_table::workload::{holes, prefill_count, sizes};
+use bench_table::workload::{
+    holes, prefill_count, random_index, random_span_pages, sizes, split_holes, RANDOM_SEED,
+};
 use vmarea_cli::baselines::floor::Floor;
 use vmarea_cli::baselines::linux24;
 
@@ -200,6 +207,103 @@ fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
         });
 }
 
+/// One `random` cell: `replace(slot, pages)` frees the area in `slot` and
+/// puts a new one of `pages` pages (+ guard) there.
+fn bench_random<T>(
+    c: &mut Criterion,
+    name: &str,
+    n: usize,
+    sz: &[usize],
+    mut live: Vec<T>,
+    mut replace: impl FnMut(&mut T, usize),
+) {
+    let mut x = RANDOM_SEED;
+    let mut k = 0usize;
+    c.benchmark_group("random")
+        .bench_function(BenchmarkId::new(name, n), |b| {
+            b.iter(|| {
+                let i = random_index(&mut x, live.len());
+                replace(&mut live[i], sz[k & 4095]);
+                k += 1;
+            })
+        });
+}
+
+/// The random-frees contenders at `n` live areas.
+fn bench_random_all(c: &mut Criterion, n: usize, sz: &[usize]) {
+    let span = random_span_pages(n);
+    for (name, policy, index, pools) in [
+        (
+            "FirstFit-handle",
+            Policy::FirstFit,
+            AddressIndex::BusyTree,
+            false,
+        ),
+        (
+            "InstantFit-handle",
+            Policy::InstantFit,
+            AddressIndex::BusyTree,
+            false,
+        ),
+        (
+            "InstantFit-pools-handle-only",
+            Policy::InstantFit,
+            AddressIndex::None,
+            true,
+        ),
+    ] {
+        let mut s =
+            Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, BoxNodes)
+                .expect("space");
+        let one_page = s.request(PAGE).flags(Flags::ALLOC);
+        let all: Vec<_> = (0..prefill_count(n))
+            .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
+            .collect();
+        let (live, holes) = split_holes(all);
+        for h in holes {
+            // SAFETY: each prefilled area is freed once, by its own handle.
+            unsafe { s.free_handle(h) };
+        }
+        if pools {
+            s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
+        }
+        bench_random(c, name, n, sz, live, |h, pages| {
+            // SAFETY: `live` holds each live area's handle once.
+            black_box(unsafe { s.free_handle(*h) });
+            *h = s.alloc_handle(&s.request(pages * PAGE)).expect("alloc").1;
+        });
+    }
+    // Its node array holds free ranges too, and random replacement
+    // fragments: room for four nodes per live area.
+    let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(
+        span as u32,
+        (4 * prefill_count(n) + 64) as u32,
+    );
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| a.allocate(2).expect("prefill"))
+        .collect();
+    let (live, holes) = split_holes(all);
+    for x in holes {
+        a.free(x);
+    }
+    bench_random(c, CONTENDERS[7], n, sz, live, |x, pages| {
+        a.free(*x);
+        *x = a.allocate(pages as u32 + 1).expect("alloc");
+    });
+    let mut f = Floor::new(span, 5);
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| f.alloc(2).expect("prefill"))
+        .collect();
+    let (live, holes) = split_holes(all);
+    for x in holes {
+        f.free(x);
+    }
+    bench_random(c, CONTENDERS[10], n, sz, live, |x, pages| {
+        f.free(*x);
+        *x = f.alloc(pages + 1).expect("alloc");
+    });
+}
+
 fn main() {
     let home = criterion_table::home();
     let quick = std::env::args().any(|a| a == "--quick");
@@ -247,9 +351,14 @@ fn main() {
             &sz,
         );
         bench_floor(&mut c, n, &sz);
+        bench_random_all(&mut c, n, &sz);
     }
     c.final_summary();
-    let rows: Vec<(&str, usize)> = ns.iter().map(|&n| ("pair", n)).collect();
+    let rows: Vec<(&str, usize)> = ns
+        .iter()
+        .map(|&n| ("pair", n))
+        .chain(ns.iter().map(|&n| ("random", n)))
+        .collect();
     let mut t = criterion_table::markdown(
         &CONTENDERS,
         &rows,
@@ -258,8 +367,9 @@ fn main() {
         |t, b| format!("{:.0}× faster", b / t),
     );
     t += &format!(
-        "\nMedian ns per alloc+free pair; (N× faster) = linux-2.4 time ÷ this time. \
-         linux-2.4 is cut off above {BASELINE_MAX} live areas.\n"
+        "\nMedian ns per alloc+free pair (group `pair`) or per random replacement \
+         (group `random`); (N× faster) = linux-2.4 time ÷ this time. \
+         linux-2.4 is cut off above {BASELINE_MAX} live areas and not in `random`.\n"
     );
     println!("\n{t}");
     let _ = std::fs::write(home.join("compare-table.md"), &t);

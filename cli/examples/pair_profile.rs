@@ -26,7 +26,9 @@
 //! step frees a pseudo-randomly chosen live area (by handle) and allocates
 //! a new one in its place (`measured_random`, `measured_offset_random`).
 
-use bench_table::workload::{is_hole, prefill_count, sizes};
+use bench_table::workload::{
+    is_hole, prefill_count, random_index, random_span_pages, sizes, split_holes, RANDOM_SEED,
+};
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
 use vmarea_cli::baselines::floor::{Floor, FloorArea};
@@ -61,20 +63,12 @@ fn measured_floor(f: &mut Floor, sizes: &[usize], pairs: usize) {
 
 #[inline(never)]
 fn measured_floor_random(f: &mut Floor, live: &mut [FloorArea], sizes: &[usize], steps: usize) {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut x = RANDOM_SEED;
     for k in 0..steps {
-        let i = (next(&mut x) % live.len() as u64) as usize;
+        let i = random_index(&mut x, live.len());
         f.free(live[i]);
         live[i] = f.alloc(sizes[k & 4095] + 1).expect("alloc");
     }
-}
-
-/// xorshift64.
-fn next(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
 }
 
 #[inline(never)]
@@ -84,9 +78,9 @@ fn measured_offset_random(
     sizes: &[usize],
     steps: usize,
 ) {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut x = RANDOM_SEED;
     for k in 0..steps {
-        let i = (next(&mut x) % live.len() as u64) as usize;
+        let i = random_index(&mut x, live.len());
         a.free(live[i]);
         live[i] = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
     }
@@ -99,9 +93,9 @@ fn measured_random(
     sizes: &[usize],
     steps: usize,
 ) {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut x = RANDOM_SEED;
     for k in 0..steps {
-        let i = (next(&mut x) % live.len() as u64) as usize;
+        let i = random_index(&mut x, live.len());
         // SAFETY: `live` holds each live area's handle once.
         black_box(unsafe { s.free_handle(live[i]) });
         live[i] = s
@@ -147,10 +141,8 @@ fn main() {
     };
     let prefill = prefill_count(n);
     let sizes = sizes();
-    // Random replacement grows the live set to ~3.5 pages per area: room
-    // for it (the span, not a power of two, still has no class artefact).
     let span_pages = if random {
-        6 * prefill + 1000
+        random_span_pages(n)
     } else {
         2 * prefill + 1000
     };
@@ -173,13 +165,9 @@ fn main() {
         // Sizes 1-4 pages and the guard: up to 5 pages.
         let mut f = Floor::new(span_pages, 5);
         let all: Vec<_> = (0..prefill).map(|_| f.alloc(2).expect("prefill")).collect();
-        let mut live = Vec::new();
-        for (i, x) in all.into_iter().enumerate() {
-            if is_hole(i) {
-                f.free(x);
-            } else {
-                live.push(x);
-            }
+        let (mut live, holes) = split_holes(all);
+        for x in holes {
+            f.free(x);
         }
         if random {
             measured_floor_random(&mut f, &mut live, &sizes, pairs);
@@ -195,13 +183,9 @@ fn main() {
         let all: Vec<_> = (0..prefill)
             .map(|_| a.allocate(2).expect("prefill"))
             .collect();
-        let mut live = Vec::new();
-        for (i, x) in all.into_iter().enumerate() {
-            if is_hole(i) {
-                a.free(x);
-            } else {
-                live.push(x);
-            }
+        let (mut live, holes) = split_holes(all);
+        for x in holes {
+            a.free(x);
         }
         if random {
             measured_offset_random(&mut a, &mut live, &sizes, pairs);
@@ -219,14 +203,10 @@ fn main() {
     let all: Vec<_> = (0..prefill)
         .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
         .collect();
-    let mut live = Vec::new();
-    for (i, h) in all.into_iter().enumerate() {
-        if is_hole(i) {
-            // SAFETY: `h` came from this space and is freed once.
-            unsafe { s.free_handle(h) };
-        } else {
-            live.push(h);
-        }
+    let (mut live, holes) = split_holes(all);
+    for h in holes {
+        // SAFETY: `h` came from this space and is freed once.
+        unsafe { s.free_handle(h) };
     }
     // PAIR_POOLS=1: size pools for every pooled size, 64 areas each, in
     // front of the policy (filled by the measured frees themselves).

@@ -2,8 +2,11 @@
 //! policies, the Linux 2.4 baseline, and the Rust range-allocator peers.
 //! Sizes and alignments are in bytes; the 4 KiB page is the unit.
 
+use crate::baselines::floor::{Floor, FloorArea};
 use crate::baselines::linux24;
-use vmarea::{BoxNodes, Flags, Policy, Request, Space};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Request, Space};
 
 /// Bytes per page.
 pub const PAGE: usize = 4096;
@@ -11,6 +14,51 @@ pub const PAGE: usize = 4096;
 pub const VMALLOC_START: usize = 0xffff_c900_0000_0000;
 /// x86-64's vmalloc space: 32 TiB.
 pub const VMALLOC_SIZE: usize = 32 << 40;
+
+/// What an allocator's own free takes back, as
+/// [`VmAlloc::alloc_token`] hands it out: the address for an allocator
+/// that frees by address only, else the allocator's own handle, so no
+/// contender pays for a map it does not need.
+pub enum Token {
+    /// An address ([`VmAlloc::free`] takes it).
+    Addr(usize),
+    /// A vmarea area handle (`Space::free_handle`).
+    Area(vmarea::Handle),
+    /// An `offset-allocator` allocation.
+    Offset(offset_allocator::Allocation<u32>),
+    /// A `range-alloc` range, in pages.
+    Range(core::ops::Range<usize>),
+    /// A floor area.
+    Floor(FloorArea),
+}
+
+/// The map from address to handle the tool keeps for an allocator that
+/// frees by handle, when a workload frees by address: the same adapter
+/// for every such contender, as cheap as an honest one gets. Keys are
+/// distinct page-aligned addresses, so one multiply of the page number
+/// spreads them (std's default SipHash cost about 320 instructions per
+/// alloc+free pair here).
+pub type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<PageHasher>>;
+
+/// [`AddrMap`]'s hasher: the page number times a 64-bit odd constant
+/// (Fibonacci hashing); the table takes its bucket from the low bits (a
+/// bijection of the page number's low bits) and its tag from the top ones.
+#[derive(Default)]
+pub struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, addr: usize) {
+        self.0 = ((addr / PAGE) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// One allocator under test. `alloc` takes the caller's size (a `vmalloc`
 /// request); the allocator adds the guard page itself, as Linux does.
@@ -22,6 +70,31 @@ pub trait VmAlloc {
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize>;
     /// Frees the area at `addr`; false if there is none.
     fn free(&mut self, addr: usize) -> bool;
+    /// What this allocator's own free takes: `address`, `handle` or
+    /// `range` (the [`Token`] that [`alloc_token`](Self::alloc_token)
+    /// returns).
+    fn own_free(&self) -> &'static str {
+        "address"
+    }
+    /// Allocates `size` bytes (no alignment) and returns what this
+    /// allocator's own free takes back. The default allocates by
+    /// [`alloc`](Self::alloc) and returns the address.
+    fn alloc_token(&mut self, size: usize) -> Option<Token> {
+        self.alloc(size, 0).map(Token::Addr)
+    }
+    /// Frees what [`alloc_token`](Self::alloc_token) returned; false if
+    /// the token is of another allocator's kind.
+    ///
+    /// # Safety
+    /// `token` was returned by this allocator's `alloc_token` and not
+    /// freed since (a handle is trusted, as the allocators' own frees
+    /// trust it).
+    unsafe fn free_token(&mut self, token: Token) -> bool {
+        match token {
+            Token::Addr(addr) => self.free(addr),
+            _ => false,
+        }
+    }
     /// `vm_map_ram` of `size` bytes (no guard page). The default is an
     /// allocation of its own, the path Linux takes above `VMAP_MAX_ALLOC`
     /// (and the only one a single-threaded allocator without per-CPU
@@ -78,6 +151,31 @@ impl VmArea {
         v
     }
 
+    /// The configuration an `offset-allocator` user would pick: size pools
+    /// and no busy tree (`AddressIndex::None`), freed by handle. `free(addr)`
+    /// still works but walks the address list, so the tool drives it by
+    /// handle only ([`Contender::by_address`] false).
+    pub fn handle_only_with_pools(policy: Policy) -> Self {
+        let space = Space::with_address_index(
+            VMALLOC_START,
+            VMALLOC_START + VMALLOC_SIZE,
+            PAGE,
+            policy,
+            AddressIndex::None,
+            BoxNodes,
+        )
+        .expect("the x86-64 vmalloc range is a valid space");
+        let mut v = VmArea {
+            space,
+            pooled: false,
+        };
+        v.space
+            .set_pools(CLI_POOLS.0, CLI_POOLS.1)
+            .expect("at most POOL_CLASSES");
+        v.pooled = true;
+        v
+    }
+
     /// A space over `[start, start + size)` (page-aligned, at most
     /// `vmarea::MAX_SPAN` bytes); the caller vouches for the bounds.
     pub fn with_range(policy: Policy, start: usize, size: usize) -> Self {
@@ -111,7 +209,31 @@ impl VmArea {
 impl VmAlloc for VmArea {
     fn name(&self) -> String {
         let pools = if self.pooled { "+pools" } else { "" };
-        format!("{:?}{pools}", self.space.policy())
+        let index = match self.space.address_index() {
+            AddressIndex::None => " handle-only",
+            _ => "",
+        };
+        format!("{:?}{pools}{index}", self.space.policy())
+    }
+    fn own_free(&self) -> &'static str {
+        "handle"
+    }
+    fn alloc_token(&mut self, size: usize) -> Option<Token> {
+        let req = self.space.request(size);
+        let (_, handle) = self.space.alloc_handle(&req).ok()?;
+        Some(Token::Area(handle))
+    }
+    unsafe fn free_token(&mut self, token: Token) -> bool {
+        match token {
+            // SAFETY: caller contract: the handle came from this space's
+            // `alloc_handle` (in `alloc_token`) and was not freed since.
+            Token::Area(handle) => {
+                unsafe { self.space.free_handle(handle) };
+                true
+            }
+            Token::Addr(addr) => self.free(addr),
+            _ => false,
+        }
     }
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let (lo, hi) = self.space.bounds();
@@ -201,11 +323,12 @@ impl VmAlloc for Linux24 {
     }
 }
 
-/// `offset-allocator` in page units (free by handle; the tool keeps the
-/// handles in a map from address, which it counts as metadata).
+/// `offset-allocator` in page units (free by handle; to free by address
+/// the tool keeps the handles in an [`AddrMap`], which it counts as
+/// metadata).
 pub struct OffsetAlloc {
     inner: offset_allocator::Allocator<u32>,
-    live: std::collections::HashMap<usize, offset_allocator::Allocation<u32>>,
+    live: AddrMap<offset_allocator::Allocation<u32>>,
 }
 
 impl OffsetAlloc {
@@ -242,6 +365,23 @@ impl VmAlloc for OffsetAlloc {
             None => false,
         }
     }
+    fn own_free(&self) -> &'static str {
+        "handle"
+    }
+    fn alloc_token(&mut self, size: usize) -> Option<Token> {
+        let pages = u32::try_from(size.div_ceil(PAGE) + 1).ok()?;
+        self.inner.allocate(pages).map(Token::Offset)
+    }
+    unsafe fn free_token(&mut self, token: Token) -> bool {
+        match token {
+            Token::Offset(a) => {
+                self.inner.free(a);
+                true
+            }
+            Token::Addr(addr) => self.free(addr),
+            _ => false,
+        }
+    }
     fn aligns(&self) -> bool {
         false
     }
@@ -252,10 +392,11 @@ impl VmAlloc for OffsetAlloc {
 }
 
 /// `range-alloc` in page units (best fit over a sorted vector of free
-/// ranges; free needs the range, kept in a map from address).
+/// ranges; free needs the range, kept in an [`AddrMap`] to free by
+/// address).
 pub struct RangeAlloc {
     inner: range_alloc::RangeAllocator<usize>,
-    live: std::collections::HashMap<usize, core::ops::Range<usize>>,
+    live: AddrMap<core::ops::Range<usize>>,
 }
 
 impl RangeAlloc {
@@ -299,9 +440,87 @@ impl VmAlloc for RangeAlloc {
             None => false,
         }
     }
+    fn own_free(&self) -> &'static str {
+        "range"
+    }
+    fn alloc_token(&mut self, size: usize) -> Option<Token> {
+        let pages = size.div_ceil(PAGE) + 1;
+        self.inner.allocate_range(pages).ok().map(Token::Range)
+    }
+    unsafe fn free_token(&mut self, token: Token) -> bool {
+        match token {
+            Token::Range(r) => {
+                self.inner.free_range(r);
+                true
+            }
+            Token::Addr(addr) => self.free(addr),
+            _ => false,
+        }
+    }
     fn metadata_per_area(&self) -> usize {
         core::mem::size_of::<core::ops::Range<usize>>()
             + core::mem::size_of::<(usize, core::ops::Range<usize>)>()
+    }
+}
+
+/// The floor (`baselines::floor`): a bump pointer and exact-size free
+/// stacks, freed by handle only. It has no address index, so it cannot
+/// free by address or align: [`alloc`](VmAlloc::alloc) refuses and
+/// [`free`](VmAlloc::free) finds nothing; it is driven through
+/// [`alloc_token`](VmAlloc::alloc_token) alone ([`Contender::by_address`]
+/// false).
+pub struct FloorAlloc {
+    floor: Floor,
+}
+
+/// The largest request the floor serves, in pages (guard included).
+pub const FLOOR_MAX_PAGES: usize = 64;
+
+impl FloorAlloc {
+    /// A floor over the x86-64 vmalloc range.
+    pub fn new() -> Self {
+        FloorAlloc {
+            floor: Floor::new(VMALLOC_SIZE / PAGE, FLOOR_MAX_PAGES),
+        }
+    }
+}
+
+impl Default for FloorAlloc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VmAlloc for FloorAlloc {
+    fn name(&self) -> String {
+        "floor".into()
+    }
+    fn alloc(&mut self, _size: usize, _align: usize) -> Option<usize> {
+        None // no address index: an address could never be freed
+    }
+    fn free(&mut self, _addr: usize) -> bool {
+        false
+    }
+    fn own_free(&self) -> &'static str {
+        "handle"
+    }
+    fn alloc_token(&mut self, size: usize) -> Option<Token> {
+        self.floor.alloc(size.div_ceil(PAGE) + 1).map(Token::Floor)
+    }
+    unsafe fn free_token(&mut self, token: Token) -> bool {
+        match token {
+            Token::Floor(a) => {
+                self.floor.free(a);
+                true
+            }
+            _ => false,
+        }
+    }
+    fn aligns(&self) -> bool {
+        false
+    }
+    fn metadata_per_area(&self) -> usize {
+        0 // the caller holds the handle; nothing is kept per live area
     }
 }
 
@@ -328,6 +547,11 @@ pub struct Contender {
     pub cli: &'static str,
     /// A fresh instance over the x86-64 vmalloc range.
     pub make: Make,
+    /// Whether it frees by address (`free(addr)`), so the by-address
+    /// sweep, the churn and `test-vmalloc` can drive it. False for the
+    /// contenders driven by handle only (the floor, and a vmarea space
+    /// without its busy tree); `--allocator` does not offer them.
+    pub by_address: bool,
 }
 
 fn make_policy<const P: usize>() -> Box<dyn VmAlloc + Send> {
@@ -354,52 +578,81 @@ fn make_range_alloc() -> Box<dyn VmAlloc + Send> {
     Box::new(RangeAlloc::new(VMALLOC_SIZE / PAGE))
 }
 
-/// Every contender, the 2.4 baseline first.
-pub const CONTENDERS: [Contender; 9] = [
+fn make_handle_only_pooled<const P: usize>() -> Box<dyn VmAlloc + Send> {
+    Box::new(VmArea::handle_only_with_pools(POLICIES[P]))
+}
+
+fn make_floor() -> Box<dyn VmAlloc + Send> {
+    Box::new(FloorAlloc::new())
+}
+
+/// Every contender, the 2.4 baseline first and the floor last.
+pub const CONTENDERS: [Contender; 11] = [
     Contender {
         name: "linux-2.4",
         cli: "linux-2.4",
         make: make_linux24,
+        by_address: true,
     },
     Contender {
         name: "Rfc",
         cli: "rfc",
         make: make_policy::<0>,
+        by_address: true,
     },
     Contender {
         name: "FirstFit",
         cli: "first-fit",
         make: make_policy::<1>,
+        by_address: true,
     },
     Contender {
         name: "InstantFit",
         cli: "instant-fit",
         make: make_policy::<2>,
+        by_address: true,
     },
     Contender {
         name: "BestFit",
         cli: "best-fit",
         make: make_policy::<3>,
+        by_address: true,
     },
     Contender {
         name: "NextFit",
         cli: "next-fit",
         make: make_policy::<4>,
+        by_address: true,
     },
     Contender {
         name: "InstantFit+pools",
         cli: "instant-fit-pools",
         make: make_pooled::<2>,
+        by_address: true,
     },
     Contender {
         name: "offset-allocator",
         cli: "offset-allocator",
         make: make_offset,
+        by_address: true,
     },
     Contender {
         name: "range-alloc",
         cli: "range-alloc",
         make: make_range_alloc,
+        by_address: true,
+    },
+    Contender {
+        name: "InstantFit+pools handle-only",
+        cli: "instant-fit-pools-handle-only",
+        make: make_handle_only_pooled::<2>,
+        by_address: false,
+    },
+    Contender {
+        name: "floor",
+        cli: "floor",
+        make: make_floor,
+        by_address: false,
     },
 ];
 
@@ -412,6 +665,56 @@ pub fn select(cli: &str) -> Vec<Contender> {
     CONTENDERS
         .iter()
         .copied()
-        .filter(|c| c.cli == cli)
+        .filter(|c| c.by_address && c.cli == cli)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every contender frees what its own `alloc_token` returned, and the
+    /// vmarea spaces are whole again afterwards.
+    #[test]
+    fn every_contender_frees_its_own_tokens() {
+        for c in CONTENDERS {
+            let mut a = (c.make)();
+            let tokens: Vec<Token> = (1..=40)
+                .map(|i| a.alloc_token((i % 4 + 1) * PAGE).expect(c.name))
+                .collect();
+            for t in tokens {
+                // SAFETY: each token came from `a` and is freed once.
+                assert!(unsafe { a.free_token(t) }, "{}", c.name);
+            }
+            if c.by_address {
+                a.check_whole().expect(c.name);
+            }
+        }
+    }
+
+    /// A token of another allocator's kind is refused, not misread.
+    #[test]
+    fn a_foreign_token_is_refused() {
+        let mut floor = FloorAlloc::new();
+        let mut offset = (CONTENDERS[7].make)();
+        let t = offset.alloc_token(PAGE).expect("offset-allocator");
+        // SAFETY: refused by kind before anything is read.
+        assert!(!unsafe { floor.free_token(t) });
+        assert!(floor.alloc(PAGE, 0).is_none() && !floor.free(0));
+    }
+
+    /// The address map's hash spreads consecutive pages over the low bits
+    /// (the bucket) and differs in the top bits (the tag).
+    #[test]
+    fn the_page_hash_spreads_consecutive_pages() {
+        use std::hash::BuildHasher;
+        let b = BuildHasherDefault::<PageHasher>::default();
+        let h: Vec<u64> = (0..64)
+            .map(|i| b.hash_one(VMALLOC_START + i * PAGE))
+            .collect();
+        let low: std::collections::HashSet<u64> = h.iter().map(|x| x & 63).collect();
+        let top: std::collections::HashSet<u64> = h.iter().map(|x| x >> 57).collect();
+        assert_eq!(low.len(), 64);
+        assert!(top.len() > 32, "{}", top.len());
+    }
 }

@@ -2,27 +2,34 @@
 //!
 //! - **Sweep**: N live 1-page areas (2 pages with the guard) laid out from
 //!   the start, every 8th freed to leave holes, then timed alloc+free pairs
-//!   of 1–4 pages: ns per pair against N (log–log plot).
-//! - **Churn**: from that layout, random frees and allocations of 1–16 pages
-//!   keeping N live; then the span used (highest end − start) ÷ live bytes
-//!   shows how well each policy packs.
+//!   of 1–4 pages: ns per pair against N (log–log plot), twice: freeing by
+//!   address (`vfree(addr)`; allocators that free by handle only get the
+//!   same cheap [`AddrMap`](crate::allocators::AddrMap) from address to
+//!   handle), and freeing the way each allocator's own API frees (by
+//!   handle where it has one, [`Token`](crate::allocators::Token)), which
+//!   is where the floor and the handle-only configurations stand.
+//! - **Churn**: from that layout, [`CHURN_STEPS`] random frees and
+//!   allocations of 1–16 pages keeping N live; then the span used (highest
+//!   end − start) ÷ live bytes shows how well each policy packs (a short
+//!   churn leaves every allocator near 1.15; a long one separates them).
 //! - **test_vmalloc**: the port's cases with a small loop count.
 //!
 //! Allocators too slow for a size (Linux 2.4 is O(n) per call) are cut off
 //! by a time budget instead of being allowed to run for hours.
 
 pub use crate::allocators::Make;
-use crate::allocators::{VmAlloc, CONTENDERS, PAGE, VMALLOC_START};
+use crate::allocators::{Contender, Token, VmAlloc, CONTENDERS, PAGE, VMALLOC_START};
 use crate::test_vmalloc::{self, Params, Rng, TESTS};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Random steps of the churn: long enough to separate the policies' packing
+/// (at 20,000 steps every allocator read about 1.15).
+pub const CHURN_STEPS: usize = 1_000_000;
+
 /// The contenders, made fresh for each measurement ([`CONTENDERS`]).
-pub fn contenders() -> Vec<(String, Make)> {
-    CONTENDERS
-        .iter()
-        .map(|c| (c.name.to_string(), c.make))
-        .collect()
+pub fn contenders() -> Vec<Contender> {
+    CONTENDERS.to_vec()
 }
 
 /// One measured point.
@@ -30,8 +37,12 @@ pub fn contenders() -> Vec<(String, Make)> {
 pub struct Point {
     /// Live areas.
     pub live: usize,
-    /// Median ns per alloc+free pair, or None if cut off.
+    /// Median ns per alloc+free pair freeing by address, or None if cut
+    /// off (or the allocator cannot free by address).
     pub ns_per_pair: Option<f64>,
+    /// Median ns per pair freeing the allocator's own way (its
+    /// [`Token`]), or None if cut off.
+    pub ns_per_pair_own: Option<f64>,
     /// Span used ÷ live bytes after churn (1.0 = perfectly packed).
     pub span_ratio: Option<f64>,
 }
@@ -41,6 +52,11 @@ pub struct Point {
 pub struct Row {
     /// Allocator name.
     pub name: String,
+    /// What its own free takes (`address`, `handle`, `range`).
+    pub own_free: &'static str,
+    /// Whether it was driven by address (the first table, the churn and
+    /// the test_vmalloc cases).
+    pub by_address: bool,
     /// Metadata bytes per live area.
     pub metadata: usize,
     /// Sweep points, ascending live counts.
@@ -82,6 +98,51 @@ impl Options {
             budget: Duration::from_secs(10),
         }
     }
+}
+
+/// [`layout`] through the allocator's own free ([`Token`]s).
+fn layout_own(a: &mut dyn VmAlloc, n: usize, deadline: Instant) -> Option<Vec<Token>> {
+    let total = n + n / 8;
+    let mut live = Vec::with_capacity(total);
+    for i in 0..total {
+        if i % 64 == 0 && Instant::now() > deadline {
+            return None;
+        }
+        live.push(a.alloc_token(PAGE)?);
+    }
+    let mut kept = Vec::with_capacity(n);
+    for (i, t) in live.into_iter().enumerate() {
+        if i % 8 == 7 {
+            // SAFETY: each token was returned by this allocator and is
+            // freed once.
+            unsafe { a.free_token(t) };
+        } else {
+            kept.push(t);
+        }
+    }
+    Some(kept)
+}
+
+/// [`time_pairs`] through the allocator's own free.
+fn time_pairs_own(a: &mut dyn VmAlloc, pairs: usize, deadline: Instant) -> Option<f64> {
+    let mut rng = Rng::new(42);
+    let batch = (pairs / 8).max(1);
+    let mut samples = Vec::new();
+    for _ in 0..8 {
+        let t = Instant::now();
+        for _ in 0..batch {
+            let pages = rng.inclusive(1, 4) as usize;
+            let token = a.alloc_token(pages * PAGE)?;
+            // SAFETY: `token` was just returned by this allocator.
+            unsafe { a.free_token(token) };
+        }
+        samples.push(t.elapsed().as_nanos() as f64 / batch as f64);
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    Some(samples[samples.len() / 2])
 }
 
 /// Lays out N live 1-page areas with every 8th of the prefill freed.
@@ -154,47 +215,60 @@ fn churn(
 /// Runs the comparison; `tick` is called after each measurement.
 pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
     let mut rows = Vec::new();
-    for (name, make) in contenders() {
+    for c in contenders() {
+        let (name, make) = (c.name, c.make);
+        let probe = make();
         let mut row = Row {
-            name: name.clone(),
-            metadata: make().metadata_per_area(),
+            name: name.to_string(),
+            own_free: probe.own_free(),
+            by_address: c.by_address,
+            metadata: probe.metadata_per_area(),
             sweep: Vec::new(),
             cases: Vec::new(),
         };
-        let mut cut = false;
+        drop(probe);
+        // Once a measurement runs over the budget, the larger sizes are
+        // not tried.
+        let (mut cut, mut cut_own) = (!c.by_address, false);
         for &n in &opts.sizes {
             tick(&format!("{name}: {n} live"));
-            if cut {
-                row.sweep.push(Point {
-                    live: n,
-                    ns_per_pair: None,
-                    span_ratio: None,
-                });
-                continue;
-            }
-            let deadline = Instant::now() + opts.budget;
-            let mut a = make();
-            let point = layout(a.as_mut(), n, deadline).and_then(|kept| {
-                let ns = time_pairs(a.as_mut(), opts.pairs, deadline)?;
-                let live = kept.into_iter().map(|x| (x, 2 * PAGE)).collect();
-                let span = churn(a.as_mut(), live, n.min(20_000), deadline);
-                Some(Point {
-                    live: n,
-                    ns_per_pair: Some(ns),
-                    span_ratio: span,
-                })
-            });
-            match point {
-                Some(p) => row.sweep.push(p),
-                None => {
-                    cut = true;
-                    row.sweep.push(Point {
-                        live: n,
-                        ns_per_pair: None,
-                        span_ratio: None,
-                    });
+            let mut point = Point {
+                live: n,
+                ns_per_pair: None,
+                ns_per_pair_own: None,
+                span_ratio: None,
+            };
+            if !cut {
+                let deadline = Instant::now() + opts.budget;
+                let mut a = make();
+                match layout(a.as_mut(), n, deadline)
+                    .and_then(|kept| Some((time_pairs(a.as_mut(), opts.pairs, deadline)?, kept)))
+                {
+                    Some((ns, kept)) => {
+                        point.ns_per_pair = Some(ns);
+                        let live = kept.into_iter().map(|x| (x, 2 * PAGE)).collect();
+                        // The churn has a budget of its own.
+                        let deadline = Instant::now() + opts.budget;
+                        point.span_ratio = churn(a.as_mut(), live, CHURN_STEPS, deadline);
+                    }
+                    None => cut = true,
                 }
             }
+            if row.own_free == "address" {
+                // Its own free is the one just measured.
+                point.ns_per_pair_own = point.ns_per_pair;
+            } else if !cut_own {
+                let deadline = Instant::now() + opts.budget;
+                let mut a = make();
+                point.ns_per_pair_own = layout_own(a.as_mut(), n, deadline)
+                    .and_then(|_kept| time_pairs_own(a.as_mut(), opts.pairs, deadline));
+                cut_own = point.ns_per_pair_own.is_none();
+            }
+            row.sweep.push(point);
+        }
+        if !c.by_address {
+            rows.push(row);
+            continue;
         }
         let p = Params {
             test_loop_count: opts.loops,
@@ -222,26 +296,59 @@ pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
     rows
 }
 
-/// The comparison as a Markdown table.
-pub fn table(rows: &[Row], opts: &Options) -> String {
-    let mut out = String::from("ns per alloc+free pair (N live areas, holes every 8th); (×) = time ÷ fastest\n\n| allocator | bytes/area |");
-    for n in &opts.sizes {
-        out += &format!(" {n} |");
+/// Which of the sweep's two measurements a plot shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Pairs freed by address (the contenders that free by address).
+    ByAddress,
+    /// Pairs freed the way each allocator's own API frees (all of them).
+    OwnFree,
+}
+
+impl Sweep {
+    fn ns(self, p: &Point) -> Option<f64> {
+        match self {
+            Sweep::ByAddress => p.ns_per_pair,
+            Sweep::OwnFree => p.ns_per_pair_own,
+        }
     }
+}
+
+/// The name of the floor's row: every sweep ratio is to its time.
+pub const FLOOR: &str = "floor";
+
+/// One sweep cell: the time and its ratio to the floor's at that size.
+fn cell(ns: Option<f64>, floor: Option<f64>) -> String {
+    match (ns, floor) {
+        (Some(ns), Some(f)) => format!(" {ns:.0} ({:.1}×) |", ns / f),
+        (Some(ns), None) => format!(" {ns:.0} |"),
+        (None, _) => " cut off |".into(),
+    }
+}
+
+/// The comparison as Markdown tables.
+pub fn table(rows: &[Row], opts: &Options) -> String {
+    let floor = rows.iter().find(|r| r.name == FLOOR);
+    let floor_at = |i: usize| floor.and_then(|f| f.sweep.get(i)?.ns_per_pair_own);
+    let header = |first: &str| {
+        let mut h = format!("| allocator | {first} |");
+        for n in &opts.sizes {
+            h += &format!(" {n} |");
+        }
+        h
+    };
+    let mut out = String::from(
+        "ns per alloc+free pair freeing by address (N live areas, holes every 8th); (×) = time ÷ the floor's at that N; \
+         allocators that free by handle reach it through one cheap map from address to handle (counted in bytes/area)\n\n",
+    );
+    out += &header("bytes/area");
     out += " span/live after churn |\n|---|---|";
     out += &"---|".repeat(opts.sizes.len() + 1);
     out += "\n";
-    for r in rows {
+    for r in rows.iter().filter(|r| r.by_address) {
         out += &format!("| {} | {} |", r.name, r.metadata);
         for (i, p) in r.sweep.iter().enumerate() {
-            let best = rows
-                .iter()
-                .filter_map(|x| x.sweep.get(i)?.ns_per_pair)
-                .fold(f64::INFINITY, f64::min);
-            match p.ns_per_pair {
-                Some(ns) => out += &format!(" {ns:.0} ({:.1}×) |", ns / best),
-                None => out += " cut off |",
-            }
+            out += &cell(p.ns_per_pair, floor_at(i));
         }
         let span = r
             .sweep
@@ -253,14 +360,37 @@ pub fn table(rows: &[Row], opts: &Options) -> String {
             None => " – |\n".into(),
         };
     }
-    out += &format!("\ntest_vmalloc cases, µs per run (loops {}); cut off = over the time budget\n\n| allocator |", opts.loops);
+    if let Some(f) = floor {
+        // The floor cannot free by address; its by-handle times are the
+        // reference the ratios above are taken against.
+        out += &format!("| {FLOOR} (by handle, reference) | {} |", f.metadata);
+        for (i, p) in f.sweep.iter().enumerate() {
+            out += &cell(p.ns_per_pair_own, floor_at(i));
+        }
+        out += " – |\n";
+    }
+    out += "\nns per alloc+free pair, each allocator freeing the way its own API frees (same layout); (×) = time ÷ the floor's at that N\n\n";
+    out += &header("frees by");
+    out += "\n|---|---|";
+    out += &"---|".repeat(opts.sizes.len());
+    out += "\n";
+    for r in rows {
+        out += &format!("| {} | {} |", r.name, r.own_free);
+        for (i, p) in r.sweep.iter().enumerate() {
+            out += &cell(p.ns_per_pair_own, floor_at(i));
+        }
+        out += "\n";
+    }
+    out += &format!("\ntest_vmalloc cases, µs per run (loops {}); cut off = over the time budget; \
+                     the contenders that free by handle only (the floor among them) cannot run them: \
+                     the cases free by address and align\n\n| allocator |", opts.loops);
     for (t, _) in TESTS {
         out += &format!(" {} |", t.trim_end_matches("_test"));
     }
     out += "\n|---|";
     out += &"---|".repeat(TESTS.len());
     out += "\n";
-    for r in rows {
+    for r in rows.iter().filter(|r| r.by_address) {
         out += &format!("| {} |", r.name);
         for (_, us) in &r.cases {
             out += &match us {
@@ -282,15 +412,19 @@ pub fn table(rows: &[Row], opts: &Options) -> String {
 /// Hand-written rather than drawn with `plotters`: the output is a few
 /// dozen plain elements, byte-identical from run to run (diffable in
 /// review), and needs no font handling or dependency tree.
-pub fn svg(rows: &[Row]) -> String {
-    let (w, h) = (760.0, 520.0);
-    let (left, right, top, bottom) = (70.0, 190.0, 40.0, 110.0);
+pub fn svg(rows: &[Row], sweep: Sweep) -> String {
+    let rows: Vec<&Row> = rows
+        .iter()
+        .filter(|r| sweep == Sweep::OwnFree || r.by_address)
+        .collect();
+    let (w, h) = (840.0, 520.0);
+    let (left, right, top, bottom) = (70.0, 260.0, 40.0, 110.0);
     let pts: Vec<(f64, f64)> = rows
         .iter()
         .flat_map(|r| {
             r.sweep
                 .iter()
-                .filter_map(|p| Some((p.live as f64, p.ns_per_pair?)))
+                .filter_map(move |p| Some((p.live as f64, sweep.ns(p)?)))
         })
         .collect();
     if pts.is_empty() {
@@ -308,11 +442,16 @@ pub fn svg(rows: &[Row]) -> String {
     let plot_h = h - top - bottom;
     let sx = |x: f64| left + (lx(x) - x0) / (x1 - x0).max(1e-9) * plot_w;
     let sy = |y: f64| top + plot_h - (lx(y) - y0) / (y1 - y0).max(1e-9) * plot_h;
-    // Colour-blind-safe (Okabe–Ito) colours, dash patterns and markers.
+    // Colour-blind-safe colours (Okabe–Ito, then Tol's muted), dash
+    // patterns and markers: twelve of each, so no two contenders share all
+    // three.
     let colours = [
         "#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#999999",
+        "#882255", "#44AA99", "#117733", "#AA4499",
     ];
-    let dashes = ["", "6 3", "2 2", "8 3 2 3", "", "4 4", "1 3", "10 4"];
+    let dashes = [
+        "", "6 3", "2 2", "8 3 2 3", "", "4 4", "1 3", "10 4", "3 1", "12 2 2 2", "5 2 1 2", "2 6",
+    ];
     let marker = |i: usize, x: f64, y: f64, c: &str| -> String {
         match i % 4 {
             0 => format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3.5\" fill=\"{c}\"/>"),
@@ -338,10 +477,16 @@ pub fn svg(rows: &[Row]) -> String {
             ),
         }
     };
+    let title = match sweep {
+        Sweep::ByAddress => "Cost of one alloc+free pair as live areas grow, freed by address",
+        Sweep::OwnFree => {
+            "Cost of one alloc+free pair as live areas grow, each allocator's own free"
+        }
+    };
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{:.1}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">Cost of one alloc+free pair as live areas grow</text>\n\
+         <text x=\"{:.1}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{title}</text>\n\
          <rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" stroke=\"#888\"/>\n",
         left + plot_w / 2.0
     );
@@ -386,7 +531,7 @@ pub fn svg(rows: &[Row]) -> String {
         let measured: Vec<(f64, f64)> = r
             .sweep
             .iter()
-            .filter_map(|p| Some((sx(p.live as f64), sy(p.ns_per_pair?))))
+            .filter_map(|p| Some((sx(p.live as f64), sy(sweep.ns(p)?))))
             .collect();
         if !measured.is_empty() {
             let line: Vec<String> = measured
@@ -403,7 +548,7 @@ pub fn svg(rows: &[Row]) -> String {
             s += "\n";
         }
         // Cut off: a point after the last measured one was not measured.
-        let last = r.sweep.iter().rposition(|p| p.ns_per_pair.is_some());
+        let last = r.sweep.iter().rposition(|p| sweep.ns(p).is_some());
         if let (Some(l), Some(&(x, y))) = (last, measured.last()) {
             if l + 1 < r.sweep.len() {
                 s += &format!(
@@ -427,15 +572,20 @@ pub fn svg(rows: &[Row]) -> String {
         );
     }
     // Caption: what was measured.
+    let how = match sweep {
+        Sweep::ByAddress => "freed by address (allocators that free by handle look it up in a map from address)",
+        Sweep::OwnFree => "freed the way its own API frees (by handle where it has one; the floor: bump + exact-size stacks)",
+    };
     let caption = [
         "Each point: the median time of an alloc (1–4 pages + guard page) immediately freed again,",
+        how,
         "with that many one-page areas live (every 8th freed, leaving holes), same layout for every",
         "allocator. ✕ cut off: the next point would exceed the time budget (Linux 2.4 walks every area).",
     ];
     for (k, line) in caption.iter().enumerate() {
         s += &format!(
             "<text x=\"{left}\" y=\"{:.1}\" font-size=\"11\" fill=\"#444\">{line}</text>\n",
-            h - 40.0 + 14.0 * k as f64
+            h - 54.0 + 14.0 * k as f64
         );
     }
     s += "</svg>\n";
@@ -454,18 +604,21 @@ fn fmt_power(d: i32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{svg, Point, Row};
+    use super::{svg, table, Options, Point, Row, Sweep, FLOOR};
 
-    fn row(name: &str, ns: &[Option<f64>]) -> Row {
+    fn row(name: &str, by_address: bool, ns: &[Option<f64>]) -> Row {
         Row {
             name: name.into(),
+            own_free: if by_address { "address" } else { "handle" },
+            by_address,
             metadata: 64,
             sweep: ns
                 .iter()
                 .enumerate()
-                .map(|(i, &ns_per_pair)| Point {
+                .map(|(i, &ns)| Point {
                     live: 10usize.pow(i as u32 + 2),
-                    ns_per_pair,
+                    ns_per_pair: ns.filter(|_| by_address),
+                    ns_per_pair_own: ns,
                     span_ratio: None,
                 })
                 .collect(),
@@ -476,10 +629,10 @@ mod tests {
     #[test]
     fn the_plot_reads_on_its_own() {
         let rows = [
-            row("slow", &[Some(100.0), Some(1000.0), None]),
-            row("fast", &[Some(50.0), Some(55.0), Some(60.0)]),
+            row("slow", true, &[Some(100.0), Some(1000.0), None]),
+            row("fast", true, &[Some(50.0), Some(55.0), Some(60.0)]),
         ];
-        let s = svg(&rows);
+        let s = svg(&rows, Sweep::ByAddress);
         // Axis titles, a caption, a legend entry per contender.
         assert!(s.contains("ns per alloc+free pair"));
         assert!(s.contains("live areas (log scale)"));
@@ -492,5 +645,39 @@ mod tests {
         assert_eq!(s.matches(">cut off</text>").count(), 1);
         // Distinct dash patterns.
         assert!(s.contains("stroke-dasharray=\"\"") && s.contains("stroke-dasharray=\"6 3\""));
+    }
+
+    #[test]
+    fn the_floor_is_in_the_own_free_plot_and_the_reference_of_every_table() {
+        let rows = [
+            row("slow", true, &[Some(100.0), Some(1000.0)]),
+            row(FLOOR, false, &[Some(4.0), Some(5.0)]),
+        ];
+        assert!(!svg(&rows, Sweep::ByAddress).contains(">floor</text>"));
+        let own = svg(&rows, Sweep::OwnFree);
+        assert!(own.contains(">floor</text>") && own.contains("own free"));
+        let opts = Options {
+            sizes: vec![100, 1000],
+            ..Options::quick()
+        };
+        let t = table(&rows, &opts);
+        // By address: the floor's by-handle times as the reference row,
+        // and ratios to them.
+        assert!(
+            t.contains("| floor (by handle, reference) | 64 | 4 (1.0×) | 5 (1.0×) | – |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| slow | 64 | 100 (25.0×) | 1000 (200.0×) |"),
+            "{t}"
+        );
+        // Own free: every contender, with what its free takes.
+        assert!(
+            t.contains("| floor | handle | 4 (1.0×) | 5 (1.0×) |"),
+            "{t}"
+        );
+        // test_vmalloc: the handle-only contenders have no row.
+        let cases = &t[t.find("test_vmalloc cases").unwrap()..];
+        assert!(!cases.contains("| floor |"), "{t}");
     }
 }

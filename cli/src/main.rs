@@ -61,7 +61,9 @@ struct CompareArgs {
     /// Full sizes (up to 1e6 live areas, larger loop counts); minutes, not seconds.
     #[arg(long)]
     full: bool,
-    /// Where to write the log–log plot.
+    /// Where to write the log–log plot of the by-address sweep; the plot of
+    /// each allocator's own free goes beside it, with `-own` before the
+    /// extension.
     #[arg(long, default_value = DEFAULT_SVG)]
     svg: std::path::PathBuf,
     /// Machine-readable output.
@@ -172,6 +174,7 @@ fn module_uint(s: &str) -> Result<u32, String> {
 fn allocator_names() -> clap::builder::PossibleValuesParser {
     let names: Vec<&'static str> = CONTENDERS
         .iter()
+        .filter(|c| c.by_address)
         .map(|c| c.cli)
         .chain(["policies"])
         .collect();
@@ -289,16 +292,22 @@ fn compare_cmd(a: CompareArgs) {
     if a.svg == std::path::Path::new(DEFAULT_SVG) {
         let _ = std::fs::create_dir_all("target");
     }
-    if let Err(e) = std::fs::File::create(&a.svg) {
-        eprintln!("vmarea: cannot write the plot to {}: {e}", a.svg.display());
-        std::process::exit(1);
+    let own_svg = own_plot_path(&a.svg);
+    for path in [&a.svg, &own_svg] {
+        if let Err(e) = std::fs::File::create(path) {
+            eprintln!("vmarea: cannot write the plot to {}: {e}", path.display());
+            std::process::exit(1);
+        }
     }
     let opts = if a.full {
         compare::Options::full()
     } else {
         compare::Options::quick()
     };
-    let steps = compare::contenders().len() * (opts.sizes.len() + TESTS.len());
+    let steps: usize = compare::contenders()
+        .iter()
+        .map(|c| opts.sizes.len() + if c.by_address { TESTS.len() } else { 0 })
+        .sum();
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} {elapsed}").expect("template"),
@@ -308,16 +317,27 @@ fn compare_cmd(a: CompareArgs) {
         bar.inc(1);
     });
     bar.finish_and_clear();
-    if let Err(e) = std::fs::write(&a.svg, compare::svg(&rows)) {
-        eprintln!("vmarea: cannot write the plot to {}: {e}", a.svg.display());
-        std::process::exit(1);
+    for (path, sweep) in [
+        (&a.svg, compare::Sweep::ByAddress),
+        (&own_svg, compare::Sweep::OwnFree),
+    ] {
+        if let Err(e) = std::fs::write(path, compare::svg(&rows, sweep)) {
+            eprintln!("vmarea: cannot write the plot to {}: {e}", path.display());
+            std::process::exit(1);
+        }
     }
-    let svg_note = format!("plot: {}", a.svg.display());
+    let svg_note = format!(
+        "plots: {} (by address), {} (each allocator's own free)",
+        a.svg.display(),
+        own_svg.display()
+    );
     if a.json {
         let v: Vec<Contender> = rows
             .iter()
             .map(|r| Contender {
                 allocator: r.name.clone(),
+                own_free: r.own_free,
+                by_address: r.by_address,
                 metadata_bytes_per_area: r.metadata,
                 sweep: r
                     .sweep
@@ -325,6 +345,7 @@ fn compare_cmd(a: CompareArgs) {
                     .map(|p| SweepPoint {
                         live: p.live,
                         ns_per_pair: p.ns_per_pair,
+                        ns_per_pair_own_free: p.ns_per_pair_own,
                         span_over_live: p.span_ratio,
                     })
                     .collect(),
@@ -335,6 +356,17 @@ fn compare_cmd(a: CompareArgs) {
     } else {
         println!("{}\n{svg_note}", compare::table(&rows, &opts));
     }
+}
+
+/// `compare.svg` → `compare-own.svg`, beside it.
+fn own_plot_path(svg: &std::path::Path) -> std::path::PathBuf {
+    let stem = svg
+        .file_stem()
+        .map_or_else(Default::default, |s| s.to_string_lossy());
+    let ext = svg
+        .extension()
+        .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+    svg.with_file_name(format!("{stem}-own{ext}"))
 }
 
 fn read(path: &std::path::Path) -> String {

@@ -63,8 +63,11 @@ pub struct TestRun {
 pub struct SweepPoint {
     /// Live areas.
     pub live: usize,
-    /// Median ns per alloc+free pair; null if cut off.
+    /// Median ns per alloc+free pair freeing by address; null if cut off
+    /// or the allocator frees by handle only.
     pub ns_per_pair: Option<f64>,
+    /// Median ns per pair freeing the allocator's own way; null if cut off.
+    pub ns_per_pair_own_free: Option<f64>,
     /// Span used ÷ live bytes after churn; null if cut off.
     pub span_over_live: Option<f64>,
 }
@@ -74,6 +77,11 @@ pub struct SweepPoint {
 pub struct Contender {
     /// Allocator name.
     pub allocator: String,
+    /// What its own free takes: `address`, `handle` or `range`.
+    pub own_free: &'static str,
+    /// Whether it frees by address (the by-address sweep, the churn and
+    /// the test_vmalloc cases ran on it).
+    pub by_address: bool,
     /// Metadata bytes per live area.
     pub metadata_bytes_per_area: usize,
     /// The sweep, ascending live counts.

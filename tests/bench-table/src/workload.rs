@@ -29,6 +29,39 @@ pub fn is_hole(i: usize) -> bool {
     i % 8 == 7
 }
 
+/// The prefill areas split into those that stay live and the holes to
+/// free again (every 8th), in prefill order.
+pub fn split_holes<T>(all: Vec<T>) -> (Vec<T>, Vec<T>) {
+    let (mut live, mut holes) = (Vec::with_capacity(all.len()), Vec::new());
+    for (i, x) in all.into_iter().enumerate() {
+        if is_hole(i) {
+            holes.push(x);
+        } else {
+            live.push(x);
+        }
+    }
+    (live, holes)
+}
+
+/// Pages of the space for the random-frees workload: random replacement
+/// grows the live set to about 3.5 pages per area, and the span (not a
+/// power of two) leaves no free tail at a size-class boundary.
+pub fn random_span_pages(n: usize) -> usize {
+    6 * prefill_count(n) + 1000
+}
+
+/// The next index of the random-frees workload: xorshift64 on `x`, taken
+/// modulo `len`.
+pub fn random_index(x: &mut u64, len: usize) -> usize {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    (*x % len as u64) as usize
+}
+
+/// The seed of [`random_index`]'s sequence.
+pub const RANDOM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// The prefill areas to free again: every 8th.
 pub fn holes<T>(all: Vec<T>) -> impl Iterator<Item = T> {
     all.into_iter()
