@@ -100,75 +100,72 @@ impl Options {
     }
 }
 
-/// [`layout`] through the allocator's own free ([`Token`]s).
-fn layout_own(a: &mut dyn VmAlloc, n: usize, deadline: Instant) -> Option<Vec<Token>> {
+/// How a sweep allocates and frees: by address, or through the allocator's
+/// own [`Token`]s.
+trait FreeWay {
+    /// What the sweep holds for a live area.
+    type Held;
+    /// Allocates `size` bytes.
+    fn alloc(a: &mut dyn VmAlloc, size: usize) -> Option<Self::Held>;
+    /// Frees what [`alloc`](Self::alloc) returned.
+    ///
+    /// # Safety
+    /// `held` came from `alloc` on this same allocator and is freed once.
+    unsafe fn free(a: &mut dyn VmAlloc, held: Self::Held);
+}
+
+/// `alloc(size, 0)` / `free(addr)`.
+struct ByAddress;
+
+impl FreeWay for ByAddress {
+    type Held = usize;
+    fn alloc(a: &mut dyn VmAlloc, size: usize) -> Option<usize> {
+        a.alloc(size, 0)
+    }
+    unsafe fn free(a: &mut dyn VmAlloc, addr: usize) {
+        a.free(addr);
+    }
+}
+
+/// `alloc_token` / `free_token`.
+struct OwnFree;
+
+impl FreeWay for OwnFree {
+    type Held = Token;
+    fn alloc(a: &mut dyn VmAlloc, size: usize) -> Option<Token> {
+        a.alloc_token(size)
+    }
+    unsafe fn free(a: &mut dyn VmAlloc, token: Token) {
+        // SAFETY: caller contract: `token` came from this allocator's
+        // `alloc_token` and is freed once.
+        unsafe { a.free_token(token) };
+    }
+}
+
+/// Lays out N live 1-page areas with every 8th of the prefill freed.
+fn layout<W: FreeWay>(a: &mut dyn VmAlloc, n: usize, deadline: Instant) -> Option<Vec<W::Held>> {
     let total = n + n / 8;
     let mut live = Vec::with_capacity(total);
     for i in 0..total {
         if i % 64 == 0 && Instant::now() > deadline {
             return None;
         }
-        live.push(a.alloc_token(PAGE)?);
+        live.push(W::alloc(a, PAGE)?);
     }
     let mut kept = Vec::with_capacity(n);
-    for (i, t) in live.into_iter().enumerate() {
+    for (i, held) in live.into_iter().enumerate() {
         if i % 8 == 7 {
-            // SAFETY: each token was returned by this allocator and is
-            // freed once.
-            unsafe { a.free_token(t) };
+            // SAFETY: each area was allocated just above and is freed once.
+            unsafe { W::free(a, held) };
         } else {
-            kept.push(t);
-        }
-    }
-    Some(kept)
-}
-
-/// [`time_pairs`] through the allocator's own free.
-fn time_pairs_own(a: &mut dyn VmAlloc, pairs: usize, deadline: Instant) -> Option<f64> {
-    let mut rng = Rng::new(42);
-    let batch = (pairs / 8).max(1);
-    let mut samples = Vec::new();
-    for _ in 0..8 {
-        let t = Instant::now();
-        for _ in 0..batch {
-            let pages = rng.inclusive(1, 4) as usize;
-            let token = a.alloc_token(pages * PAGE)?;
-            // SAFETY: `token` was just returned by this allocator.
-            unsafe { a.free_token(token) };
-        }
-        samples.push(t.elapsed().as_nanos() as f64 / batch as f64);
-        if Instant::now() > deadline {
-            break;
-        }
-    }
-    samples.sort_by(f64::total_cmp);
-    Some(samples[samples.len() / 2])
-}
-
-/// Lays out N live 1-page areas with every 8th of the prefill freed.
-fn layout(a: &mut dyn VmAlloc, n: usize, deadline: Instant) -> Option<Vec<usize>> {
-    let total = n + n / 8;
-    let mut live = Vec::with_capacity(n);
-    for i in 0..total {
-        if i % 64 == 0 && Instant::now() > deadline {
-            return None;
-        }
-        let addr = a.alloc(PAGE, 0)?;
-        live.push(addr);
-    }
-    let mut kept = Vec::with_capacity(n);
-    for (i, addr) in live.into_iter().enumerate() {
-        if i % 8 == 7 {
-            a.free(addr);
-        } else {
-            kept.push(addr);
+            kept.push(held);
         }
     }
     Some(kept)
 }
 
 /// Median ns per pair over batches of `pairs / 8`.
-fn time_pairs(a: &mut dyn VmAlloc, pairs: usize, deadline: Instant) -> Option<f64> {
+fn time_pairs<W: FreeWay>(a: &mut dyn VmAlloc, pairs: usize, deadline: Instant) -> Option<f64> {
     let mut rng = Rng::new(42);
     let batch = (pairs / 8).max(1);
     let mut samples = Vec::new();
@@ -176,8 +173,9 @@ fn time_pairs(a: &mut dyn VmAlloc, pairs: usize, deadline: Instant) -> Option<f6
         let t = Instant::now();
         for _ in 0..batch {
             let pages = rng.inclusive(1, 4) as usize;
-            let addr = a.alloc(pages * PAGE, 0)?;
-            a.free(addr);
+            let held = W::alloc(a, pages * PAGE)?;
+            // SAFETY: `held` was just allocated by `a`.
+            unsafe { W::free(a, held) };
         }
         samples.push(t.elapsed().as_nanos() as f64 / batch as f64);
         if Instant::now() > deadline {
@@ -241,9 +239,12 @@ pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
             if !cut {
                 let deadline = Instant::now() + opts.budget;
                 let mut a = make();
-                match layout(a.as_mut(), n, deadline)
-                    .and_then(|kept| Some((time_pairs(a.as_mut(), opts.pairs, deadline)?, kept)))
-                {
+                match layout::<ByAddress>(a.as_mut(), n, deadline).and_then(|kept| {
+                    Some((
+                        time_pairs::<ByAddress>(a.as_mut(), opts.pairs, deadline)?,
+                        kept,
+                    ))
+                }) {
                     Some((ns, kept)) => {
                         point.ns_per_pair = Some(ns);
                         let live = kept.into_iter().map(|x| (x, 2 * PAGE)).collect();
@@ -260,8 +261,8 @@ pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
             } else if !cut_own {
                 let deadline = Instant::now() + opts.budget;
                 let mut a = make();
-                point.ns_per_pair_own = layout_own(a.as_mut(), n, deadline)
-                    .and_then(|_kept| time_pairs_own(a.as_mut(), opts.pairs, deadline));
+                point.ns_per_pair_own = layout::<OwnFree>(a.as_mut(), n, deadline)
+                    .and_then(|_kept| time_pairs::<OwnFree>(a.as_mut(), opts.pairs, deadline));
                 cut_own = point.ns_per_pair_own.is_none();
             }
             row.sweep.push(point);
