@@ -6,7 +6,7 @@
 //!   address (`vfree(addr)`; allocators that free by handle only get the
 //!   same cheap [`AddrMap`](crate::allocators::AddrMap) from address to
 //!   handle), and freeing the way each allocator's own API frees (by
-//!   handle where it has one, [`Token`](crate::allocators::Token)), which
+//!   handle where it has one, [`Token`]), which
 //!   is where the floor and the handle-only configurations stand.
 //! - **Churn**: from that layout, [`CHURN_STEPS`] random frees and
 //!   allocations of 1–16 pages keeping N live; then the span used (highest
