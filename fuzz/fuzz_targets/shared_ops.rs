@@ -31,7 +31,7 @@ fn decode(data: &[u8]) -> Vec<SOp> {
         .map(|c| {
             let (a, b, d, e) = (c[1], c[2], c[3], c[4]);
             let (ua, ub) = (usize::from(a), usize::from(b));
-            match c[0] % 18 {
+            match c[0] % 19 {
                 0..=2 => SOp::Alloc {
                     size: raw(c[0] >> 4, a, b),
                     align: if d & 0x80 != 0 { raw(d, e, a) } else { 0 },
@@ -71,6 +71,11 @@ fn decode(data: &[u8]) -> Vec<SOp> {
                 16 => match d % 2 {
                     0 => SOp::FreeMappedByAddr(ua),
                     _ => SOp::PurgeBlocks(usize::from(e & 1)),
+                },
+                17 => SOp::AddSpan {
+                    below: e & 1 == 1,
+                    gap: ua % 64,
+                    pages: if d & 0x80 != 0 { raw(d, e, b) } else { ub % 64 },
                 },
                 _ => match b % 4 {
                     0 => SOp::Drain,

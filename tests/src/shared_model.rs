@@ -77,6 +77,14 @@ pub enum SOp {
     FreeMappedByAddr(usize),
     /// `purge_fragmented_blocks` on CPU `cpu`.
     PurgeBlocks(usize),
+    /// `SharedSpace::add_span` of `pages` pages, `gap` pages above (or
+    /// below) the space's current bounds (raw: empty, overlapping and
+    /// overflowing spans included).
+    AddSpan {
+        below: bool,
+        gap: usize,
+        pages: usize,
+    },
 }
 
 thread_local! {
@@ -104,6 +112,8 @@ struct Model<'a> {
     cached: Vec<(usize, Cached<'a>)>,
     /// `vm_map_ram` mappings, with the CPU whose blocks served them.
     mapped: Vec<(usize, MappedRam<'a>)>,
+    /// Bytes of the spans added.
+    span_bytes: usize,
 }
 
 impl Model<'_> {
@@ -153,6 +163,7 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
         direct: Vec::new(),
         cached: Vec::new(),
         mapped: Vec::new(),
+        span_bytes: 0,
     };
     for op in ops {
         step(&sh, &mut caches, &mut blocks, &mut m, op);
@@ -194,13 +205,18 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
         sh.free(a).unwrap();
     }
     sh.lock().purge();
+    let span_bytes = m.span_bytes;
+    drop(m);
     let s = sh.into_inner();
     s.validate().unwrap();
     let st = s.stats();
     assert_eq!(
-        (st.used_areas, st.lazy_areas, st.largest_free),
-        (0, 0, END - START)
+        (st.used_areas, st.lazy_areas, st.free_bytes),
+        (0, 0, END - START + span_bytes)
     );
+    if span_bytes == 0 {
+        assert_eq!(st.largest_free, END - START);
+    }
     assert!(
         UNFLUSHED.with_borrow(Vec::is_empty),
         "every lazy range was flushed"
@@ -226,7 +242,8 @@ fn step<'a, S: NodeSource + Send + Sync>(
             } else {
                 Flags::ALLOC | Flags::NO_GUARD
             };
-            let (lo, hi) = window.map_or((START, END), |(l, h)| {
+            // Anywhere: the bounds as published (spans included).
+            let (lo, hi) = window.map_or(sh.bounds(), |(l, h)| {
                 (
                     START.wrapping_add(l.wrapping_mul(Q)),
                     START.wrapping_add(h.wrapping_mul(Q)),
@@ -372,7 +389,8 @@ fn step<'a, S: NodeSource + Send + Sync>(
             let held = blocks[c].blocks();
             match blocks[c].map(size) {
                 Ok(x) => {
-                    assert!(x.size() >= size && x.addr() >= START && x.addr() + x.size() <= END);
+                    let (lo, hi) = sh.bounds();
+                    assert!(x.size() >= size && x.addr() >= lo && x.addr() + x.size() <= hi);
                     assert!(!m.overlaps_held(x.addr(), x.size()), "mapping overlaps");
                     assert!(
                         !overlaps_unflushed(x.addr(), x.size()),
@@ -422,6 +440,32 @@ fn step<'a, S: NodeSource + Send + Sync>(
         }
         SOp::PurgeBlocks(cpu) => {
             blocks[cpu % 2].purge();
+        }
+        SOp::AddSpan { below, gap, pages } => {
+            let (lo_now, hi_now) = sh.bounds();
+            let (lo, hi) = if below {
+                let hi = lo_now.wrapping_sub(gap.wrapping_mul(Q));
+                (hi.wrapping_sub(pages.wrapping_mul(Q)), hi)
+            } else {
+                let lo = hi_now.wrapping_add(gap.wrapping_mul(Q));
+                (lo, lo.wrapping_add(pages.wrapping_mul(Q)))
+            };
+            let before = snapshot(sh);
+            match sh.add_span(lo, hi) {
+                Ok(()) => {
+                    m.span_bytes += hi - lo;
+                    let want = if below { (lo, hi_now) } else { (lo_now, hi) };
+                    assert_eq!(sh.bounds(), want, "published at once");
+                }
+                Err(e) => {
+                    assert!(
+                        matches!(e, Error::BadRange | Error::BadSpace | Error::NoNode),
+                        "{e:?}"
+                    );
+                    assert_eq!(snapshot(sh), before, "refused {op:?} changed the space");
+                    assert_eq!(sh.bounds(), (lo_now, hi_now));
+                }
+            }
         }
     }
 }

@@ -38,6 +38,8 @@ fn op() -> impl Strategy<Value = SOp> {
         3 => (0usize..2, 0usize..64).prop_map(|(cpu, n)| SOp::Unmap { cpu, n }),
         1 => (0usize..64).prop_map(SOp::FreeMappedByAddr),
         1 => (0usize..2).prop_map(SOp::PurgeBlocks),
+        1 => (any::<bool>(), prop_oneof![Just(0usize), 1usize..64, Just(usize::MAX / 4096)], prop_oneof![Just(0usize), 1usize..64, any::<usize>()])
+            .prop_map(|(below, gap, pages)| SOp::AddSpan { below, gap, pages }),
     ]
 }
 

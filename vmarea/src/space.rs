@@ -187,6 +187,11 @@ pub struct Import {
     pub quantum: usize,
 }
 
+/// The most area objects [`Space::add_span`] takes (the area over the
+/// range between the spans, and the areas the old top and the new span
+/// become).
+pub(crate) const SPAN_NODES: usize = 4;
+
 /// An allocated area, for [`Space::free_handle`]: frees without a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle(NonNull<Area>);
@@ -394,10 +399,13 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// How many area objects the next allocation may still need from the
-    /// source: the empty spares, and one for `materialize`.
+    /// source: the empty spares, one for `materialize`, and with an import
+    /// source the most a span takes (so that a shared space, whose source
+    /// is not called under the lock, can import).
     pub(crate) fn nodes_wanted(&self) -> usize {
         let unmaterialized = !self.policy.bumps() && self.top != self.end;
-        self.spares.iter().filter(|s| s.is_none()).count() + usize::from(unmaterialized)
+        let import = if self.import.is_some() { SPAN_NODES } else { 0 };
+        self.spares.iter().filter(|s| s.is_none()).count() + usize::from(unmaterialized) + import
     }
 
     /// The node source.
@@ -1149,7 +1157,7 @@ impl<S: NodeSource> Space<S> {
         let old_top = bumps && above && self.top < self.end;
         let new_area = below || !bumps;
         let want = 1 + usize::from(unmaterialized) + usize::from(old_top) + usize::from(new_area);
-        let mut taken: [Option<NonNull<Area>>; 4] = [None; 4];
+        let mut taken: [Option<NonNull<Area>>; SPAN_NODES] = [None; SPAN_NODES];
         for slot in taken.iter_mut().take(want) {
             match self.source.take() {
                 Some(p) => *slot = Some(p),

@@ -284,6 +284,38 @@ fn cross_node_frees() {
     assert_eq!(sh.used_count(), 0, "no area lost");
 }
 
+#[test]
+fn span_added_while_another_cpu_allocates() {
+    model(span_races_alloc);
+}
+
+/// One CPU grows the space by a span while another reads `bounds()` and,
+/// if it sees the span, allocates in it: a span visible in `bounds()` is
+/// in the space by the time the lock is taken (it is added, and the bounds
+/// published, under the lock that the allocation then takes).
+fn span_races_alloc() {
+    let sh = Arc::new(space());
+    let grower = {
+        let sh = sh.clone();
+        thread::spawn(move || sh.add_span(S + 32 * Q, S + 40 * Q).unwrap())
+    };
+    let (_, hi) = sh.bounds();
+    if hi == S + 40 * Q {
+        let r = Request::new(4 * Q, S + 32 * Q, hi).flags(Flags::NO_GUARD);
+        let (a, _) = sh
+            .alloc_request(&r)
+            .expect("a span seen in bounds() is in the space");
+        assert!(a.addr >= S + 32 * Q);
+    } else {
+        assert_eq!(hi, S + 16 * Q, "bounds are published whole");
+    }
+    grower.join().unwrap();
+    assert_eq!(sh.bounds(), (S, S + 40 * Q));
+    let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner();
+    s.validate().unwrap();
+    assert_eq!(s.bounds(), (S, S + 40 * Q));
+}
+
 // The broken twins: each relaxes one ordering its model depends on (a
 // test-only switch, `vmarea::weaken`, that exists only under `--cfg loom`)
 // and must be caught.
@@ -350,5 +382,13 @@ fn three_threads_without_deferred_release_is_caught() {
 fn cross_node_frees_without_lock_ordering_are_caught() {
     weakened(weaken::LOCK_ACQUIRE | weaken::LOCK_RELEASE, || {
         model(cross_node_frees)
+    });
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn span_added_without_lock_ordering_is_caught() {
+    weakened(weaken::LOCK_ACQUIRE | weaken::LOCK_RELEASE, || {
+        model(span_races_alloc)
     });
 }

@@ -3,7 +3,10 @@
 //! out, wholly free imported spans given back, refusals that change nothing.
 #![cfg(feature = "alloc")]
 
-use vmarea::{Area, AreaInfo, BoxNodes, Error, Flags, Policy, PoolNodes, Space};
+use vmarea::{
+    Area, AreaInfo, BoxNodes, Error, Flags, Policy, PoolNodes, RawSpinlock, ShardedSpace,
+    SharedSpace, Space,
+};
 
 const Q: usize = 4096;
 const S: usize = 0x100_0000;
@@ -218,6 +221,41 @@ mod import {
         }
     }
 
+    /// The same through the shared layer: imports under the lock, the
+    /// new bounds published to `bounds()` and `request()` when the guard
+    /// is released, released spans likewise.
+    #[test]
+    fn a_shared_space_imports_and_publishes_its_bounds() {
+        PARENT.with_borrow_mut(|p| *p = (Vec::new(), S + 64 * Q));
+        let mut s = Space::new(S, S + 8 * Q, Q, Policy::FirstFit, BoxNodes).unwrap();
+        s.set_import(Some(vmarea::Import {
+            take,
+            give,
+            quantum: 16 * Q,
+        }));
+        let sh = SharedSpace::<RawSpinlock, BoxNodes>::new(s);
+        let got: Vec<_> = (0..4)
+            .map(|_| sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap().0)
+            .collect();
+        let imported = PARENT.with_borrow(|p| p.0.len());
+        assert!(imported >= 1);
+        let (lo, hi) = sh.bounds();
+        assert_eq!(lo, S);
+        assert!(hi >= S + 64 * Q + 16 * Q, "published: {hi:#x}");
+        assert_eq!((sh.request(Q).lo, sh.request(Q).hi), (lo, hi));
+        for a in &got {
+            sh.free(a.addr).unwrap();
+        }
+        assert_eq!(sh.lock().release_spans(), imported);
+        assert_eq!(sh.bounds(), (S, S + 8 * Q));
+        // A request built from the old bounds is refused, nothing changed.
+        let stale = vmarea::Request::new(Q, S, hi);
+        assert_eq!(sh.alloc_request(&stale).map(|r| r.0), Err(Error::BadRange));
+        let g = sh.lock();
+        g.validate().unwrap();
+        assert_eq!(g.used_count(), 0);
+    }
+
     #[test]
     fn a_range_that_cannot_be_added_goes_back() {
         fn overlapping(size: usize) -> Option<(usize, usize)> {
@@ -262,4 +300,79 @@ fn the_bump_region_never_retreats_across_a_boundary() {
             "{policy:?}"
         );
     }
+}
+
+/// `SharedSpace::add_span` grows the shared space: the area objects it
+/// needs are taken before the lock, `bounds()` shows the span once the
+/// lock is released, and `alloc` (whose window is read under the lock)
+/// uses it.
+#[test]
+fn a_shared_space_grows_by_a_span() {
+    for policy in POLICIES {
+        let sh = SharedSpace::<RawSpinlock, BoxNodes>::new(
+            Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap(),
+        );
+        let (a, _) = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
+        assert_eq!(
+            sh.alloc(Q, 0, Flags::ALLOC).map(|r| r.0),
+            Err(Error::NoSpace)
+        );
+        sh.add_span(S + 8 * Q, S + 16 * Q).unwrap();
+        assert_eq!(sh.bounds(), (S, S + 16 * Q), "{policy:?}");
+        let (b, _) = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
+        assert!(
+            b.addr >= S + 8 * Q && b.end() <= S + 16 * Q,
+            "{policy:?}: {b:?}"
+        );
+        // Refusals change nothing, bounds included.
+        assert_eq!(sh.add_span(S + 2 * Q, S + 6 * Q), Err(Error::BadRange));
+        assert_eq!(sh.bounds(), (S, S + 16 * Q));
+        for x in [a, b] {
+            sh.free(x.addr).unwrap();
+        }
+        let g = sh.lock();
+        g.validate().unwrap();
+        assert_eq!(g.stats().free_bytes, 12 * Q, "{policy:?}");
+    }
+}
+
+/// A node of a sharded space keeps its zone: spans and imports are
+/// refused with nothing changed, so every address stays with the node its
+/// zone routes to.
+#[test]
+fn a_sharded_node_refuses_spans_and_imports() {
+    fn take(_: usize) -> Option<(usize, usize)> {
+        unreachable!("a sharded node never imports")
+    }
+    fn give(_: usize, _: usize) {}
+    let mut first = Space::new(S, S + 8 * Q, Q, Policy::FirstFit, BoxNodes).unwrap();
+    // An import source a node had is dropped when it joins.
+    first.set_import(Some(vmarea::Import {
+        take,
+        give,
+        quantum: Q,
+    }));
+    let sharded = ShardedSpace::new([
+        SharedSpace::<RawSpinlock, BoxNodes>::new(first),
+        SharedSpace::new(Space::new(S + 8 * Q, S + 16 * Q, Q, Policy::FirstFit, BoxNodes).unwrap()),
+    ])
+    .unwrap();
+    let node = sharded.node(0);
+    assert_eq!(node.add_span(S + 32 * Q, S + 40 * Q), Err(Error::BadRange));
+    assert_eq!(
+        node.lock().set_import(Some(vmarea::Import {
+            take,
+            give,
+            quantum: Q
+        })),
+        Err(Error::BadRange)
+    );
+    assert_eq!(node.bounds(), (S, S + 8 * Q));
+    // Full node 0: the allocation goes to node 1, never to an import.
+    let r = sharded.request(7 * Q).flags(Flags::ALLOC);
+    let (a, _) = sharded.alloc_on(0, &r).unwrap();
+    let (b, _) = sharded.alloc_on(0, &r).unwrap();
+    assert_eq!((a.addr, b.addr), (S, S + 8 * Q));
+    assert_eq!(sharded.alloc_on(0, &r).map(|x| x.0), Err(Error::NoSpace));
+    sharded.validate().unwrap();
 }

@@ -51,8 +51,13 @@ pub struct ShardedSpace<L: RawLock, S: NodeSource, const N: usize> {
 impl<L: RawLock, S: NodeSource, const N: usize> ShardedSpace<L, S, N> {
     /// Shards over `nodes`, which must cover consecutive zones of one size
     /// with one quantum (node i from `start + i * zone`); otherwise
-    /// `BadSpace`, and the nodes are dropped.
-    pub fn new(nodes: [SharedSpace<L, S>; N]) -> Result<Self, Error> {
+    /// `BadSpace`, and the nodes are dropped. From then on each node's
+    /// bounds are its zone: a node refuses spans and imports
+    /// ([`Guard::add_span`](crate::Guard::add_span) and
+    /// [`Guard::set_import`](crate::Guard::set_import) answer `BadRange`),
+    /// and an import source a node had is dropped, so that no address is
+    /// ever served by a node other than the one its zone routes to.
+    pub fn new(mut nodes: [SharedSpace<L, S>; N]) -> Result<Self, Error> {
         let (start, first_end) = nodes.first().ok_or(Error::BadSpace)?.bounds();
         let zone = first_end - start;
         let quantum = nodes[0].quantum();
@@ -65,6 +70,9 @@ impl<L: RawLock, S: NodeSource, const N: usize> ShardedSpace<L, S, N> {
         });
         if !consecutive {
             return Err(Error::BadSpace);
+        }
+        for n in &mut nodes {
+            n.fix_to_zone();
         }
         Ok(ShardedSpace {
             nodes,

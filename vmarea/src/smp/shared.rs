@@ -179,11 +179,19 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     deferred: AtomicPtr<Area>,
     /// Areas held by caches, as each last published it (see `CpuCache`).
     in_caches: AtomicUsize,
-    /// Copies of the space's fixed parameters, readable without the lock
-    /// (reading them through the locked cell would alias the holder's
-    /// `&mut Space`).
+    /// A copy of the space's quantum, readable without the lock (reading
+    /// it through the locked cell would alias the holder's `&mut Space`).
     quantum: usize,
-    bounds: (usize, usize),
+    /// The space's `[start, end)` as last published, readable without the
+    /// lock: spans and imports move it, so every guard republishes it as
+    /// it unlocks (when it changed: `published` is the copy it compares
+    /// with, under the lock).
+    lo: AtomicUsize,
+    hi: AtomicUsize,
+    published: Protected<(usize, usize)>,
+    /// A node of a [`ShardedSpace`](crate::ShardedSpace): its bounds are
+    /// its zone, so spans and imports are refused.
+    zoned: bool,
 }
 
 // SAFETY: the space and the depot are only reached under the lock, which
@@ -279,6 +287,41 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
     pub fn set_event_hook(&mut self, hook: Option<crate::EventHook>) {
         self.with(|s| s.set_event_hook(hook))
     }
+
+    /// [`Space::add_span`] on the locked space; `BadRange` (nothing
+    /// changed) on a node of a [`ShardedSpace`](crate::ShardedSpace),
+    /// whose bounds are its zone. A span takes up to four area objects:
+    /// take the guard with [`SharedSpace::lock_for`]`(3)`, or call
+    /// [`SharedSpace::add_span`]; short of them, `NoNode`.
+    pub fn add_span(&mut self, lo: usize, hi: usize) -> Result<(), Error> {
+        if self.shared.zoned {
+            return Err(Error::BadRange);
+        }
+        self.with(|s| s.add_span(lo, hi))
+    }
+
+    /// [`Space::set_import`] on the locked space: the space imports a span
+    /// from `import.take` when an allocation finds no room, as vmem's
+    /// arenas do from their source. Unlike vmem, which drops the arena
+    /// lock around its source, `take` and `give` run with **this space's
+    /// lock held**: they must not take it (directly or through this
+    /// space), must not sleep under a spinlock, and if they allocate from
+    /// a parent `SharedSpace`, its lock nests inside this one (always in
+    /// that order). `BadRange` (nothing changed) on a node of a
+    /// [`ShardedSpace`](crate::ShardedSpace).
+    pub fn set_import(&mut self, import: Option<crate::Import>) -> Result<(), Error> {
+        if self.shared.zoned {
+            return Err(Error::BadRange);
+        }
+        self.with(|s| s.set_import(import));
+        Ok(())
+    }
+
+    /// [`Space::release_spans`] on the locked space: wholly free imported
+    /// spans go back to the import source (under this lock, as above).
+    pub fn release_spans(&mut self) -> usize {
+        self.with(|s| s.release_spans())
+    }
 }
 
 impl<L: RawLock, S: NodeSource> core::ops::Deref for Guard<'_, L, S> {
@@ -299,10 +342,12 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
         // the next allocation needs leave the stash under the lock and go
         // back to the source after it.
         let surplus = Stash::new();
-        let depot = &self.shared.depot;
+        let shared = self.shared;
         self.with(|s| {
             // SAFETY: this guard holds the lock, which guards the depot.
-            unsafe { depot.with_mut(|d| d.decay_after_purge(s)) };
+            unsafe { shared.depot.with_mut(|d| d.decay_after_purge(s)) };
+            // SAFETY: as above; the lock guards `published` too.
+            unsafe { shared.publish_bounds(s) };
             s.source().move_surplus(STASH_KEEP, &surplus)
         });
         // SAFETY: this guard took the lock in `SharedSpace::acquire`.
@@ -317,7 +362,10 @@ macro_rules! from_parts {
         SharedSpace {
             lock: $lock,
             quantum: $space.quantum(),
-            bounds: $space.bounds(),
+            lo: AtomicUsize::new($space.bounds().0),
+            hi: AtomicUsize::new($space.bounds().1),
+            published: Protected::new($space.bounds()),
+            zoned: false,
             space: Protected::new($space),
             source: $source,
             depot: Protected::new(Depot::new()),
@@ -328,12 +376,11 @@ macro_rules! from_parts {
 }
 
 impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
-    /// Shares `space` behind `lock` (an unlocked lock). The shared layer
-    /// does not import: the space's [`Import`](crate::Import) source, if
-    /// any, is dropped (its bounds are read without the lock, so they must
-    /// not move).
-    pub fn with_lock(lock: L, mut space: Space<S>) -> Self {
-        space.set_import(None);
+    /// Shares `space` behind `lock` (an unlocked lock). The space keeps
+    /// its spans and its [`Import`](crate::Import) source, if any: the
+    /// source's `take` and `give` then run with this space's lock held
+    /// (see [`Guard::set_import`]).
+    pub fn with_lock(lock: L, space: Space<S>) -> Self {
         let (space, source) = space.replace_source(Stash::new());
         Self::from_parts(lock, space, source)
     }
@@ -387,7 +434,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// [`alloc_request`](Self::alloc_request); adjust it with `Request`'s
     /// builder methods.
     pub fn request(&self, size: usize) -> Request {
-        let (lo, hi) = self.bounds;
+        let (lo, hi) = self.bounds();
         Request::new(size, lo, hi)
     }
 
@@ -410,9 +457,56 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         self.with_depot(|_, depot| depot.areas()) + self.in_caches.load(Ordering::Relaxed)
     }
 
-    /// The space's `[start, end)`, read without the lock.
+    /// The space's `[start, end)`, read without the lock: as of the last
+    /// guard released (spans and imports move it). A request built from
+    /// it while another CPU adds or releases a span may carry the old
+    /// window; the space checks every window again under the lock, so such
+    /// a request is refused (`BadRange`) or placed in the old range,
+    /// never outside the space.
     pub fn bounds(&self) -> (usize, usize) {
-        self.bounds
+        // Relaxed: the values are only a hint for building requests (see
+        // above); nothing is read through them.
+        (
+            self.lo.load(Ordering::Relaxed),
+            self.hi.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Stores the space's bounds for [`bounds`](Self::bounds) if they
+    /// changed since the last time.
+    ///
+    /// # Safety
+    /// The caller holds the lock (it guards `published`).
+    unsafe fn publish_bounds(&self, s: &Space<Stash>) {
+        let now = s.bounds();
+        // SAFETY: caller contract.
+        unsafe {
+            self.published.with_mut(|p| {
+                if *p != now {
+                    *p = now;
+                    self.lo.store(now.0, Ordering::Relaxed);
+                    self.hi.store(now.1, Ordering::Relaxed);
+                }
+            })
+        }
+    }
+
+    /// Marks this space a node of a sharded space: its bounds are its
+    /// zone from now on (spans and imports refused; an import source is
+    /// dropped).
+    pub(crate) fn fix_to_zone(&mut self) {
+        self.zoned = true;
+        // SAFETY: `&mut self`: no guard, cache or block borrows the space.
+        unsafe { self.space.with_mut(|s| s.set_import(None)) };
+    }
+
+    /// Grows the space by `[lo, hi)` (see [`Space::add_span`]): the lock
+    /// is taken with the area objects a span needs reserved. `BadRange`
+    /// on a node of a [`ShardedSpace`](crate::ShardedSpace).
+    pub fn add_span(&self, lo: usize, hi: usize) -> Result<(), Error> {
+        // A span takes up to four area objects; `lock_for(3)` reserves
+        // at least that many.
+        self.lock_for(3).add_span(lo, hi)
     }
 
     /// The lock itself, for instrumentation (a lock that counts its
@@ -495,20 +589,33 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         align: usize,
         flags: Flags,
     ) -> Result<(AreaInfo, Handle), Error> {
-        self.alloc_request(&self.request(size).align(align).flags(flags))
+        // The window is the space's bounds as they are under the lock, not
+        // as last published (a span may have just been added).
+        self.with_depot(|s, depot| {
+            let req = s.request(size).align(align).flags(flags);
+            Self::alloc_or_flush(s, depot, &req)
+        })
     }
 
     /// Allocates as `req` says (see [`Space::alloc_handle`]). With no space
     /// left, the depot's cached areas are returned first and the allocation
     /// retried.
     pub fn alloc_request(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
-        self.with_depot(|s, depot| match s.alloc_handle(req) {
+        self.with_depot(|s, depot| Self::alloc_or_flush(s, depot, req))
+    }
+
+    fn alloc_or_flush(
+        s: &mut Space<Stash>,
+        depot: &mut Depot,
+        req: &Request,
+    ) -> Result<(AreaInfo, Handle), Error> {
+        match s.alloc_handle(req) {
             Err(Error::NoSpace) => {
                 depot.flush_into(s);
                 s.alloc_handle(req)
             }
             r => r,
-        })
+        }
     }
 
     /// Frees the used area at `addr` (see [`Space::free`]).
