@@ -6,7 +6,9 @@ use crate::baselines::floor::{Floor, FloorArea};
 use crate::baselines::linux24;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Request, Space};
+use vmarea::{
+    AddressIndex, BoxNodes, Flags, Policy, RawSpinlock, Request, ShardedSpace, SharedSpace, Space,
+};
 
 /// Bytes per page.
 pub const PAGE: usize = 4096;
@@ -278,6 +280,64 @@ impl VmAlloc for VmArea {
             return Err(format!("space not whole again: {st:?}"));
         }
         Ok(())
+    }
+}
+
+/// Nodes of [`ShardedVmArea`].
+pub const SHARDS: usize = 4;
+
+/// A vmarea `ShardedSpace` of [`SHARDS`] InstantFit nodes over the vmalloc
+/// range (one zone each, behind the crate's spinlock), driven from one
+/// thread as CPU 0: every call takes one node's lock and goes through the
+/// shared layer's stash of area objects, so beside InstantFit on a plain
+/// `Space` it shows what the many-CPU layer costs a single CPU (its gain
+/// with many CPUs is `cli/examples/shard_locks.rs`'s).
+pub struct ShardedVmArea {
+    sharded: ShardedSpace<RawSpinlock, BoxNodes, SHARDS>,
+}
+
+impl ShardedVmArea {
+    /// Four zones of 8 TiB over the x86-64 vmalloc range.
+    pub fn new() -> Self {
+        let zone = VMALLOC_SIZE / SHARDS;
+        let nodes = core::array::from_fn(|i| {
+            let start = VMALLOC_START + i * zone;
+            let space = Space::new(start, start + zone, PAGE, Policy::InstantFit, BoxNodes)
+                .expect("a zone of the vmalloc range is a valid space");
+            SharedSpace::with_lock(RawSpinlock::new(), space)
+        });
+        ShardedVmArea {
+            sharded: ShardedSpace::new(nodes).expect("consecutive zones"),
+        }
+    }
+}
+
+impl Default for ShardedVmArea {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VmAlloc for ShardedVmArea {
+    fn name(&self) -> String {
+        format!("InstantFit sharded×{SHARDS}")
+    }
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        let req = self.sharded.request(size).align(align);
+        self.sharded.alloc_on(0, &req).ok().map(|(a, _)| a.addr)
+    }
+    fn free(&mut self, addr: usize) -> bool {
+        self.sharded.free(addr).is_ok()
+    }
+    fn metadata_per_area(&self) -> usize {
+        core::mem::size_of::<vmarea::Area>()
+    }
+    fn check_whole(&self) -> Result<(), String> {
+        self.sharded.validate().map_err(|e| e.to_string())?;
+        match self.sharded.used_count() {
+            0 => Ok(()),
+            n => Err(format!("{n} areas still used")),
+        }
     }
 }
 
@@ -582,12 +642,16 @@ fn make_handle_only_pooled<const P: usize>() -> Box<dyn VmAlloc + Send> {
     Box::new(VmArea::handle_only_with_pools(POLICIES[P]))
 }
 
+fn make_sharded() -> Box<dyn VmAlloc + Send> {
+    Box::new(ShardedVmArea::new())
+}
+
 fn make_floor() -> Box<dyn VmAlloc + Send> {
     Box::new(FloorAlloc::new())
 }
 
 /// Every contender, the 2.4 baseline first and the floor last.
-pub const CONTENDERS: [Contender; 11] = [
+pub const CONTENDERS: [Contender; 12] = [
     Contender {
         name: "linux-2.4",
         cli: "linux-2.4",
@@ -628,6 +692,12 @@ pub const CONTENDERS: [Contender; 11] = [
         name: "InstantFit+pools",
         cli: "instant-fit-pools",
         make: make_pooled::<2>,
+        by_address: true,
+    },
+    Contender {
+        name: "InstantFit sharded×4",
+        cli: "instant-fit-sharded",
+        make: make_sharded,
         by_address: true,
     },
     Contender {
@@ -696,7 +766,7 @@ mod tests {
     #[test]
     fn a_foreign_token_is_refused() {
         let mut floor = FloorAlloc::new();
-        let mut offset = (CONTENDERS[7].make)();
+        let mut offset = make_offset();
         let t = offset.alloc_token(PAGE).expect("offset-allocator");
         // SAFETY: refused by kind before anything is read.
         assert!(!unsafe { floor.free_token(t) });
