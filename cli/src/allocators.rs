@@ -585,13 +585,7 @@ impl VmAlloc for FloorAlloc {
 }
 
 /// The vmarea policies.
-pub const POLICIES: [Policy; 5] = [
-    Policy::Rfc,
-    Policy::FirstFit,
-    Policy::InstantFit,
-    Policy::BestFit,
-    Policy::NextFit,
-];
+pub const POLICIES: &[Policy] = Policy::ALL;
 
 /// Makes a fresh allocator.
 pub type Make = fn() -> Box<dyn VmAlloc + Send>;

@@ -83,7 +83,7 @@ fn replay_maps_kernel_addresses_and_counts_unknown_frees() {
     let (events, bad) = trace::parse(&text);
     assert!(bad.is_empty());
     let range = trace::window(&events).unwrap();
-    for p in vmarea_cli::allocators::POLICIES {
+    for &p in vmarea_cli::allocators::POLICIES {
         let r = trace::replay(p, &events, range, None);
         assert_eq!(
             (r.events, r.peak_live, r.unknown_frees, r.failed_here_only),
@@ -105,7 +105,7 @@ fn real_trace_replays_without_spurious_failures() {
     assert!(events.len() > 7000);
     assert!(events.iter().any(|(_, e)| matches!(e, Event::Purge { .. })));
     let range = trace::window(&events).unwrap();
-    for p in vmarea_cli::allocators::POLICIES {
+    for &p in vmarea_cli::allocators::POLICIES {
         let r = trace::replay(p, &events, range, None);
         assert_eq!(r.failed_here_only, 0, "{p:?}");
         assert!(r.peak_live > 1000, "{p:?}");

@@ -45,14 +45,14 @@ fn check(alloc: Box<dyn VmAlloc + Send>, p: &Params) {
 
 #[test]
 fn every_policy_passes_in_smoke_mode() {
-    for p in POLICIES {
+    for &p in POLICIES {
         check(Box::new(VmArea::new(p)), &smoke(1));
     }
 }
 
 #[test]
 fn two_workers_share_one_space() {
-    for p in POLICIES {
+    for &p in POLICIES {
         check(Box::new(VmArea::new(p)), &smoke(2));
     }
 }

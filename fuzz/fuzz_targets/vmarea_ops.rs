@@ -52,13 +52,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let pools = head & 2 == 2;
     let ops = decode(data.get(1..).unwrap_or_default());
-    for policy in [
-        Policy::Rfc,
-        Policy::FirstFit,
-        Policy::InstantFit,
-        Policy::BestFit,
-        Policy::NextFit,
-    ] {
+    for &policy in Policy::ALL {
         if pools {
             run_pooled(policy, 4, 3, &ops);
         } else {

@@ -22,13 +22,7 @@ fn take() -> Vec<Event> {
 
 #[test]
 fn every_operation_is_reported_with_linux_fields() {
-    for policy in [
-        Policy::Rfc,
-        Policy::FirstFit,
-        Policy::InstantFit,
-        Policy::BestFit,
-        Policy::NextFit,
-    ] {
+    for &policy in Policy::ALL {
         take();
         let mut s = Space::new(S, S + 64 * Q, Q, policy, BoxNodes).unwrap();
         s.set_event_hook(Some(record));

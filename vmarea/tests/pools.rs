@@ -10,13 +10,7 @@ const S: usize = 0x100_0000;
 
 #[test]
 fn a_freed_area_is_handed_out_again_from_its_pool() {
-    for policy in [
-        Policy::Rfc,
-        Policy::FirstFit,
-        Policy::InstantFit,
-        Policy::BestFit,
-        Policy::NextFit,
-    ] {
+    for &policy in Policy::ALL {
         let mut s = Space::new(S, S + 256 * Q, Q, policy, BoxNodes).unwrap();
         s.set_pools(4, 2).unwrap();
         let a: Vec<_> = (0..4)

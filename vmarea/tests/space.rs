@@ -6,13 +6,7 @@ use vmarea::{AreaInfo, Error, Flags, Policy, PoolNodes, Request, Space, Stats};
 
 const Q: usize = 0x1000;
 const S: usize = 0x100_0000;
-const POLICIES: [Policy; 5] = [
-    Policy::Rfc,
-    Policy::FirstFit,
-    Policy::InstantFit,
-    Policy::BestFit,
-    Policy::NextFit,
-];
+const POLICIES: &[Policy] = Policy::ALL;
 const NG: Flags = Flags::NO_GUARD;
 
 fn snapshot(s: &Space<PoolNodes<'_>>) -> (Vec<AreaInfo>, Stats) {
@@ -35,7 +29,7 @@ fn with_space(policy: Policy, pages: usize, f: impl FnOnce(&mut Space<PoolNodes<
 
 #[test]
 fn guard_and_rounding() {
-    for p in POLICIES {
+    for &p in POLICIES {
         with_space(p, 64, |s| {
             let a = s.alloc(1, 0, Flags::ALLOC).unwrap();
             assert_eq!(a.size, 2 * Q); // one page + guard
@@ -150,7 +144,7 @@ fn rfc_falls_back_to_a_search_at_the_top() {
 
 #[test]
 fn bad_inputs_change_nothing() {
-    for p in POLICIES {
+    for &p in POLICIES {
         with_space(p, 64, |s| {
             s.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
             let keep = s.alloc(Q, 0, Flags::ALLOC).unwrap();
@@ -269,7 +263,7 @@ fn bad_inputs_change_nothing() {
 
 #[test]
 fn out_of_nodes_is_its_own_error_and_changes_nothing() {
-    for p in POLICIES {
+    for &p in POLICIES {
         let mut slots: Vec<vmarea::Area> = (0..4).map(|_| vmarea::Area::new()).collect();
         let mut s = Space::new(S, S + 64 * Q, Q, p, PoolNodes::new(&mut slots)).unwrap();
         let mut got = 0;
@@ -377,7 +371,7 @@ fn instant_fit_takes_a_list_that_surely_fits() {
 
 #[test]
 fn lazy_free_waits_for_a_purge() {
-    for p in POLICIES {
+    for &p in POLICIES {
         with_space(p, 16, |s| {
             s.set_lazy_threshold(usize::MAX); // purge only when asked or out of space
             let a = s.alloc(8 * Q, 0, NG).unwrap();
@@ -459,7 +453,7 @@ fn next_fit_continues_after_the_last_allocation_and_wraps() {
 /// constraints that cannot be met together (nothing changed).
 #[test]
 fn phase_and_nocross_constraints() {
-    for p in POLICIES {
+    for &p in POLICIES {
         let mut slots: Vec<vmarea::Area> = (0..32).map(|_| vmarea::Area::new()).collect();
         let mut s = Space::new(S, S + 64 * Q, Q, p, PoolNodes::new(&mut slots)).unwrap();
         // Phase: start ≡ Q (mod 4Q).

@@ -10,13 +10,7 @@ use vmarea::{
 
 const Q: usize = 4096;
 const S: usize = 0x100_0000;
-const POLICIES: [Policy; 5] = [
-    Policy::Rfc,
-    Policy::FirstFit,
-    Policy::InstantFit,
-    Policy::BestFit,
-    Policy::NextFit,
-];
+const POLICIES: &[Policy] = Policy::ALL;
 
 fn snapshot<N: vmarea::NodeSource>(s: &Space<N>) -> (Vec<AreaInfo>, vmarea::Stats, (usize, usize)) {
     (s.iter().collect(), s.stats(), s.bounds())
@@ -24,7 +18,7 @@ fn snapshot<N: vmarea::NodeSource>(s: &Space<N>) -> (Vec<AreaInfo>, vmarea::Stat
 
 #[test]
 fn spans_above_and_below_fill_without_crossing() {
-    for policy in POLICIES {
+    for &policy in POLICIES {
         let mut s = Space::new(S, S + 8 * Q, Q, policy, BoxNodes).unwrap();
         let first = s.alloc(Q, 0, Flags::NO_GUARD).unwrap();
         s.add_span(S + 16 * Q, S + 24 * Q).unwrap();
@@ -69,7 +63,7 @@ fn spans_above_and_below_fill_without_crossing() {
 
 #[test]
 fn bad_spans_are_refused_and_change_nothing() {
-    for policy in POLICIES {
+    for &policy in POLICIES {
         let mut s = Space::new(S, S + 8 * Q, Q, policy, BoxNodes).unwrap();
         s.alloc(Q, 0, Flags::ALLOC).unwrap();
         let before = snapshot(&s);
@@ -98,7 +92,7 @@ fn bad_spans_are_refused_and_change_nothing() {
 
 #[test]
 fn a_span_without_area_objects_is_refused() {
-    for policy in POLICIES {
+    for &policy in POLICIES {
         // Enough objects for the first allocation only.
         let mut slots: Vec<Area> = (0..3).map(|_| Area::new()).collect();
         let mut s = Space::new(S, S + 8 * Q, Q, policy, PoolNodes::new(&mut slots)).unwrap();
@@ -117,7 +111,7 @@ fn a_span_without_area_objects_is_refused() {
 
 #[test]
 fn adjacent_spans_never_merge() {
-    for policy in POLICIES {
+    for &policy in POLICIES {
         let mut s = Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap();
         s.add_span(S + 4 * Q, S + 8 * Q).unwrap();
         s.add_span(S - 4 * Q, S).unwrap();
@@ -176,7 +170,7 @@ mod import {
 
     #[test]
     fn a_full_space_imports_and_releases_whole_spans() {
-        for policy in POLICIES {
+        for &policy in POLICIES {
             PARENT.with_borrow_mut(|p| *p = (Vec::new(), S + 64 * Q));
             let mut s = Space::new(S, S + 8 * Q, Q, policy, BoxNodes).unwrap();
             s.set_import(Some(vmarea::Import {
@@ -262,7 +256,7 @@ mod import {
             PARENT.with_borrow_mut(|(out, _)| out.push((S, S + size)));
             Some((S, S + size))
         }
-        for policy in POLICIES {
+        for &policy in POLICIES {
             PARENT.with_borrow_mut(|p| *p = (Vec::new(), 0));
             let mut s = Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap();
             s.set_import(Some(vmarea::Import {
@@ -287,7 +281,7 @@ mod import {
 /// below the boundary must not let the bump region retreat across it.
 #[test]
 fn the_bump_region_never_retreats_across_a_boundary() {
-    for policy in POLICIES {
+    for &policy in POLICIES {
         let mut s = Space::new(S, S + 16 * Q, Q, policy, BoxNodes).unwrap();
         s.add_span(S + 16 * Q, S + 17 * Q).unwrap();
         let a = s.alloc(Q, 0, Flags::ALLOC).unwrap();
@@ -308,7 +302,7 @@ fn the_bump_region_never_retreats_across_a_boundary() {
 /// uses it.
 #[test]
 fn a_shared_space_grows_by_a_span() {
-    for policy in POLICIES {
+    for &policy in POLICIES {
         let sh = SharedSpace::<RawSpinlock, BoxNodes>::new(
             Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap(),
         );

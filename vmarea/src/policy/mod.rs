@@ -67,6 +67,24 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// Every policy, in the order they were added (a slice, so that a new
+    /// policy does not change its type).
+    ///
+    /// ```
+    /// use vmarea::{BoxNodes, Policy, Space};
+    /// for &p in Policy::ALL {
+    ///     let s = Space::new(0x1000, 0x9000, 0x1000, p, BoxNodes).unwrap();
+    ///     assert_eq!(s.policy(), p);
+    /// }
+    /// ```
+    pub const ALL: &'static [Policy] = &[
+        Policy::Rfc,
+        Policy::FirstFit,
+        Policy::InstantFit,
+        Policy::BestFit,
+        Policy::NextFit,
+    ];
+
     /// Whether the space keeps an untracked region above the used areas and
     /// allocates from it when the index misses (the RFC's step 5). First
     /// fit does too: the region is above every tracked area, so taking it
