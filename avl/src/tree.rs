@@ -496,21 +496,10 @@ impl<A: KeyAdapter> AvlTree<A> {
     /// Lookup only: the descent without the slot bookkeeping.
     #[inline]
     fn find_link(&self, key: &A::Key) -> Option<NonNull<Link>> {
-        // The descent of `search_key`: one comparison per level as a 0/1
-        // index, the match checked once at the end.
-        let mut stepped_right_from = None;
-        let mut cur = self.raw.root;
-        while let Some(n) = cur {
-            // SAFETY: nodes reached from the root are live members.
-            let (here, link) = unsafe { (A::key(value_ref::<A>(n)), r(n)) };
-            let dir = usize::from(*key >= here);
-            if dir == RIGHT {
-                stepped_right_from = Some(n);
-            }
-            cur = link.child(dir);
+        match self.search_key(key) {
+            Slot::Found(n) => Some(n),
+            Slot::Vacant(..) => None,
         }
-        // SAFETY: `m` was reached from the root and is a live member.
-        stepped_right_from.filter(|&m| A::key(unsafe { value_ref::<A>(m) }) == *key)
     }
 
     /// The key descent behind `insert` and `entry`. Measured

@@ -145,12 +145,16 @@ impl VmArea {
     /// As [`new`](Self::new), with size pools ([`CLI_POOLS`]) in front of
     /// the policy.
     pub fn with_pools(policy: Policy) -> Self {
-        let mut v = Self::new(policy);
-        v.space
+        Self::new(policy).pooled()
+    }
+
+    /// This space with [`CLI_POOLS`] turned on.
+    fn pooled(mut self) -> Self {
+        self.space
             .set_pools(CLI_POOLS.0, CLI_POOLS.1)
             .expect("at most POOL_CLASSES");
-        v.pooled = true;
-        v
+        self.pooled = true;
+        self
     }
 
     /// The configuration an `offset-allocator` user would pick: size pools
@@ -167,15 +171,11 @@ impl VmArea {
             BoxNodes,
         )
         .expect("the x86-64 vmalloc range is a valid space");
-        let mut v = VmArea {
+        VmArea {
             space,
             pooled: false,
-        };
-        v.space
-            .set_pools(CLI_POOLS.0, CLI_POOLS.1)
-            .expect("at most POOL_CLASSES");
-        v.pooled = true;
-        v
+        }
+        .pooled()
     }
 
     /// A space over `[start, start + size)` (page-aligned, at most

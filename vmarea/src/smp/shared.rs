@@ -29,7 +29,7 @@ use crate::area::{Area, Flags};
 use crate::error::Error;
 use crate::info::AreaInfo;
 use crate::nodes::{NodeSource, Stash};
-use crate::space::{Handle, Request, Space};
+use crate::space::{Handle, Request, Space, SPAN_NODES};
 use crate::sync::{model_failed, ord, site, AtomicPtr, AtomicUsize, Ordering};
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
@@ -185,7 +185,8 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     /// The space's `[start, end)` as last published, readable without the
     /// lock: spans and imports move it, so every guard republishes it as
     /// it unlocks (when it changed: `published` is the copy it compares
-    /// with, under the lock).
+    /// with, under the lock, so that an unchanged unlock touches no atomic:
+    /// under loom every atomic access is one more point to interleave).
     lo: AtomicUsize,
     hi: AtomicUsize,
     published: Protected<(usize, usize)>,
@@ -504,9 +505,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// is taken with the area objects a span needs reserved. `BadRange`
     /// on a node of a [`ShardedSpace`](crate::ShardedSpace).
     pub fn add_span(&self, lo: usize, hi: usize) -> Result<(), Error> {
-        // A span takes up to four area objects; `lock_for(3)` reserves
-        // at least that many.
-        self.lock_for(3).add_span(lo, hi)
+        self.acquire(SPAN_NODES).0.add_span(lo, hi)
     }
 
     /// The lock itself, for instrumentation (a lock that counts its
@@ -532,7 +531,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// holds the area objects one allocation needs (see
     /// [`lock_for`](Self::lock_for)).
     pub fn lock(&self) -> Guard<'_, L, S> {
-        self.acquire(1).0
+        self.acquire(0).0
     }
 
     /// As [`lock`](Self::lock), with area objects reserved for `allocs`
@@ -540,15 +539,14 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// the source is never called under the lock, so one made after the
     /// reserve ran out is refused with `NoNode` (nothing changed).
     pub fn lock_for(&self, allocs: usize) -> Guard<'_, L, S> {
-        self.acquire(allocs).0
+        self.acquire(allocs.saturating_sub(1).saturating_mul(2)).0
     }
 
     /// Takes the lock and applies pending deferred frees; also says how many.
-    /// Leaves the space holding the area objects one allocation needs,
-    /// taken from the source with the lock released (unless the source is
-    /// exhausted: then an allocation reports `NoNode`).
-    fn acquire(&self, allocs: usize) -> (Guard<'_, L, S>, usize) {
-        let extra = allocs.saturating_sub(1).saturating_mul(2);
+    /// Leaves the space holding the area objects one allocation needs and
+    /// `extra` more, taken from the source with the lock released (unless
+    /// the source is exhausted: then an allocation reports `NoNode`).
+    fn acquire(&self, extra: usize) -> (Guard<'_, L, S>, usize) {
         let (mut drained, carried, mut exhausted) = (0, Stash::new(), false);
         loop {
             self.lock.lock();
@@ -593,7 +591,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         // as last published (a span may have just been added).
         self.with_depot(|s, depot| {
             let req = s.request(size).align(align).flags(flags);
-            Self::alloc_or_flush(s, depot, &req)
+            depot.alloc_or_flush(s, &req)
         })
     }
 
@@ -601,21 +599,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// left, the depot's cached areas are returned first and the allocation
     /// retried.
     pub fn alloc_request(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
-        self.with_depot(|s, depot| Self::alloc_or_flush(s, depot, req))
-    }
-
-    fn alloc_or_flush(
-        s: &mut Space<Stash>,
-        depot: &mut Depot,
-        req: &Request,
-    ) -> Result<(AreaInfo, Handle), Error> {
-        match s.alloc_handle(req) {
-            Err(Error::NoSpace) => {
-                depot.flush_into(s);
-                s.alloc_handle(req)
-            }
-            r => r,
-        }
+        self.with_depot(|s, depot| depot.alloc_or_flush(s, req))
     }
 
     /// Frees the used area at `addr` (see [`Space::free`]).
@@ -630,7 +614,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Applies pending deferred frees now; returns how many.
     pub fn drain(&self) -> usize {
-        self.acquire(1).1
+        self.acquire(0).1
     }
 
     /// Frees the area `handle` names without taking the lock and without
