@@ -27,8 +27,9 @@
 //! space.validate().unwrap();
 //! ```
 //!
-//! Area objects come from a [`NodeSource`]: [`BoxNodes`] (feature `alloc`),
-//! [`PoolNodes`] over caller memory, or an [`AreaPool`] in a `static`.
+//! Area objects come from a [`NodeSource`]: [`BoxNodes`] or [`SlabNodes`]
+//! (feature `alloc`), [`PoolNodes`] over caller memory, or an [`AreaPool`]
+//! in a `static`.
 //! Refused calls return an [`Error`]; what each leaves unchanged is stated
 //! on the call (see [`Error`]).
 //!
@@ -77,9 +78,9 @@ pub use error::{Error, ValidateError};
 pub use events::{Event, EventHook};
 pub use flush::{FlushHook, PurgeBatch};
 pub use info::{AreaInfo, Counters, Segments, Stats};
-#[cfg(feature = "alloc")]
-pub use nodes::BoxNodes;
 pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};
+#[cfg(feature = "alloc")]
+pub use nodes::{BoxNodes, SlabNodes, SLAB_AREAS};
 pub use policy::Policy;
 pub use pools::POOL_CLASSES;
 pub use smp::cache::{Cached, CpuCache, ForeignCached};

@@ -15,6 +15,11 @@ use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
+#[cfg(feature = "alloc")]
+mod slab;
+#[cfg(feature = "alloc")]
+pub use slab::{SlabNodes, SLAB_AREAS};
+
 /// A supplier of area objects. Its methods take `&self`: a source shared by
 /// many CPUs (a `Sync` one) synchronises inside.
 ///
