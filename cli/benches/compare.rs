@@ -16,7 +16,8 @@
 //! pages (+ guard) in its place, for the contenders that free by handle.
 //!
 //! The criterion version of `vmarea compare`'s sweep (same contenders,
-//! native calls, no trait object in the measured loop).
+//! native calls, no trait object in the measured loop; vmarea's area
+//! objects from slabs, `SlabNodes`, as there).
 //! `cargo bench -p vmarea-cli --bench compare` (about 5 minutes);
 //! `VMAREA_BENCH_SIZES=100,10000` picks sizes; `--quick` stops at 1e5. The
 //! 2.4 baseline is cut off above 1e5 live areas (each call walks them all).
@@ -26,7 +27,7 @@
 use criterion::{BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
-use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
+use vmarea::{AddressIndex, Flags, Policy, SlabNodes, Space};
 
 use bench_table as criterion_table;
 use bench_table::workload::{
@@ -95,8 +96,8 @@ fn bench_space(
     } else {
         AddressIndex::BusyTree
     };
-    let mut s =
-        Space::with_address_index(START, end, PAGE, policy, index, BoxNodes).expect("space");
+    let mut s = Space::with_address_index(START, end, PAGE, policy, index, SlabNodes::new())
+        .expect("space");
     let one_page = s.request(PAGE).flags(Flags::ALLOC);
     let all: Vec<_> = (0..prefill_count(n))
         .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
@@ -229,50 +230,54 @@ fn bench_random<T>(
         });
 }
 
+/// One vmarea `random` cell: a space laid out as the others.
+fn bench_random_space(
+    c: &mut Criterion,
+    name: &str,
+    (policy, index, pools): (Policy, AddressIndex, bool),
+    n: usize,
+    sz: &[usize],
+) {
+    let span = random_span_pages(n);
+    let source = SlabNodes::new();
+    let mut s = Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, source)
+        .expect("space");
+    let one_page = s.request(PAGE).flags(Flags::ALLOC);
+    let all: Vec<_> = (0..prefill_count(n))
+        .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
+        .collect();
+    let (live, holes) = split_holes(all);
+    for h in holes {
+        // SAFETY: each prefilled area is freed once, by its own handle.
+        unsafe { s.free_handle(h) };
+    }
+    if pools {
+        s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
+    }
+    bench_random(c, name, n, sz, live, |h, pages| {
+        // SAFETY: `live` holds each live area's handle once.
+        black_box(unsafe { s.free_handle(*h) });
+        *h = s.alloc_handle(&s.request(pages * PAGE)).expect("alloc").1;
+    });
+}
+
 /// The random-frees contenders at `n` live areas.
 fn bench_random_all(c: &mut Criterion, n: usize, sz: &[usize]) {
     let span = random_span_pages(n);
-    for (name, policy, index, pools) in [
-        (
-            "FirstFit-handle",
-            Policy::FirstFit,
-            AddressIndex::BusyTree,
-            false,
-        ),
-        (
-            "InstantFit-handle",
-            Policy::InstantFit,
-            AddressIndex::BusyTree,
-            false,
-        ),
-        (
-            "InstantFit-pools-handle-only",
-            Policy::InstantFit,
-            AddressIndex::None,
-            true,
-        ),
+    let busy = AddressIndex::BusyTree;
+    for (name, policy) in [
+        ("FirstFit-handle", Policy::FirstFit),
+        ("InstantFit-handle", Policy::InstantFit),
     ] {
-        let mut s =
-            Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, BoxNodes)
-                .expect("space");
-        let one_page = s.request(PAGE).flags(Flags::ALLOC);
-        let all: Vec<_> = (0..prefill_count(n))
-            .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
-            .collect();
-        let (live, holes) = split_holes(all);
-        for h in holes {
-            // SAFETY: each prefilled area is freed once, by its own handle.
-            unsafe { s.free_handle(h) };
-        }
-        if pools {
-            s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
-        }
-        bench_random(c, name, n, sz, live, |h, pages| {
-            // SAFETY: `live` holds each live area's handle once.
-            black_box(unsafe { s.free_handle(*h) });
-            *h = s.alloc_handle(&s.request(pages * PAGE)).expect("alloc").1;
-        });
+        bench_random_space(c, name, (policy, busy, false), n, sz);
     }
+    bench_random_space(
+        c,
+        "InstantFit-pools-handle-only",
+        (Policy::InstantFit, AddressIndex::None, true),
+        n,
+        sz,
+    );
     // Its node array holds free ranges too, and random replacement
     // fragments: room for four nodes per live area.
     let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(

@@ -17,7 +17,9 @@
 //!
 //! Instructions per pair = the collected Ir ÷ PAIRS. With `PAIR_POOLS=1`
 //! in the environment the space has size pools (`Space::set_pools`, every
-//! pooled size, 64 areas each) in front of its policy.
+//! pooled size, 64 areas each) in front of its policy. Area objects come
+//! from slabs (`SlabNodes`), as in the command line's spaces; with
+//! `PAIR_NODES=box`, one `Box` each.
 //!
 //! CONTENDER `floor` is the floor (`vmarea_cli::baselines::floor`: a bump
 //! pointer and exact-size free stacks, freed by handle, nothing else).
@@ -30,7 +32,7 @@ use bench_table::workload::{
     is_hole, prefill_count, random_index, random_span_pages, sizes, split_holes, RANDOM_SEED,
 };
 use std::hint::black_box;
-use vmarea::{AddressIndex, BoxNodes, Flags, Policy, Space};
+use vmarea::{AddressIndex, BoxNodes, Flags, NodeSource, Policy, SlabNodes, Space};
 use vmarea_cli::baselines::floor::{Floor, FloorArea};
 
 const PAGE: usize = 4096;
@@ -87,8 +89,8 @@ fn measured_offset_random(
 }
 
 #[inline(never)]
-fn measured_random(
-    s: &mut Space<BoxNodes>,
+fn measured_random<S: NodeSource>(
+    s: &mut Space<S>,
     live: &mut [vmarea::Handle],
     sizes: &[usize],
     steps: usize,
@@ -106,7 +108,7 @@ fn measured_random(
 }
 
 #[inline(never)]
-fn measured(s: &mut Space<BoxNodes>, sizes: &[usize], pairs: usize, by_handle: bool) {
+fn measured<S: NodeSource>(s: &mut Space<S>, sizes: &[usize], pairs: usize, by_handle: bool) {
     for k in 0..pairs {
         let req = s.request(sizes[k & 4095] * PAGE);
         if by_handle {
@@ -197,8 +199,40 @@ fn main() {
     }
     // No artefact at a class boundary: the tail is not a power of two.
     let end = START + span_pages * PAGE;
-    let mut s =
-        Space::with_address_index(START, end, PAGE, policy, index, BoxNodes).expect("space");
+    let run = Run {
+        n,
+        pairs,
+        by_handle,
+        random,
+    };
+    // PAIR_NODES=box: one `Box` per area object, else slabs (`SlabNodes`).
+    if std::env::var("PAIR_NODES").as_deref() == Ok("box") {
+        let s = Space::with_address_index(START, end, PAGE, policy, index, BoxNodes);
+        run_space(s.expect("space"), &run, &sizes);
+    } else {
+        let s = Space::with_address_index(START, end, PAGE, policy, index, SlabNodes::new());
+        run_space(s.expect("space"), &run, &sizes);
+    }
+}
+
+/// What `main` parsed, for [`run_space`].
+struct Run {
+    n: usize,
+    pairs: usize,
+    by_handle: bool,
+    random: bool,
+}
+
+/// Lays out `run.n` areas in `s`, then runs the measured loop.
+fn run_space<S: NodeSource>(mut s: Space<S>, run: &Run, sizes: &[usize]) {
+    let Run {
+        n,
+        pairs,
+        by_handle,
+        random,
+    } = *run;
+    let (policy, index) = (s.policy(), s.address_index());
+    let prefill = prefill_count(n);
     let one_page = s.request(PAGE).flags(Flags::ALLOC);
     let all: Vec<_> = (0..prefill)
         .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
@@ -214,12 +248,12 @@ fn main() {
         s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     }
     if random {
-        measured_random(&mut s, &mut live, &sizes, pairs);
+        measured_random(&mut s, &mut live, sizes, pairs);
         s.validate().expect("valid");
         println!("{policy:?} n={n} steps={pairs} random frees, index={index:?}");
         return;
     }
-    measured(&mut s, &sizes, pairs, by_handle);
+    measured(&mut s, sizes, pairs, by_handle);
     s.validate().expect("valid");
     println!("{policy:?} n={n} pairs={pairs} by_handle={by_handle} index={index:?}");
 }

@@ -7,7 +7,8 @@ use crate::baselines::linux24;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use vmarea::{
-    AddressIndex, BoxNodes, Flags, Policy, RawSpinlock, Request, ShardedSpace, SharedSpace, Space,
+    AddressIndex, BoxNodes, Flags, Policy, RawSpinlock, Request, ShardedSpace, SharedSpace,
+    SlabNodes, Space,
 };
 
 /// Bytes per page.
@@ -126,9 +127,12 @@ pub trait VmAlloc {
     }
 }
 
-/// A vmarea `Space` with one policy, freeing by address.
+/// A vmarea `Space` with one policy, freeing by address, its area objects
+/// carved from slabs ([`SlabNodes`]: one cache line each, as a kernel's
+/// `kmem_cache` would place them; measured against one `Box` each in
+/// `docs/benchmarks.md`).
 pub struct VmArea {
-    space: Space<BoxNodes>,
+    space: Space<SlabNodes>,
     pooled: bool,
 }
 
@@ -148,36 +152,6 @@ impl VmArea {
         Self::new(policy).pooled()
     }
 
-    /// This space with [`CLI_POOLS`] turned on.
-    fn pooled(mut self) -> Self {
-        self.space
-            .set_pools(CLI_POOLS.0, CLI_POOLS.1)
-            .expect("at most POOL_CLASSES");
-        self.pooled = true;
-        self
-    }
-
-    /// The configuration an `offset-allocator` user would pick: size pools
-    /// and no busy tree (`AddressIndex::None`), freed by handle. `free(addr)`
-    /// still works but walks the address list, so the tool drives it by
-    /// handle only ([`Contender::by_address`] false).
-    pub fn handle_only_with_pools(policy: Policy) -> Self {
-        let space = Space::with_address_index(
-            VMALLOC_START,
-            VMALLOC_START + VMALLOC_SIZE,
-            PAGE,
-            policy,
-            AddressIndex::None,
-            BoxNodes,
-        )
-        .expect("the x86-64 vmalloc range is a valid space");
-        VmArea {
-            space,
-            pooled: false,
-        }
-        .pooled()
-    }
-
     /// A space over `[start, start + size)` (page-aligned, at most
     /// `vmarea::MAX_SPAN` bytes); the caller vouches for the bounds.
     pub fn with_range(policy: Policy, start: usize, size: usize) -> Self {
@@ -192,19 +166,49 @@ impl VmArea {
     ) -> Result<Self, vmarea::Error> {
         let end = start.checked_add(size).ok_or(vmarea::Error::BadSpace)?;
         Ok(VmArea {
-            space: Space::new(start, end, PAGE, policy, BoxNodes)?,
+            space: Space::new(start, end, PAGE, policy, SlabNodes::new())?,
             pooled: false,
         })
     }
 
     /// The space, for checks.
-    pub fn space(&self) -> &Space<BoxNodes> {
+    pub fn space(&self) -> &Space<SlabNodes> {
         &self.space
     }
 
     /// The space, mutably.
-    pub fn space_mut(&mut self) -> &mut Space<BoxNodes> {
+    pub fn space_mut(&mut self) -> &mut Space<SlabNodes> {
         &mut self.space
+    }
+
+    /// This space with [`CLI_POOLS`] turned on.
+    fn pooled(mut self) -> Self {
+        self.space
+            .set_pools(CLI_POOLS.0, CLI_POOLS.1)
+            .expect("at most POOL_CLASSES");
+        self.pooled = true;
+        self
+    }
+
+    /// The configuration an `offset-allocator` user would pick: size pools,
+    /// no busy tree (`AddressIndex::None`), freed by handle. `free(addr)` still works but walks the
+    /// address list, so the tool drives it by handle only
+    /// ([`Contender::by_address`] false).
+    pub fn handle_only_with_pools(policy: Policy) -> Self {
+        let space = Space::with_address_index(
+            VMALLOC_START,
+            VMALLOC_START + VMALLOC_SIZE,
+            PAGE,
+            policy,
+            AddressIndex::None,
+            SlabNodes::new(),
+        )
+        .expect("the x86-64 vmalloc range is a valid space");
+        VmArea {
+            space,
+            pooled: false,
+        }
+        .pooled()
     }
 }
 
@@ -291,7 +295,9 @@ pub const SHARDS: usize = 4;
 /// thread as CPU 0: every call takes one node's lock and goes through the
 /// shared layer's stash of area objects, so beside InstantFit on a plain
 /// `Space` it shows what the many-CPU layer costs a single CPU (its gain
-/// with many CPUs is `cli/examples/shard_locks.rs`'s).
+/// with many CPUs is `cli/examples/shard_locks.rs`'s). Its area objects
+/// are one `Box` each: a sharded space shares its node source between
+/// CPUs, which [`SlabNodes`] (not `Sync`) does not allow.
 pub struct ShardedVmArea {
     sharded: ShardedSpace<RawSpinlock, BoxNodes, SHARDS>,
 }
