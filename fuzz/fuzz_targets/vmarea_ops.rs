@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use vmarea::{AddressIndex, Policy};
 
-use cross_tests::vmarea_model::{run_pooled, run_with, Op, PAGES};
+use cross_tests::vmarea_model::{run_over_slabs, run_pooled, run_with, Op, PAGES};
 
 /// Four bytes per operation: opcode, then three operand bytes.
 fn decode(data: &[u8]) -> Vec<Op> {
@@ -43,7 +43,8 @@ fn decode(data: &[u8]) -> Vec<Op> {
 
 fuzz_target!(|data: &[u8]| {
     // The first byte's low bit drops the busy tree (AddressIndex::None);
-    // its next bit puts size pools in front of the policy instead.
+    // its next bit puts size pools in front of the policy instead, and the
+    // one after takes the area objects from slabs (`SlabNodes`) instead.
     let head = data.first().copied().unwrap_or(0);
     let index = if head & 1 == 1 {
         AddressIndex::None
@@ -51,10 +52,13 @@ fuzz_target!(|data: &[u8]| {
         AddressIndex::BusyTree
     };
     let pools = head & 2 == 2;
+    let slabs = head & 4 == 4;
     let ops = decode(data.get(1..).unwrap_or_default());
     for &policy in Policy::ALL {
         if pools {
             run_pooled(policy, 4, 3, &ops);
+        } else if slabs {
+            run_over_slabs(policy, &ops);
         } else {
             run_with(policy, index, &ops);
         }

@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use vmarea::{
-    AddressIndex, AreaInfo, BoxNodes, Counters, Error, Flags, Handle, Policy, Request, Space,
+    AddressIndex, AreaInfo, BoxNodes, Counters, Error, Flags, Handle, NodeSource, Policy, Request,
+    SlabNodes, Space,
 };
 
 pub const Q: usize = 4096;
@@ -236,7 +237,7 @@ impl Model {
     }
 }
 
-fn snapshot(s: &Space<BoxNodes>) -> (Vec<AreaInfo>, vmarea::Stats) {
+fn snapshot<S: NodeSource>(s: &Space<S>) -> (Vec<AreaInfo>, vmarea::Stats) {
     (s.iter().collect(), s.stats())
 }
 
@@ -255,18 +256,31 @@ pub fn run_pooled(policy: Policy, max_quanta: usize, per_class: usize, ops: &[Op
         AddressIndex::BusyTree,
         Some((max_quanta, per_class)),
         ops,
+        BoxNodes,
     )
+}
+
+/// As [`run`], with the area objects carved from slabs
+/// ([`SlabNodes`]) instead of one `Box` each.
+pub fn run_over_slabs(policy: Policy, ops: &[Op]) {
+    run_inner(policy, AddressIndex::BusyTree, None, ops, SlabNodes::new())
 }
 
 /// As [`run`], on a space with the given address index (the model and the
 /// checks are the same: with no busy tree, frees by address and `find`
 /// walk the address list and must agree with the tree's answers).
 pub fn run_with(policy: Policy, index: AddressIndex, ops: &[Op]) {
-    run_inner(policy, index, None, ops)
+    run_inner(policy, index, None, ops, BoxNodes)
 }
 
-fn run_inner(policy: Policy, index: AddressIndex, pools: Option<(usize, usize)>, ops: &[Op]) {
-    let mut s = Space::with_address_index(START, END, Q, policy, index, BoxNodes).unwrap();
+fn run_inner<S: NodeSource>(
+    policy: Policy,
+    index: AddressIndex,
+    pools: Option<(usize, usize)>,
+    ops: &[Op],
+    source: S,
+) {
+    let mut s = Space::with_address_index(START, END, Q, policy, index, source).unwrap();
     s.set_lazy_threshold(LAZY_MAX);
     let mut m = Model::new();
     if let Some((max, cap)) = pools {

@@ -4,7 +4,7 @@
 //! FirstFit must place at the model's lowest fit; no policy may answer
 //! `NoSpace` while the model has a fit.
 
-use cross_tests::vmarea_model::{run, run_pooled, run_with, Op, PAGES};
+use cross_tests::vmarea_model::{run, run_over_slabs, run_pooled, run_with, Op, PAGES};
 use proptest::prelude::*;
 use vmarea::AddressIndex;
 use vmarea::Policy;
@@ -77,5 +77,14 @@ proptest! {
     ) {
         let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit, Policy::NextFit][p];
         run_pooled(policy, 4, 3, &ops);
+    }
+
+    /// With the area objects carved from slabs (`SlabNodes`).
+    #[test]
+    fn slab_nodes_match_model(
+        ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 }),
+        p in 0usize..Policy::ALL.len(),
+    ) {
+        run_over_slabs(Policy::ALL[p], &ops);
     }
 }
