@@ -65,6 +65,30 @@ impl AreaInfo {
         }
     }
 
+    /// [`of`](Self::of) for an area the caller knows is used, neither lazy
+    /// nor awaiting a deferred free: the allocation and free paths, which
+    /// skip the state tests (measured: 104 of 451 instructions per step of
+    /// the random-frees workload went to two calls of `of`).
+    #[inline]
+    pub(crate) fn of_used(a: &Area, quantum: usize) -> Self {
+        debug_assert!(a.is_used() && !a.is_lazy() && !a.is_deferred());
+        let flags = a.flags();
+        AreaInfo {
+            addr: a.addr.get(),
+            size: a.size(),
+            guard: if flags.contains(Flags::NO_GUARD) {
+                0
+            } else {
+                quantum
+            },
+            used: true,
+            lazy: false,
+            cached: a.is_cached(),
+            flags,
+            tag: a.tag(),
+        }
+    }
+
     /// A free range that is not an area object (yet).
     pub(crate) fn free_range(addr: usize, size: usize) -> Self {
         AreaInfo {

@@ -927,7 +927,8 @@ impl<S: NodeSource> Space<S> {
         // SAFETY: `u` is live, used and in no index; the space keeps it
         // live while it is used; `busy_neighbour` returns members.
         unsafe { self.busy.insert(u, || Self::busy_neighbour(u)) };
-        AreaInfo::of(ua, self.quantum)
+        // Just marked used: neither lazy nor deferred.
+        AreaInfo::of_used(ua, self.quantum)
     }
 
     /// The busy-tree neighbour of `u` found on the address list, so that
@@ -1071,8 +1072,9 @@ impl<S: NodeSource> Space<S> {
     /// `u` is a live used area of the space, on the address list, in no index.
     unsafe fn release_used(&mut self, u: NonNull<Area>) -> AreaInfo {
         self.counters.frees += 1;
-        // SAFETY: caller contract.
-        let freed = AreaInfo::of(unsafe { a(u) }, self.quantum);
+        // SAFETY: caller contract (a used area: a lazy one is not used, and
+        // one awaiting a deferred free is not the caller's to free).
+        let freed = AreaInfo::of_used(unsafe { a(u) }, self.quantum);
         self.used_bytes -= freed.size;
         emit!(
             self,
