@@ -47,21 +47,12 @@ impl core::fmt::Debug for AreaInfo {
 impl AreaInfo {
     pub(crate) fn of(a: &Area, quantum: usize) -> Self {
         let deferred = a.is_deferred();
-        let used = a.is_used() && !a.is_lazy() && !deferred;
-        let flags = if used { a.flags() } else { Flags::NONE };
+        if a.is_used() && !a.is_lazy() && !deferred {
+            return Self::of_used(a, quantum);
+        }
         AreaInfo {
-            addr: a.addr.get(),
-            size: a.size(),
-            guard: if !used || flags.contains(Flags::NO_GUARD) {
-                0
-            } else {
-                quantum
-            },
-            used,
             lazy: a.is_lazy() || deferred,
-            cached: used && a.is_cached(),
-            flags,
-            tag: if used { a.tag() } else { 0 },
+            ..Self::free_range(a.addr.get(), a.size())
         }
     }
 
