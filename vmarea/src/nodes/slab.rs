@@ -103,10 +103,9 @@ impl SlabNodes {
         let slab = self.newest.get()?;
         let i = self.fresh.get();
         self.fresh.set(i + 1);
-        // SAFETY: `i < SLAB_AREAS`: a slot inside the newest slab, reached
-        // from the slab's own pointer (no reference to the slab is made, so
-        // slots already handed out are not retagged); not null, as inside
-        // an allocation.
+        // No reference to the slab is made, so the slots already handed out
+        // are not retagged.
+        // SAFETY: `i < SLAB_AREAS`: a slot inside the newest slab, not null.
         Some(unsafe {
             NonNull::new_unchecked((&raw mut (*slab.as_ptr()).slots).cast::<Area>().add(i))
         })
@@ -147,10 +146,9 @@ impl Drop for SlabNodes {
     fn drop(&mut self) {
         let mut next = self.newest.take();
         while let Some(slab) = next {
-            // SAFETY: `slab` was allocated in `fresh_slot` with this layout and is
-            // freed once (the chain is walked once); its slots hold plain
-            // data, and no area in it is in use any more (the owning space
-            // gave every area back before its source is dropped).
+            // Its slots hold plain data, and none is in use any more: the
+            // owning space gave every area back before its source drops.
+            // SAFETY: allocated in `fresh_slot` with this layout; freed once.
             unsafe {
                 next = (*slab.as_ptr()).older;
                 alloc::alloc::dealloc(slab.as_ptr().cast(), Layout::new::<Slab>());
