@@ -31,7 +31,7 @@ use vmarea::{AddressIndex, Flags, Policy, SlabNodes, Space};
 
 use bench_table as criterion_table;
 use bench_table::workload::{
-    holes, prefill_count, random_index, random_span_pages, sizes, split_holes, RANDOM_SEED,
+    lay_out, prefill_count, random_index, random_span_pages, sizes, RANDOM_SEED,
 };
 use vmarea_cli::baselines::floor::Floor;
 use vmarea_cli::baselines::linux24;
@@ -99,13 +99,15 @@ fn bench_space(
     let mut s = Space::with_address_index(START, end, PAGE, policy, index, SlabNodes::new())
         .expect("space");
     let one_page = s.request(PAGE).flags(Flags::ALLOC);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
-        .collect();
-    for h in holes(all) {
+    lay_out(
+        &mut s,
+        n,
+        |s| s.alloc_handle(&one_page).expect("prefill").1,
         // SAFETY: each prefilled area is freed once, by its own handle.
-        unsafe { s.free_handle(h) };
-    }
+        |s, h| unsafe {
+            s.free_handle(h);
+        },
+    );
     if setup.pooled_handle_only {
         s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     }
@@ -153,12 +155,12 @@ fn bench_linux24(c: &mut Criterion, n: usize, sz: &[usize]) {
 fn bench_offset(c: &mut Criterion, n: usize, sz: &[usize]) {
     let pages = span_pages(n) as u32;
     let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, (n + n / 8 + 64) as u32);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| a.allocate(2).expect("prefill"))
-        .collect();
-    for x in holes(all) {
-        a.free(x);
-    }
+    lay_out(
+        &mut a,
+        n,
+        |a| a.allocate(2).expect("prefill"),
+        |a, x| a.free(x),
+    );
     let mut k = 0usize;
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(CONTENDERS[7], n), |b| {
@@ -172,12 +174,12 @@ fn bench_offset(c: &mut Criterion, n: usize, sz: &[usize]) {
 
 fn bench_floor(c: &mut Criterion, n: usize, sz: &[usize]) {
     let mut f = Floor::new(span_pages(n), 5);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| f.alloc(2).expect("prefill"))
-        .collect();
-    for x in holes(all) {
-        f.free(x);
-    }
+    lay_out(
+        &mut f,
+        n,
+        |f| f.alloc(2).expect("prefill"),
+        |f, x| f.free(x),
+    );
     let mut k = 0usize;
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(CONTENDERS[10], n), |b| {
@@ -191,12 +193,12 @@ fn bench_floor(c: &mut Criterion, n: usize, sz: &[usize]) {
 
 fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
     let mut a = range_alloc::RangeAllocator::new(0..span_pages(n));
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| a.allocate_range(2).expect("prefill"))
-        .collect();
-    for r in holes(all) {
-        a.free_range(r);
-    }
+    lay_out(
+        &mut a,
+        n,
+        |a| a.allocate_range(2).expect("prefill"),
+        |a, r| a.free_range(r),
+    );
     let mut k = 0usize;
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(CONTENDERS[8], n), |b| {
@@ -243,14 +245,15 @@ fn bench_random_space(
     let mut s = Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, source)
         .expect("space");
     let one_page = s.request(PAGE).flags(Flags::ALLOC);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
-        .collect();
-    let (live, holes) = split_holes(all);
-    for h in holes {
+    let live = lay_out(
+        &mut s,
+        n,
+        |s| s.alloc_handle(&one_page).expect("prefill").1,
         // SAFETY: each prefilled area is freed once, by its own handle.
-        unsafe { s.free_handle(h) };
-    }
+        |s, h| unsafe {
+            s.free_handle(h);
+        },
+    );
     if pools {
         s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     }
@@ -284,25 +287,23 @@ fn bench_random_all(c: &mut Criterion, n: usize, sz: &[usize]) {
         span as u32,
         (4 * prefill_count(n) + 64) as u32,
     );
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| a.allocate(2).expect("prefill"))
-        .collect();
-    let (live, holes) = split_holes(all);
-    for x in holes {
-        a.free(x);
-    }
+    let live = lay_out(
+        &mut a,
+        n,
+        |a| a.allocate(2).expect("prefill"),
+        |a, x| a.free(x),
+    );
     bench_random(c, CONTENDERS[7], n, sz, live, |x, pages| {
         a.free(*x);
         *x = a.allocate(pages as u32 + 1).expect("alloc");
     });
     let mut f = Floor::new(span, 5);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| f.alloc(2).expect("prefill"))
-        .collect();
-    let (live, holes) = split_holes(all);
-    for x in holes {
-        f.free(x);
-    }
+    let live = lay_out(
+        &mut f,
+        n,
+        |f| f.alloc(2).expect("prefill"),
+        |f, x| f.free(x),
+    );
     bench_random(c, CONTENDERS[10], n, sz, live, |x, pages| {
         f.free(*x);
         *x = f.alloc(pages + 1).expect("alloc");

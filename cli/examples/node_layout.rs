@@ -18,7 +18,7 @@
 //! instruction counts cannot show, so keep the machine idle.
 
 use bench_table::workload::{
-    prefill_count, random_index, random_span_pages, sizes, split_holes, RANDOM_SEED,
+    lay_out, prefill_count, random_index, random_span_pages, sizes, RANDOM_SEED,
 };
 use std::alloc::Layout;
 use std::hint::black_box;
@@ -87,25 +87,26 @@ fn laid_out<S: NodeSource>(
     span: usize,
     policy: Policy,
     index: AddressIndex,
-) -> (Space<S>, Vec<vmarea::Handle>, Vec<vmarea::Handle>) {
+) -> (Space<S>, Vec<vmarea::Handle>) {
     let mut s = Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, src)
         .expect("space");
     let one = s.request(PAGE).flags(Flags::ALLOC);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| s.alloc_handle(&one).expect("prefill").1)
-        .collect();
-    let (live, holes) = split_holes(all);
-    (s, live, holes)
+    let live = lay_out(
+        &mut s,
+        n,
+        |s| s.alloc_handle(&one).expect("prefill").1,
+        // SAFETY: each prefilled area is freed once, by its own handle.
+        |s, h| unsafe {
+            s.free_handle(h);
+        },
+    );
+    (s, live)
 }
 
 /// ns per random replacement (InstantFit, pools, no busy tree).
 fn random_step<S: NodeSource>(src: S, n: usize, steps: usize, sz: &[usize]) -> f64 {
     let span = random_span_pages(n);
-    let (mut s, mut live, holes) = laid_out(src, n, span, Policy::InstantFit, AddressIndex::None);
-    for h in holes {
-        // SAFETY: each prefilled area is freed once, by its own handle.
-        unsafe { s.free_handle(h) };
-    }
+    let (mut s, mut live) = laid_out(src, n, span, Policy::InstantFit, AddressIndex::None);
     s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     let mut x = RANDOM_SEED;
     let mut step = |k: usize| {
@@ -128,13 +129,12 @@ fn random_offset(n: usize, steps: usize, sz: &[usize]) -> f64 {
     let span = random_span_pages(n);
     let max = (4 * prefill_count(n) + 64) as u32;
     let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(span as u32, max);
-    let all: Vec<_> = (0..prefill_count(n))
-        .map(|_| a.allocate(2).expect("prefill"))
-        .collect();
-    let (mut live, holes) = split_holes(all);
-    for x in holes {
-        a.free(x);
-    }
+    let mut live = lay_out(
+        &mut a,
+        n,
+        |a| a.allocate(2).expect("prefill"),
+        |a, x| a.free(x),
+    );
     let mut x = RANDOM_SEED;
     let mut step = |k: usize| {
         let i = random_index(&mut x, live.len());
@@ -150,11 +150,7 @@ fn random_offset(n: usize, steps: usize, sz: &[usize]) -> f64 {
 /// ns per FirstFit alloc+free pair, freed by address.
 fn firstfit_pair<S: NodeSource>(src: S, n: usize, pairs: usize, sz: &[usize]) -> f64 {
     let span = 2 * prefill_count(n) + 1000;
-    let (mut s, _live, holes) = laid_out(src, n, span, Policy::FirstFit, AddressIndex::BusyTree);
-    for h in holes {
-        // SAFETY: each hole is freed once, by its own handle.
-        unsafe { s.free_handle(h) };
-    }
+    let (mut s, _live) = laid_out(src, n, span, Policy::FirstFit, AddressIndex::BusyTree);
     let mut step = |k: usize| {
         let a = s
             .alloc_request(&s.request(sz[k & 4095] * PAGE))

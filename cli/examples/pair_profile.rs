@@ -29,7 +29,7 @@
 //! a new one in its place (`measured_random`, `measured_offset_random`).
 
 use bench_table::workload::{
-    is_hole, prefill_count, random_index, random_span_pages, sizes, split_holes, RANDOM_SEED,
+    is_hole, lay_out, prefill_count, random_index, random_span_pages, sizes, RANDOM_SEED,
 };
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, Flags, NodeSource, Policy, SlabNodes, Space};
@@ -166,11 +166,12 @@ fn main() {
     if who == "floor" {
         // Sizes 1-4 pages and the guard: up to 5 pages.
         let mut f = Floor::new(span_pages, 5);
-        let all: Vec<_> = (0..prefill).map(|_| f.alloc(2).expect("prefill")).collect();
-        let (mut live, holes) = split_holes(all);
-        for x in holes {
-            f.free(x);
-        }
+        let mut live = lay_out(
+            &mut f,
+            n,
+            |f| f.alloc(2).expect("prefill"),
+            |f, x| f.free(x),
+        );
         if random {
             measured_floor_random(&mut f, &mut live, &sizes, pairs);
         } else {
@@ -182,13 +183,12 @@ fn main() {
     if who == "offset-allocator" {
         let pages = span_pages as u32;
         let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, prefill as u32 + 64);
-        let all: Vec<_> = (0..prefill)
-            .map(|_| a.allocate(2).expect("prefill"))
-            .collect();
-        let (mut live, holes) = split_holes(all);
-        for x in holes {
-            a.free(x);
-        }
+        let mut live = lay_out(
+            &mut a,
+            n,
+            |a| a.allocate(2).expect("prefill"),
+            |a, x| a.free(x),
+        );
         if random {
             measured_offset_random(&mut a, &mut live, &sizes, pairs);
         } else {
@@ -232,16 +232,16 @@ fn run_space<S: NodeSource>(mut s: Space<S>, run: &Run, sizes: &[usize]) {
         random,
     } = *run;
     let (policy, index) = (s.policy(), s.address_index());
-    let prefill = prefill_count(n);
     let one_page = s.request(PAGE).flags(Flags::ALLOC);
-    let all: Vec<_> = (0..prefill)
-        .map(|_| s.alloc_handle(&one_page).expect("prefill").1)
-        .collect();
-    let (mut live, holes) = split_holes(all);
-    for h in holes {
-        // SAFETY: `h` came from this space and is freed once.
-        unsafe { s.free_handle(h) };
-    }
+    let mut live = lay_out(
+        &mut s,
+        n,
+        |s| s.alloc_handle(&one_page).expect("prefill").1,
+        // SAFETY: each prefilled area is freed once, by its own handle.
+        |s, h| unsafe {
+            s.free_handle(h);
+        },
+    );
     // PAIR_POOLS=1: size pools for every pooled size, 64 areas each, in
     // front of the policy (filled by the measured frees themselves).
     if std::env::var_os("PAIR_POOLS").is_some() {

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use vmarea::{BoxNodes, Flags, Policy, Space};
 
 use bench_table as criterion_table;
-use bench_table::workload::{holes, prefill_count, sizes};
+use bench_table::workload::{lay_out, prefill_count, sizes};
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
@@ -47,12 +47,14 @@ fn bench_space(
 ) {
     let end = START + span_pages(n) * PAGE;
     let mut s = Space::new(START, end, PAGE, policy, BoxNodes).expect("space");
-    let all: Vec<usize> = (0..prefill_count(n))
-        .map(|_| s.alloc(PAGE, 0, Flags::ALLOC).expect("prefill").addr)
-        .collect();
-    for a in holes(all) {
-        s.free(a).expect("free");
-    }
+    lay_out(
+        &mut s,
+        n,
+        |s| s.alloc(PAGE, 0, Flags::ALLOC).expect("prefill").addr,
+        |s, a| {
+            s.free(a).expect("free");
+        },
+    );
     let mut k = 0usize;
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(name, n), |b| {

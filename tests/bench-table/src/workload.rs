@@ -29,20 +29,6 @@ pub fn is_hole(i: usize) -> bool {
     i % 8 == 7
 }
 
-/// The prefill areas split into those that stay live and the holes to
-/// free again (every 8th), in prefill order.
-pub fn split_holes<T>(all: Vec<T>) -> (Vec<T>, Vec<T>) {
-    let (mut live, mut holes) = (Vec::with_capacity(all.len()), Vec::new());
-    for (i, x) in all.into_iter().enumerate() {
-        if is_hole(i) {
-            holes.push(x);
-        } else {
-            live.push(x);
-        }
-    }
-    (live, holes)
-}
-
 /// Pages of the space for the random-frees workload: random replacement
 /// grows the live set to about 3.5 pages per area, and the span (not a
 /// power of two) leaves no free tail at a size-class boundary.
@@ -62,10 +48,24 @@ pub fn random_index(x: &mut u64, len: usize) -> usize {
 /// The seed of [`random_index`]'s sequence.
 pub const RANDOM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// The prefill areas to free again: every 8th.
-pub fn holes<T>(all: Vec<T>) -> impl Iterator<Item = T> {
-    all.into_iter()
-        .enumerate()
-        .filter(|&(i, _)| is_hole(i))
-        .map(|(_, x)| x)
+/// The layout every allocator bench starts from, on any allocator `a`:
+/// [`prefill_count`]`(n)` areas made by `alloc` in order, then every 8th
+/// handed to `free` again, leaving holes. Returns the `n` live ones in
+/// prefill order.
+pub fn lay_out<A, T>(
+    a: &mut A,
+    n: usize,
+    mut alloc: impl FnMut(&mut A) -> T,
+    mut free: impl FnMut(&mut A, T),
+) -> Vec<T> {
+    let all: Vec<T> = (0..prefill_count(n)).map(|_| alloc(a)).collect();
+    let mut live = Vec::with_capacity(n);
+    for (i, x) in all.into_iter().enumerate() {
+        if is_hole(i) {
+            free(a, x);
+        } else {
+            live.push(x);
+        }
+    }
+    live
 }
