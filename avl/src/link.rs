@@ -117,7 +117,8 @@ impl Link {
 
     #[inline]
     pub(crate) fn parent(&self) -> Option<NonNull<Link>> {
-        NonNull::new(self.parent_balance.get().map_addr(|a| a & !BALANCE_MASK))
+        let word = self.parent_balance.get();
+        NonNull::new(word.wrapping_byte_sub(word.addr() & BALANCE_MASK))
     }
 
     /// Balance factor, height(right) − height(left), in {-1, 0, +1}.
@@ -137,7 +138,8 @@ impl Link {
         debug_assert!((-1..=1).contains(&balance));
         let code = (balance + 1) as usize;
         let tagged = match parent {
-            Some(p) => p.as_ptr().map_addr(|a| a | code),
+            // `p` is 4-aligned, so adding the code sets the low bits.
+            Some(p) => p.as_ptr().wrapping_byte_add(code),
             None => ptr::without_provenance_mut(code),
         };
         self.parent_balance.set(tagged);
@@ -148,13 +150,41 @@ impl Link {
         self.set_parent_balance(parent, self.balance());
     }
 
+    /// Balance code of a factor: `b + 1`, so −1, 0, +1 are 0, 1, 2.
+    pub(crate) const BALANCED: usize = 1;
+
+    /// The balance code a factor of `sign(dir)` has: 0 for LEFT, 2 for
+    /// RIGHT.
+    #[inline]
+    pub(crate) fn lean_code(dir: usize) -> usize {
+        2 * dir
+    }
+
+    /// Moves the balance factor one step towards side `dir`, whose current
+    /// code is `code`: from balanced to leaning towards `dir`, or from
+    /// leaning away from `dir` to balanced. Returns the parent.
+    ///
+    /// Both moves add `2·dir − 1` to the code (1 → 2·dir, or 2 − 2·dir → 1),
+    /// so the word changes by one wrapping byte offset and the parent is the
+    /// word less the known code: no masking, which through `map_addr`
+    /// compiled to several instructions per level of the insert retrace.
+    #[inline]
+    pub(crate) fn tilt(&self, dir: usize, code: usize) -> Option<NonNull<Link>> {
+        let word = self.parent_balance.get();
+        debug_assert!(dir < 2 && code == word.addr() & BALANCE_MASK);
+        debug_assert!(code == Self::BALANCED || code == Self::lean_code(1 - dir));
+        self.parent_balance
+            .set(word.wrapping_byte_add(2 * dir).wrapping_byte_sub(1));
+        NonNull::new(word.wrapping_byte_sub(code))
+    }
+
     #[inline]
     pub(crate) fn set_balance(&self, balance: i8) {
         debug_assert!((-1..=1).contains(&balance));
         let code = (balance + 1) as usize;
         let word = self.parent_balance.get();
-        self.parent_balance
-            .set(word.map_addr(|a| (a & !BALANCE_MASK) | code));
+        let parent = word.wrapping_byte_sub(word.addr() & BALANCE_MASK);
+        self.parent_balance.set(parent.wrapping_byte_add(code));
     }
 }
 

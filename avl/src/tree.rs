@@ -204,6 +204,37 @@ impl<A: Adapter> AvlTree<A> {
         Ok(node)
     }
 
+    /// Descends to the empty slot that `step(node)` leads to, `step`
+    /// answering the side to take at each node (`LEFT` or `RIGHT`, nothing
+    /// else); returns the slot's parent (None for an empty tree) and side.
+    ///
+    /// Two levels per turn, so the node in hand alternates between two
+    /// variables instead of being copied at every level: one instruction
+    /// less per level of every key descent (`docs/benchmarks.md`).
+    #[inline(always)]
+    fn slot_where(
+        &self,
+        mut step: impl FnMut(NonNull<Link>) -> usize,
+    ) -> (Option<NonNull<Link>>, usize) {
+        let Some(mut n) = self.raw.root else {
+            return (None, LEFT);
+        };
+        // SAFETY (both levels): nodes reached from the root are live
+        // members; `step` answers 0 or 1.
+        let mut level = |at: NonNull<Link>| {
+            let dir = step(at);
+            debug_assert!(dir < 2);
+            (unsafe { r(at) }.child(dir), dir)
+        };
+        loop {
+            let (c, dir) = level(n);
+            let Some(c) = c else { return (Some(n), dir) };
+            let (g, dir) = level(c);
+            let Some(g) = g else { return (Some(c), dir) };
+            n = g;
+        }
+    }
+
     /// Descends with `go(node)` telling where the target lies relative to
     /// `node`: `Less` = it is before the node (go left), `Greater` = after
     /// (go right), `Equal` = this node.
@@ -340,16 +371,9 @@ impl<A: Adapter> AvlTree<A> {
         let held = Reclaim::<A::Pointer>::new(ptr);
         // SAFETY: `held` owns the node until `into_inner` below.
         let new = unsafe { held.get() };
-        let (parent, dir) = match self.search(|v| {
-            if less(new, v) {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            }
-        }) {
-            Slot::Vacant(p, d) => (p, d),
-            Slot::Found(_) => unreachable!("the closure never answers Equal"),
-        };
+        // SAFETY: `slot_where` passes live members.
+        let (parent, dir) =
+            self.slot_where(|at| usize::from(!less(new, unsafe { value_ref::<A>(at) })));
         let node = self.link_slot(held.into_inner(), parent, dir)?;
         Ok(CursorMut::new(self, Some(node)))
     }
@@ -508,9 +532,6 @@ impl<A: KeyAdapter> AvlTree<A> {
     /// 1e6, for about the same instruction count.
     #[inline]
     fn search_key(&self, key: &A::Key) -> Slot {
-        let Some(mut n) = self.raw.root else {
-            return Slot::Vacant(None, LEFT);
-        };
         // One comparison per level, as a 0/1 index rather than a branch
         // (with random keys a branch on it is mispredicted at half the
         // levels), and no exit on equality inside the loop: an equal key
@@ -519,25 +540,21 @@ impl<A: KeyAdapter> AvlTree<A> {
         // until the leaf slot just after it). One test after the loop finds
         // it.
         let mut stepped_right_from: Option<NonNull<Link>> = None;
-        let dir = loop {
-            // SAFETY: nodes reached from the root are live members.
-            let (here, link) = unsafe { (A::key(value_ref::<A>(n)), r(n)) };
-            let dir = usize::from(*key >= here);
+        let (parent, dir) = self.slot_where(|at| {
+            // SAFETY: `slot_where` passes live members.
+            let dir = usize::from(*key >= A::key(unsafe { value_ref::<A>(at) }));
             if dir == RIGHT {
-                stepped_right_from = Some(n);
+                stepped_right_from = Some(at);
             }
-            match link.child(dir) {
-                Some(c) => n = c,
-                None => break dir,
-            }
-        };
+            dir
+        });
         if let Some(m) = stepped_right_from {
             // SAFETY: `m` was reached from the root and is a live member.
             if A::key(unsafe { value_ref::<A>(m) }) == *key {
                 return Slot::Found(m);
             }
         }
-        Slot::Vacant(Some(n), dir)
+        Slot::Vacant(parent, dir)
     }
 
     /// The node with `key` (with duplicates, any of them).
