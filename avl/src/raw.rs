@@ -152,6 +152,9 @@ impl RawTree {
         p: NonNull<Link>,
         h: usize,
     ) -> (NonNull<Link>, bool) {
+        // `h` is 0 or 1; the mask drops the child index's bounds check.
+        debug_assert!(h < 2);
+        let h = h & 1;
         let s = sign(h);
         // SAFETY (whole body): `p` is two levels taller on side h, so
         // `p.child[h]` exists, and if that child leans the other way, its
@@ -162,7 +165,7 @@ impl RawTree {
             let c = pl.child(h).unwrap_unchecked();
             let cl = r(c);
             let cb = cl.balance();
-            if cb != -s {
+            if cl.balance_code() != Link::lean_code(1 - h) {
                 // Single rotation (LL / RR; on erase also the balanced case):
                 // c rises, p takes c's inner subtree.
                 let inner = cl.child(1 - h);
@@ -207,6 +210,8 @@ impl RawTree {
         c: NonNull<Link>,
         gp: Option<NonNull<Link>>,
     ) -> NonNull<Link> {
+        debug_assert!(h < 2);
+        let h = h & 1;
         let s = sign(h);
         // SAFETY (whole body): `c` leans away from `h`, so its child on
         // that side, g, exists. All nodes touched are members.
@@ -216,7 +221,7 @@ impl RawTree {
             // (outer side) and c (inner).
             let g = cl.child(1 - h).unwrap_unchecked();
             let gl = r(g);
-            let gb = gl.balance();
+            let gc = gl.balance_code();
             let to_p = gl.child(1 - h);
             let to_c = gl.child(h);
             pl.set_child(h, to_p);
@@ -230,8 +235,10 @@ impl RawTree {
             gl.set_child(1 - h, Some(p));
             gl.set_child(h, Some(c));
             gl.set_parent_balance(gp, 0);
-            pl.set_parent_balance(Some(g), if gb == s { -s } else { 0 });
-            cl.set_parent_balance(Some(g), if gb == -s { s } else { 0 });
+            let p_bal = if gc == Link::lean_code(h) { -s } else { 0 };
+            let c_bal = if gc == Link::lean_code(1 - h) { s } else { 0 };
+            pl.set_parent_balance(Some(g), p_bal);
+            cl.set_parent_balance(Some(g), c_bal);
             self.replace_child(gp, p, Some(g));
             if H::ENABLED {
                 H::recompute(p);
