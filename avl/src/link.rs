@@ -3,16 +3,23 @@
 //! ```text
 //!   word 0   child[LEFT]    (null or another node's Link)
 //!   word 1   child[RIGHT]
-//!   word 2   parent address | (balance + 1)      balance ∈ {-1, 0, +1}
+//!   word 2   parent address | code      code: 0 balanced, 1 leans left,
+//!                                             2 leans right, 3 unlinked
 //! ```
 //!
 //! `Link` is 8-byte aligned on 64-bit targets (4 on 32-bit), so the two low
-//! bits of a parent address are always zero and hold the balance factor,
-//! encoded as `balance + 1` ∈ {0, 1, 2}. The fourth code, `3`, is never
+//! bits of a parent address are always zero and hold the balance factor
+//! `b = height(right) − height(left)` as a code: 0 for `b = 0`, 1 + dir for
+//! a lean towards `dir` (1 for −1, 2 for +1). The fourth code, `3`, is never
 //! stored by a linked node: a link whose parent word is exactly `UNLINKED`
 //! is not in any tree. That makes `is_linked` O(1) and impossible to confuse
-//! with a lone root (parent null, code 1), the role `RB_CLEAR_NODE` plays in
-//! Linux.
+//! with a lone root (parent null, code 0: the word is 0), the role
+//! `RB_CLEAR_NODE` plays in Linux.
+//!
+//! Balanced is code 0 so that the parent word of a balanced node *is* its
+//! parent's address: the insert retrace, which climbs through balanced
+//! nodes, reads the parent without masking and tests the code with one
+//! `test` (`docs/benchmarks.md`).
 //!
 //! The fields are `Cell`s: the tree rewrites links of nodes the user still
 //! holds shared references to, so the link must permit mutation through `&`.
@@ -39,8 +46,8 @@ const UNLINKED: usize = 0b11;
 #[repr(C)]
 pub struct Link {
     child: [Cell<Option<NonNull<Link>>>; 2],
-    /// Parent pointer tagged with `balance + 1` in its low bits (`map_addr`,
-    /// so the pointer keeps its provenance).
+    /// Parent pointer tagged with the balance code in its low bits (by
+    /// wrapping byte offsets, so the pointer keeps its provenance).
     parent_balance: Cell<*mut Link>,
 }
 
@@ -124,19 +131,33 @@ impl Link {
     /// Balance factor, height(right) − height(left), in {-1, 0, +1}.
     #[inline]
     pub(crate) fn balance(&self) -> i8 {
-        self.balance_code() as i8 - 1
+        const FACTOR: [i8; 4] = [0, -1, 1, 0];
+        FACTOR[self.balance_code()]
     }
 
-    /// Raw balance code, for the validator: 3 means unlinked or corrupt.
+    /// Raw balance code (see the module docs); 3 means unlinked or corrupt.
     #[inline]
     pub(crate) fn balance_code(&self) -> usize {
         self.parent_balance.get().addr() & BALANCE_MASK
     }
 
+    /// The code of balance factor `balance`.
+    #[inline]
+    fn code_of(balance: i8) -> usize {
+        debug_assert!((-1..=1).contains(&balance));
+        const CODE: [usize; 4] = [1, 0, 2, 0];
+        CODE[(balance + 1) as usize & BALANCE_MASK]
+    }
+
     #[inline]
     pub(crate) fn set_parent_balance(&self, parent: Option<NonNull<Link>>, balance: i8) {
-        debug_assert!((-1..=1).contains(&balance));
-        let code = (balance + 1) as usize;
+        self.set_parent_code(parent, Self::code_of(balance));
+    }
+
+    /// Stores `parent` with balance code `code`.
+    #[inline]
+    pub(crate) fn set_parent_code(&self, parent: Option<NonNull<Link>>, code: usize) {
+        debug_assert!(code < 3);
         let tagged = match parent {
             // `p` is 4-aligned, so adding the code sets the low bits.
             Some(p) => p.as_ptr().wrapping_byte_add(code),
@@ -147,44 +168,46 @@ impl Link {
 
     #[inline]
     pub(crate) fn set_parent(&self, parent: Option<NonNull<Link>>) {
-        self.set_parent_balance(parent, self.balance());
+        self.set_parent_code(parent, self.balance_code());
     }
 
-    /// Balance code of a factor: `b + 1`, so −1, 0, +1 are 0, 1, 2.
-    pub(crate) const BALANCED: usize = 1;
+    /// The code of a balanced node.
+    pub(crate) const BALANCED: usize = 0;
 
-    /// The balance code a factor of `sign(dir)` has: 0 for LEFT, 2 for
-    /// RIGHT.
+    /// The code of a node leaning towards `dir` (balance `sign(dir)`).
     #[inline]
     pub(crate) fn lean_code(dir: usize) -> usize {
-        2 * dir
+        1 + dir
     }
 
-    /// Moves the balance factor one step towards side `dir`, whose current
-    /// code is `code`: from balanced to leaning towards `dir`, or from
-    /// leaning away from `dir` to balanced. Returns the parent.
+    /// A balanced node now leans towards `dir`; returns its parent.
     ///
-    /// Both moves add `2·dir − 1` to the code (1 → 2·dir, or 2 − 2·dir → 1),
-    /// so the word changes by one wrapping byte offset and the parent is the
-    /// word less the known code: no masking, which through `map_addr`
-    /// compiled to several instructions per level of the insert retrace.
+    /// A balanced node's parent word is its parent's address (code 0), so
+    /// this is one add to the word and no masking: the step of the insert
+    /// retrace, which climbs through balanced nodes.
     #[inline]
-    pub(crate) fn tilt(&self, dir: usize, code: usize) -> Option<NonNull<Link>> {
+    pub(crate) fn lean_from_balanced(&self, dir: usize) -> Option<NonNull<Link>> {
         let word = self.parent_balance.get();
-        debug_assert!(dir < 2 && code == word.addr() & BALANCE_MASK);
-        debug_assert!(code == Self::BALANCED || code == Self::lean_code(1 - dir));
+        debug_assert!(dir < 2 && word.addr() & BALANCE_MASK == Self::BALANCED);
         self.parent_balance
-            .set(word.wrapping_byte_add(2 * dir).wrapping_byte_sub(1));
-        NonNull::new(word.wrapping_byte_sub(code))
+            .set(word.wrapping_byte_add(Self::lean_code(dir)));
+        NonNull::new(word)
+    }
+
+    /// A node whose code is `code` is now balanced.
+    #[inline]
+    pub(crate) fn settle(&self, code: usize) {
+        let word = self.parent_balance.get();
+        debug_assert!(code == word.addr() & BALANCE_MASK && code < 3);
+        self.parent_balance.set(word.wrapping_byte_sub(code));
     }
 
     #[inline]
     pub(crate) fn set_balance(&self, balance: i8) {
-        debug_assert!((-1..=1).contains(&balance));
-        let code = (balance + 1) as usize;
         let word = self.parent_balance.get();
         let parent = word.wrapping_byte_sub(word.addr() & BALANCE_MASK);
-        self.parent_balance.set(parent.wrapping_byte_add(code));
+        self.parent_balance
+            .set(parent.wrapping_byte_add(Self::code_of(balance)));
     }
 }
 

@@ -322,7 +322,7 @@ impl RawTree {
             if code != Link::BALANCED {
                 return Climb::Stop(code);
             }
-            let parent = pl.tilt(d, Link::BALANCED);
+            let parent = pl.lean_from_balanced(d);
             if H::ENABLED {
                 H::recompute(p);
             }
@@ -352,7 +352,7 @@ impl RawTree {
         unsafe {
             if code != Link::lean_code(d) {
                 // Leaned the other way: now balanced, height unchanged.
-                r(p).tilt(d, code);
+                r(p).settle(code);
                 if H::ENABLED {
                     self.propagate::<H>(p);
                 }
