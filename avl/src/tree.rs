@@ -219,11 +219,11 @@ impl<A: Adapter> AvlTree<A> {
         let Some(mut n) = self.raw.root else {
             return (None, LEFT);
         };
-        // SAFETY (both levels): nodes reached from the root are live
-        // members; `step` answers 0 or 1.
         let mut level = |at: NonNull<Link>| {
             let dir = step(at);
             debug_assert!(dir < 2);
+            // SAFETY: `at` is the root or a child reached from it: a live
+            // member.
             (unsafe { r(at) }.child(dir), dir)
         };
         loop {
