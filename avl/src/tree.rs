@@ -210,7 +210,8 @@ impl<A: Adapter> AvlTree<A> {
     ///
     /// Two levels per turn, so the node in hand alternates between two
     /// variables instead of being copied at every level: one instruction
-    /// less per level of every key descent (`docs/benchmarks.md`).
+    /// less per level in the key descent of `insert`, `entry` and `find`
+    /// (`docs/benchmarks.md`; in `insert_by`'s the compiler copies anyway).
     #[inline(always)]
     fn slot_where(
         &self,
