@@ -63,9 +63,9 @@ proptest! {
     #[test]
     fn no_address_index_matches_model(
         ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 }),
-        p in 0usize..5,
+        p in 0usize..Policy::ALL.len(),
     ) {
-        let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit, Policy::NextFit][p];
+        let policy = Policy::ALL[p];
         run_with(policy, AddressIndex::None, &ops);
     }
 
@@ -73,9 +73,9 @@ proptest! {
     #[test]
     fn pooled_matches_model(
         ops in proptest::collection::vec(op(), 0..if cfg!(miri) { 30 } else { 200 }),
-        p in 0usize..5,
+        p in 0usize..Policy::ALL.len(),
     ) {
-        let policy = [Policy::Rfc, Policy::FirstFit, Policy::InstantFit, Policy::BestFit, Policy::NextFit][p];
+        let policy = Policy::ALL[p];
         run_pooled(policy, 4, 3, &ops);
     }
 
