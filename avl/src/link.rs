@@ -149,11 +149,6 @@ impl Link {
         CODE[(balance + 1) as usize & BALANCE_MASK]
     }
 
-    #[inline]
-    pub(crate) fn set_parent_balance(&self, parent: Option<NonNull<Link>>, balance: i8) {
-        self.set_parent_code(parent, Self::code_of(balance));
-    }
-
     /// Stores `parent` with balance code `code`.
     #[inline]
     pub(crate) fn set_parent_code(&self, parent: Option<NonNull<Link>>, code: usize) {

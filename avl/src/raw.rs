@@ -155,7 +155,6 @@ impl RawTree {
         // `h` is 0 or 1; the mask drops the child index's bounds check.
         debug_assert!(h < 2);
         let h = h & 1;
-        let s = sign(h);
         // SAFETY (whole body): `p` is two levels taller on side h, so
         // `p.child[h]` exists, and if that child leans the other way, its
         // child on that side exists too. All nodes touched are members.
@@ -164,8 +163,8 @@ impl RawTree {
             let gp = pl.parent();
             let c = pl.child(h).unwrap_unchecked();
             let cl = r(c);
-            let cb = cl.balance();
-            if cl.balance_code() != Link::lean_code(1 - h) {
+            let cc = cl.balance_code();
+            if cc != Link::lean_code(1 - h) {
                 // Single rotation (LL / RR; on erase also the balanced case):
                 // c rises, p takes c's inner subtree.
                 let inner = cl.child(1 - h);
@@ -176,11 +175,17 @@ impl RawTree {
                 cl.set_child(1 - h, Some(p));
                 // After an insert the taller child always leans (it just
                 // grew); only an erase can find it balanced.
-                debug_assert!(!INSERT || cb == s);
-                let shrunk = INSERT || cb != 0;
-                let (bp, bc) = if shrunk { (0, 0) } else { (s, -s) };
-                cl.set_parent_balance(gp, bc);
-                pl.set_parent_balance(Some(c), bp);
+                debug_assert!(!INSERT || cc == Link::lean_code(h));
+                let shrunk = INSERT || cc != Link::BALANCED;
+                // Balanced c (erase only): p still leans towards h, c now
+                // leans back towards p.
+                let (pc, ccode) = if shrunk {
+                    (Link::BALANCED, Link::BALANCED)
+                } else {
+                    (Link::lean_code(h), Link::lean_code(1 - h))
+                };
+                cl.set_parent_code(gp, ccode);
+                pl.set_parent_code(Some(c), pc);
                 self.replace_child(gp, p, Some(c));
                 if H::ENABLED {
                     H::recompute(p);
@@ -212,7 +217,6 @@ impl RawTree {
     ) -> NonNull<Link> {
         debug_assert!(h < 2);
         let h = h & 1;
-        let s = sign(h);
         // SAFETY (whole body): `c` leans away from `h`, so its child on
         // that side, g, exists. All nodes touched are members.
         unsafe {
@@ -234,11 +238,21 @@ impl RawTree {
             }
             gl.set_child(1 - h, Some(p));
             gl.set_child(h, Some(c));
-            gl.set_parent_balance(gp, 0);
-            let p_bal = if gc == Link::lean_code(h) { -s } else { 0 };
-            let c_bal = if gc == Link::lean_code(1 - h) { s } else { 0 };
-            pl.set_parent_balance(Some(g), p_bal);
-            cl.set_parent_balance(Some(g), c_bal);
+            gl.set_parent_code(gp, Link::BALANCED);
+            // p keeps g's outer subtree and c its inner one: whichever of
+            // them lost g's taller side leans away from it.
+            let p_code = if gc == Link::lean_code(h) {
+                Link::lean_code(1 - h)
+            } else {
+                Link::BALANCED
+            };
+            let c_code = if gc == Link::lean_code(1 - h) {
+                Link::lean_code(h)
+            } else {
+                Link::BALANCED
+            };
+            pl.set_parent_code(Some(g), p_code);
+            cl.set_parent_code(Some(g), c_code);
             self.replace_child(gp, p, Some(g));
             if H::ENABLED {
                 H::recompute(p);
@@ -271,7 +285,7 @@ impl RawTree {
             let nl = r(node);
             nl.set_child(LEFT, None);
             nl.set_child(RIGHT, None);
-            nl.set_parent_balance(parent, 0);
+            nl.set_parent_code(parent, Link::BALANCED);
             self.len += 1;
             let Some(parent) = parent else {
                 self.root = Some(node);
@@ -407,7 +421,7 @@ impl RawTree {
                     };
                     sl.set_child(LEFT, Some(left));
                     r(left).set_parent(Some(s));
-                    sl.set_parent_balance(parent, nl.balance());
+                    sl.set_parent_code(parent, nl.balance_code());
                     self.replace_child(parent, node, Some(s));
                     (Some(climb.0), climb.1, Some(s))
                 }
@@ -503,7 +517,7 @@ impl RawTree {
                     r(c).set_parent(Some(new));
                 }
             }
-            nl.set_parent_balance(parent, ol.balance());
+            nl.set_parent_code(parent, ol.balance_code());
             self.replace_child(parent, old, Some(new));
             if self.first == Some(old) {
                 self.first = Some(new);
