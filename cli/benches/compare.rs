@@ -27,7 +27,7 @@
 use criterion::{BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
-use vmarea::{AddressIndex, Flags, Policy, SlabNodes, Space};
+use vmarea::{AddressIndex, Policy, SlabNodes, Space};
 
 use bench_table as criterion_table;
 use bench_table::workload::{
@@ -35,6 +35,7 @@ use bench_table::workload::{
 };
 use vmarea_cli::baselines::floor::Floor;
 use vmarea_cli::baselines::linux24;
+use vmarea_cli::workload::lay_out_by_handle;
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
@@ -98,16 +99,7 @@ fn bench_space(
     };
     let mut s = Space::with_address_index(START, end, PAGE, policy, index, SlabNodes::new())
         .expect("space");
-    let one_page = s.request(PAGE).flags(Flags::ALLOC);
-    lay_out(
-        &mut s,
-        n,
-        |s| s.alloc_handle(&one_page).expect("prefill").1,
-        // SAFETY: each prefilled area is freed once, by its own handle.
-        |s, h| unsafe {
-            s.free_handle(h);
-        },
-    );
+    lay_out_by_handle(&mut s, n);
     if setup.pooled_handle_only {
         s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     }
@@ -244,16 +236,7 @@ fn bench_random_space(
     let source = SlabNodes::new();
     let mut s = Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, source)
         .expect("space");
-    let one_page = s.request(PAGE).flags(Flags::ALLOC);
-    let live = lay_out(
-        &mut s,
-        n,
-        |s| s.alloc_handle(&one_page).expect("prefill").1,
-        // SAFETY: each prefilled area is freed once, by its own handle.
-        |s, h| unsafe {
-            s.free_handle(h);
-        },
-    );
+    let live = lay_out_by_handle(&mut s, n);
     if pools {
         s.set_pools(vmarea::POOL_CLASSES, 64).expect("pools");
     }

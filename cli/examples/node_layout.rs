@@ -24,9 +24,8 @@ use std::alloc::Layout;
 use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Instant;
-use vmarea::{
-    AddressIndex, Area, BoxNodes, Flags, NodeSource, Policy, PoolNodes, SlabNodes, Space,
-};
+use vmarea::{AddressIndex, Area, BoxNodes, NodeSource, Policy, PoolNodes, SlabNodes, Space};
+use vmarea_cli::workload::lay_out_by_handle;
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
@@ -90,16 +89,7 @@ fn laid_out<S: NodeSource>(
 ) -> (Space<S>, Vec<vmarea::Handle>) {
     let mut s = Space::with_address_index(START, START + span * PAGE, PAGE, policy, index, src)
         .expect("space");
-    let one = s.request(PAGE).flags(Flags::ALLOC);
-    let live = lay_out(
-        &mut s,
-        n,
-        |s| s.alloc_handle(&one).expect("prefill").1,
-        // SAFETY: each prefilled area is freed once, by its own handle.
-        |s, h| unsafe {
-            s.free_handle(h);
-        },
-    );
+    let live = lay_out_by_handle(&mut s, n);
     (s, live)
 }
 

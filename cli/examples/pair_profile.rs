@@ -32,8 +32,9 @@ use bench_table::workload::{
     is_hole, lay_out, prefill_count, random_index, random_span_pages, sizes, RANDOM_SEED,
 };
 use std::hint::black_box;
-use vmarea::{AddressIndex, BoxNodes, Flags, NodeSource, Policy, SlabNodes, Space};
+use vmarea::{AddressIndex, BoxNodes, NodeSource, Policy, SlabNodes, Space};
 use vmarea_cli::baselines::floor::{Floor, FloorArea};
+use vmarea_cli::workload::lay_out_by_handle;
 
 const PAGE: usize = 4096;
 const START: usize = 0xffff_c900_0000_0000;
@@ -232,16 +233,7 @@ fn run_space<S: NodeSource>(mut s: Space<S>, run: &Run, sizes: &[usize]) {
         random,
     } = *run;
     let (policy, index) = (s.policy(), s.address_index());
-    let one_page = s.request(PAGE).flags(Flags::ALLOC);
-    let mut live = lay_out(
-        &mut s,
-        n,
-        |s| s.alloc_handle(&one_page).expect("prefill").1,
-        // SAFETY: each prefilled area is freed once, by its own handle.
-        |s, h| unsafe {
-            s.free_handle(h);
-        },
-    );
+    let mut live = lay_out_by_handle(&mut s, n);
     // PAIR_POOLS=1: size pools for every pooled size, 64 areas each, in
     // front of the policy (filled by the measured frees themselves).
     if std::env::var_os("PAIR_POOLS").is_some() {

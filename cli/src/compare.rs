@@ -20,6 +20,7 @@
 pub use crate::allocators::Make;
 use crate::allocators::{Contender, Token, VmAlloc, CONTENDERS, PAGE, VMALLOC_START};
 use crate::test_vmalloc::{self, Params, Rng, TESTS};
+use bench_table::workload::{is_hole, prefill_count};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -142,9 +143,10 @@ impl FreeWay for OwnFree {
     }
 }
 
-/// Lays out N live 1-page areas with every 8th of the prefill freed.
+/// Lays out N live 1-page areas with every 8th of the prefill freed: the
+/// benches' layout (`bench_table::workload`), with a deadline check.
 fn layout<W: FreeWay>(a: &mut dyn VmAlloc, n: usize, deadline: Instant) -> Option<Vec<W::Held>> {
-    let total = n + n / 8;
+    let total = prefill_count(n);
     let mut live = Vec::with_capacity(total);
     for i in 0..total {
         if i % 64 == 0 && Instant::now() > deadline {
@@ -154,7 +156,7 @@ fn layout<W: FreeWay>(a: &mut dyn VmAlloc, n: usize, deadline: Instant) -> Optio
     }
     let mut kept = Vec::with_capacity(n);
     for (i, held) in live.into_iter().enumerate() {
-        if i % 8 == 7 {
+        if is_hole(i) {
             // SAFETY: each area was allocated just above and is freed once.
             unsafe { W::free(a, held) };
         } else {

@@ -9,3 +9,4 @@ pub mod report;
 pub mod test_vmalloc;
 pub mod trace;
 pub mod vmallocinfo;
+pub mod workload;

@@ -1,6 +1,8 @@
 //! The pair workload every benchmark of the allocators shares (the
 //! criterion sweeps in `vmarea/benches/alloc.rs` and `cli/benches/compare.rs`,
-//! and the callgrind harness `cli/examples/pair_profile.rs`): N live
+//! the main job's sweep in `cli/src/compare.rs`, and the profiling examples
+//! `cli/examples/pair_profile.rs` and `node_layout.rs`, which lay it out on
+//! a vmarea space through `vmarea_cli::workload`): N live
 //! one-page areas (two with the guard) laid out from the start of the space,
 //! every 8th freed again to leave holes, then requests of 1–4 pages.
 
