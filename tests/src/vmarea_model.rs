@@ -535,11 +535,16 @@ fn run_inner<S: NodeSource>(
             .filter(|i| i.lazy)
             .map(|i| (i.addr, i.size))
             .collect();
-        // Pooled areas read as lazy: freed, not free to others.
-        let mut want_lazy: Vec<(usize, usize)> = m.lazy.iter().map(|(&a, &sz)| (a, sz)).collect();
-        want_lazy.extend(m.pooled());
-        want_lazy.sort_unstable();
+        let want_lazy: Vec<(usize, usize)> = m.lazy.iter().map(|(&a, &sz)| (a, sz)).collect();
         assert_eq!(lazy, want_lazy, "after {op:?}");
+        // Pooled areas read as pooled: freed, not free to others, not lazy.
+        let pooled: Vec<(usize, usize)> = s
+            .iter()
+            .filter(|i| i.pooled)
+            .inspect(|i| assert!(!i.used && !i.lazy, "{i:?}"))
+            .map(|i| (i.addr, i.size))
+            .collect();
+        assert_eq!(pooled, m.pooled(), "after {op:?}");
         assert_eq!(s.counters(), m.counters, "counters after {op:?}");
         let st = s.stats();
         assert_eq!(st.used_bytes, want.iter().map(|x| x.1).sum::<usize>());

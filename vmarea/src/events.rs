@@ -59,6 +59,19 @@ pub enum Event {
 /// into the space. Set with
 /// [`Space::set_event_hook`](crate::Space::set_event_hook).
 ///
+/// Each event fires once the space is whole again, so a hook may panic:
+/// - `Alloc` of a successful allocation: the allocation is undone as the
+///   panic unwinds (merged back into free space; the caller never had it).
+///   A refused one changed nothing anyway.
+/// - `Free`: the area is already free (or pooled).
+/// - `FreeLazy`: the area is already lazy; a purge its free would have set
+///   off happens at a later one. In a drain of deferred frees, the areas
+///   not freed yet go back on the deferred stack for the next drain.
+/// - `Purge`: the batch is already merged.
+///
+/// The space stays valid and loses no range; a `SharedSpace`'s lock is
+/// released as the panic unwinds.
+///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use vmarea::{AreaPool, Event, Flags, Policy, Space};

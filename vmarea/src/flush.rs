@@ -26,6 +26,12 @@ use crate::containers::list::List;
 /// kernel's space lock must not disable interrupts (the crate never takes
 /// it from interrupt context: deferred frees are lock-free).
 ///
+/// If the hook panics, the purge stops before it merges anything: every
+/// range of the batch stays lazy (still out of free space, shown to the
+/// hook again by the next purge), nothing is counted as purged, and a
+/// `SharedSpace`'s lock is released as the panic unwinds. An allocation
+/// whose purge panicked allocated nothing.
+///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use vmarea::{AreaPool, Flags, Policy, PurgeBatch, Space};

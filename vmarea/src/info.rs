@@ -19,6 +19,11 @@ pub struct AreaInfo {
     /// Freed, awaiting a purge (lazy free) or a drain (deferred free): not
     /// allocatable yet. Linux reports these as `unpurged vm_area`.
     pub lazy: bool,
+    /// Freed into a size pool ([`Space::set_pools`](crate::Space::set_pools)):
+    /// ready for the next request of its size, not free to others until the
+    /// pool decays or drains. Never `lazy` at the same time (a pool holds
+    /// only purged or immediately freed areas).
+    pub pooled: bool,
     /// Held by a per-CPU cache or the depot of a
     /// [`SharedSpace`](crate::SharedSpace) (also while a caller has it from
     /// [`CpuCache::alloc`](crate::CpuCache::alloc)): only the cache frees it.
@@ -37,6 +42,7 @@ impl core::fmt::Debug for AreaInfo {
             .field("guard", &format_args!("{:#x}", self.guard))
             .field("used", &self.used)
             .field("lazy", &self.lazy)
+            .field("pooled", &self.pooled)
             .field("cached", &self.cached)
             .field("flags", &self.flags)
             .field("tag", &self.tag)
@@ -50,8 +56,10 @@ impl AreaInfo {
         if a.is_used() && !a.is_lazy() && !deferred {
             return Self::of_used(a, quantum);
         }
+        let pooled = a.is_pooled();
         AreaInfo {
-            lazy: a.is_lazy() || deferred,
+            lazy: (a.is_lazy() && !pooled) || deferred,
+            pooled,
             ..Self::free_range(a.addr.get(), a.size())
         }
     }
@@ -74,6 +82,7 @@ impl AreaInfo {
             },
             used: true,
             lazy: false,
+            pooled: false,
             cached: a.is_cached(),
             flags,
             tag: a.tag(),
@@ -88,6 +97,7 @@ impl AreaInfo {
             guard: 0,
             used: false,
             lazy: false,
+            pooled: false,
             cached: false,
             flags: Flags::NONE,
             tag: 0,
@@ -117,8 +127,10 @@ impl Segments {
     pub const FREE: Segments = Segments(2);
     /// Freed areas awaiting a purge or drain (`unpurged vm_area`).
     pub const LAZY: Segments = Segments(4);
+    /// Freed areas waiting in a size pool for a request of their size.
+    pub const POOLED: Segments = Segments(8);
     /// Every segment.
-    pub const ALL: Segments = Segments(7);
+    pub const ALL: Segments = Segments(15);
 
     /// Whether `info`'s kind is selected.
     pub fn selects(self, info: &AreaInfo) -> bool {
@@ -126,6 +138,8 @@ impl Segments {
             Self::USED
         } else if info.lazy {
             Self::LAZY
+        } else if info.pooled {
+            Self::POOLED
         } else {
             Self::FREE
         };

@@ -128,6 +128,55 @@ impl Request {
         self.hi = hi;
         self
     }
+
+    /// Every check that needs no space but its quantum: what any space of
+    /// that quantum would refuse (a sharded space refuses these before it
+    /// asks a node). Returns (bytes with guard, effective alignment).
+    pub(crate) fn check_alone(&self, quantum: usize) -> Result<(usize, usize), Error> {
+        self.check_kind()?;
+        let align = self.align.max(quantum);
+        Ok((self.check_fit(quantum, align)?, align))
+    }
+
+    /// The size, flags and alignment in themselves.
+    fn check_kind(&self) -> Result<(), Error> {
+        if self.size == 0 {
+            return Err(Error::ZeroSize);
+        }
+        if self.flags.intersects(Flags::RESERVED) {
+            return Err(Error::BadFlags);
+        }
+        if !self.align.is_power_of_two() && self.align != 0 {
+            return Err(Error::BadAlign);
+        }
+        Ok(())
+    }
+
+    /// The bytes the area takes (guard included) at the effective alignment
+    /// `align`, and vmem_xalloc's constraints: a phase below the alignment,
+    /// in quanta; a power-of-two boundary the area fits between.
+    fn check_fit(&self, quantum: usize, align: usize) -> Result<usize, Error> {
+        let guard = if self.flags.contains(Flags::NO_GUARD) {
+            0
+        } else {
+            quantum
+        };
+        let need = align_up(self.size, quantum)
+            .and_then(|s| s.checked_add(guard))
+            .filter(|s| s.checked_add(align).is_some())
+            .ok_or(Error::Overflow)?;
+        if self.phase >= align || self.phase % quantum != 0 {
+            return Err(Error::BadAlign);
+        }
+        if self.nocross != 0
+            && (!self.nocross.is_power_of_two()
+                || self.nocross < need
+                || self.phase % self.nocross.min(align) + need > self.nocross)
+        {
+            return Err(Error::BadAlign);
+        }
+        Ok(need)
+    }
 }
 
 /// A space `[start, end)` carved into areas, with one free-space policy.
@@ -177,6 +226,9 @@ pub struct Space<S: NodeSource> {
 /// with `give(lo, hi)`. A range `take` returns that cannot be added
 /// (overlapping, misaligned, too small) goes straight back through `give`.
 /// Both run inside the space's call: they must not call back into it.
+/// Either may panic: `take` runs before the space changes, and `give`
+/// before the span leaves it, so a panic leaves the space valid with every
+/// span it had (a span `give` panicked on is still the space's).
 #[derive(Debug, Clone, Copy)]
 pub struct Import {
     /// Hands out a range `(lo, hi)` of at least the given bytes, or None.
@@ -488,18 +540,63 @@ impl<S: NodeSource> Space<S> {
             Ok(_) => self.counters.allocs += 1,
             Err(_) => self.counters.failures += 1,
         }
-        emit!(
-            self,
-            crate::events::Event::Alloc {
-                addr: r.as_ref().map_or(0, |(i, _)| i.addr),
-                size: r.as_ref().map_or(req.size, |(i, _)| i.size),
-                align: req.align,
-                lo: req.lo,
-                hi: req.hi,
-                failed: r.is_err(),
-            }
-        );
+        #[cfg(feature = "events")]
+        if let Some(hook) = self.events {
+            self.report_alloc(hook, req, &r);
+        }
         r
+    }
+
+    /// Hands the `Alloc` event to the hook. If the hook panics, the
+    /// allocation is undone as the panic unwinds (its caller never learns
+    /// of it, so it could never free it): the space is as if the request
+    /// had been refused, with its range free again.
+    #[cfg(feature = "events")]
+    #[cold]
+    fn report_alloc(
+        &mut self,
+        hook: crate::events::EventHook,
+        req: &Request,
+        r: &Result<(AreaInfo, Handle), Error>,
+    ) {
+        /// Undoes the allocation unless forgotten.
+        struct Undo<'s, S: NodeSource>(&'s mut Space<S>, Handle);
+        impl<S: NodeSource> Drop for Undo<'_, S> {
+            fn drop(&mut self) {
+                // SAFETY: the handle was allocated by this call and
+                // reached nobody.
+                unsafe { self.0.undo_alloc(self.1) };
+            }
+        }
+        let event = crate::events::Event::Alloc {
+            addr: r.as_ref().map_or(0, |(i, _)| i.addr),
+            size: r.as_ref().map_or(req.size, |(i, _)| i.size),
+            align: req.align,
+            lo: req.lo,
+            hi: req.hi,
+            failed: r.is_err(),
+        };
+        let undo = r.as_ref().ok().map(|&(_, h)| Undo(self, h));
+        hook(&event);
+        core::mem::forget(undo);
+    }
+
+    /// Takes back an allocation its caller never received: out of the busy
+    /// tree and merged into free space (not pooled), uncounted.
+    ///
+    /// # Safety
+    /// `h` names a used area just allocated by this space, known to no one.
+    #[cfg(feature = "events")]
+    unsafe fn undo_alloc(&mut self, h: Handle) {
+        let u = h.0;
+        // SAFETY: caller contract: a used area in the busy tree.
+        unsafe {
+            self.busy.remove(u);
+            self.used_bytes -= a(u).size();
+            self.merge_free(u);
+        }
+        self.counters.allocs -= 1;
+        self.counters.failures += 1;
     }
 
     fn try_alloc(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
@@ -731,15 +828,7 @@ impl<S: NodeSource> Space<S> {
 
     /// Validates a request; returns (bytes with guard, effective alignment).
     fn check(&self, req: &Request) -> Result<(usize, usize), Error> {
-        if req.size == 0 {
-            return Err(Error::ZeroSize);
-        }
-        if req.flags.intersects(Flags::RESERVED) {
-            return Err(Error::BadFlags);
-        }
-        if !req.align.is_power_of_two() && req.align != 0 {
-            return Err(Error::BadAlign);
-        }
+        req.check_kind()?;
         let align = req.align.max(self.quantum);
         if align > self.end - self.start {
             return Err(Error::BadAlign);
@@ -747,28 +836,7 @@ impl<S: NodeSource> Space<S> {
         if req.lo >= req.hi || req.lo < self.start || req.hi > self.end {
             return Err(Error::BadRange);
         }
-        let guard = if req.flags.contains(Flags::NO_GUARD) {
-            0
-        } else {
-            self.quantum
-        };
-        let need = align_up(req.size, self.quantum)
-            .and_then(|s| s.checked_add(guard))
-            .filter(|s| s.checked_add(align).is_some())
-            .ok_or(Error::Overflow)?;
-        // vmem_xalloc's constraints: a phase below the alignment, in
-        // quanta; a power-of-two boundary the area fits between.
-        if req.phase >= align || req.phase % self.quantum != 0 {
-            return Err(Error::BadAlign);
-        }
-        if req.nocross != 0
-            && (!req.nocross.is_power_of_two()
-                || req.nocross < need
-                || req.phase % req.nocross.min(align) + need > req.nocross)
-        {
-            return Err(Error::BadAlign);
-        }
-        Ok((need, align))
+        Ok((req.check_fit(self.quantum, align)?, align))
     }
 
     /// Fills the spares so that any allocation can finish without asking
@@ -1076,6 +1144,13 @@ impl<S: NodeSource> Space<S> {
         // one awaiting a deferred free is not the caller's to free).
         let freed = AreaInfo::of_used(unsafe { a(u) }, self.quantum);
         self.used_bytes -= freed.size;
+        // SAFETY: caller contract.
+        if self.pools.max == 0 || !unsafe { self.pool_freed(u, freed.size) } {
+            // SAFETY: caller contract.
+            unsafe { self.merge_free(u) };
+        }
+        // Last, once the space is whole again: a hook that panics finds
+        // the range free (or pooled), not half merged.
         emit!(
             self,
             crate::events::Event::Free {
@@ -1083,12 +1158,6 @@ impl<S: NodeSource> Space<S> {
                 size: freed.size,
             }
         );
-        // SAFETY: caller contract.
-        if self.pools.max != 0 && unsafe { self.pool_freed(u, freed.size) } {
-            return freed;
-        }
-        // SAFETY: caller contract.
-        unsafe { self.merge_free(u) };
         freed
     }
 
@@ -1275,6 +1344,7 @@ impl<S: NodeSource> Space<S> {
                         self.release(f);
                     }
                     released += 1;
+                    self.counters.releases += 1;
                     continue;
                 }
             }
@@ -1343,8 +1413,8 @@ impl<S: NodeSource> Space<S> {
             }
             self.release(f);
             released += 1;
+            self.counters.releases += 1;
         }
-        self.counters.releases += released as u64;
         released
     }
 
@@ -1375,14 +1445,17 @@ impl<S: NodeSource> Space<S> {
         if self.lazy.is_empty() {
             return 0;
         }
-        self.counters.purges += 1;
-        self.counters.purged_bytes += self.lazy_bytes as u64;
+        // The hook sees the batch before any of it is merged: if it
+        // panics, every range stays lazy (flushed again by the next purge)
+        // and nothing is counted as purged.
         if let Some(flush) = self.flush {
             flush(&PurgeBatch {
                 lazy: &self.lazy,
                 bytes: self.lazy_bytes,
             });
         }
+        self.counters.purges += 1;
+        self.counters.purged_bytes += self.lazy_bytes as u64;
         let mut n = 0;
         #[cfg(feature = "events")]
         let (mut lowest, mut highest) = (usize::MAX, 0);
@@ -1571,7 +1644,7 @@ impl<S: NodeSource> Space<S> {
             pooled_bytes: self.pools.bytes,
             pooled_areas: self.pools.len(),
         };
-        for info in self.iter().filter(|i| !i.used && !i.lazy) {
+        for info in self.iter().filter(|i| !i.used && !i.lazy && !i.pooled) {
             s.largest_free = s.largest_free.max(info.size);
         }
         if self.top < self.end {

@@ -34,10 +34,25 @@ use crate::space::{Handle, Request};
 use core::marker::PhantomData;
 
 /// An allocation served by a cache. Move-only and unforgeable: it is given
-/// back to a cache of the same [`SharedSpace`] with [`CpuCache::free`]
-/// (dropping it keeps the area allocated and cached for good: a leak, never
-/// a double use). `SharedSpace::free(addr)` refuses its area
-/// ([`Error::Cached`]), so nothing else can free it meanwhile.
+/// back to a cache of the same [`SharedSpace`] with [`CpuCache::free`].
+/// `SharedSpace::free(addr)` refuses its area ([`Error::Cached`]), so
+/// nothing else can free it meanwhile.
+///
+/// Dropping it frees the area as a `vfree` from any context would: it is
+/// pushed on the space's deferred-free stack
+/// ([`SharedSpace::free_deferred`]: no lock, no allocation, safe where the
+/// lock is held), freed lazily at the next lock acquisition, and reusable
+/// only after a purge showed it to the flush hook. Nothing is lost; but
+/// the cache's fast path is missed, so the compiler warns of an unused
+/// `Cached`:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use vmarea::{BoxNodes, Flags, Policy, RawSpinlock, SharedSpace, Space};
+/// # let sh: SharedSpace<RawSpinlock, BoxNodes> =
+/// #     SharedSpace::new(Space::new(0x1000, 0x9_0000, 0x1000, Policy::FirstFit, BoxNodes).unwrap());
+/// let mut c = sh.cache(Flags::ALLOC);
+/// c.alloc(4096).unwrap(); // error: unused `Cached` that must be used
+/// ```
 ///
 /// Its fields cannot be changed (a wrong size would leak or corrupt the
 /// cache's classes on return):
@@ -49,7 +64,7 @@ use core::marker::PhantomData;
 /// let mut a = c.alloc(4096).unwrap();
 /// a.size = 1;
 /// ```
-#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a dropped Cached is freed lazily through the deferred path: give it back with CpuCache::free"]
 pub struct Cached<'a> {
     addr: usize,
     size: usize,
@@ -59,7 +74,58 @@ pub struct Cached<'a> {
     /// The `SharedSpace` it came from. Unique among live spaces while `'a`
     /// borrows that space, which keeps it alive and in place.
     origin: *const (),
+    /// Frees the area through `origin`'s deferred stack (on drop).
+    free_dropped: unsafe fn(*const (), Handle),
     _space: PhantomData<&'a ()>,
+}
+
+impl PartialEq for Cached<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        // `free_dropped` follows from `origin`.
+        (
+            self.addr,
+            self.size,
+            self.guard,
+            self.flags,
+            self.handle,
+            self.origin,
+        ) == (o.addr, o.size, o.guard, o.flags, o.handle, o.origin)
+    }
+}
+
+impl Eq for Cached<'_> {}
+
+impl core::fmt::Debug for Cached<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Cached")
+            .field("addr", &format_args!("{:#x}", self.addr))
+            .field("size", &format_args!("{:#x}", self.size))
+            .field("guard", &format_args!("{:#x}", self.guard))
+            .field("flags", &self.flags)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Cached<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `origin` is the `SharedSpace<L, S>` that `free_dropped`
+        // was instantiated for, alive while `'a` borrows it; the area is a
+        // live cached allocation of it, which this move-only value alone
+        // may free, and it is freed here once.
+        unsafe { (self.free_dropped)(self.origin, self.handle) }
+    }
+}
+
+/// A dropped [`Cached`]'s area, freed through `space`'s deferred stack.
+///
+/// # Safety
+/// `space` points to a live `SharedSpace<L, S>`; `handle` names a live
+/// used area of it that no other call frees.
+unsafe fn free_dropped<L: RawLock, S: NodeSource>(space: *const (), handle: Handle) {
+    // SAFETY: caller contract. Only the deferred stack's atomic head and
+    // the area's atomic link word are touched (no lock, no source), so this
+    // is sound on any thread, even for a space that is not `Sync`.
+    unsafe { (*space.cast::<SharedSpace<L, S>>()).free_deferred(handle) }
 }
 
 impl Cached<'_> {
@@ -196,6 +262,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             flags: self.flags,
             handle,
             origin: self.origin(),
+            free_dropped: free_dropped::<L, S>,
             _space: PhantomData,
         }
     }
@@ -278,6 +345,8 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         if a.origin != self.origin() {
             return Err(ForeignCached(a));
         }
+        // Taken back here: not freed again by its drop.
+        let a = core::mem::ManuallyDrop::new(a);
         // Every `Cached` carries its class size (guard included).
         let c = a.size / self.shared.quantum() - 1;
         debug_assert!(c < CACHE_CLASSES, "a Cached always has a cached class size");

@@ -125,9 +125,7 @@ impl<L: RawLock, S: NodeSource, const N: usize> ShardedSpace<L, S, N> {
     /// purged its lazy frees first, as a single space does).
     pub fn alloc_on(&self, cpu: usize, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         let (start, end) = self.bounds();
-        if req.size == 0 {
-            return Err(Error::ZeroSize);
-        }
+        req.check_alone(self.quantum)?;
         if req.lo >= req.hi || req.lo < start || req.hi > end {
             return Err(Error::BadRange);
         }

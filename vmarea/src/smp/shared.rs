@@ -179,6 +179,10 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     deferred: AtomicPtr<Area>,
     /// Areas held by caches, as each last published it (see `CpuCache`).
     in_caches: AtomicUsize,
+    /// The last instance number handed to a [`VmapBlocks`](crate::VmapBlocks)
+    /// of this space (0: none yet): with the space's address, what a
+    /// mapping names its blocks by.
+    instances: AtomicUsize,
     /// A copy of the space's quantum, readable without the lock (reading
     /// it through the locked cell would alias the holder's `&mut Space`).
     quantum: usize,
@@ -339,6 +343,17 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
         if model_failed() {
             return;
         }
+        /// Releases the lock when dropped, also when a hook panics in the
+        /// depot's decay below (its frees report events).
+        struct Unlock<'l, L: RawLock>(&'l L);
+        impl<L: RawLock> Drop for Unlock<'_, L> {
+            fn drop(&mut self) {
+                // SAFETY: the guard took the lock in `SharedSpace::acquire`
+                // and releases it here only.
+                unsafe { self.0.unlock() }
+            }
+        }
+        let unlock = Unlock(&self.shared.lock);
         // A purge under this guard decays the depot; objects beyond what
         // the next allocation needs leave the stash under the lock and go
         // back to the source after it.
@@ -351,8 +366,7 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
             unsafe { shared.publish_bounds(s) };
             s.source().move_surplus(STASH_KEEP, &surplus)
         });
-        // SAFETY: this guard took the lock in `SharedSpace::acquire`.
-        unsafe { self.shared.lock.unlock() }
+        drop(unlock);
         surplus.give_all(&self.shared.source);
     }
 }
@@ -372,6 +386,7 @@ macro_rules! from_parts {
             depot: Protected::new(Depot::new()),
             deferred: AtomicPtr::new(ptr::null_mut()),
             in_caches: AtomicUsize::new(0),
+            instances: AtomicUsize::new(0),
         }
     };
 }
@@ -448,6 +463,17 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// calls it whenever it holds the lock anyway).
     pub(crate) fn publish_cached(&self, delta: usize) {
         self.in_caches.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A number no other instance (of `VmapBlocks`) over this space had,
+    /// never 0; None once they are all used (`usize::MAX` of them).
+    pub(crate) fn new_instance(&self) -> Option<usize> {
+        // Relaxed: only uniqueness matters, which the read-modify-write
+        // gives; nothing is published through the number.
+        self.instances
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .ok()
+            .map(|n| n + 1)
     }
 
     /// Areas held ready by caches and the depot: allocated in the space
@@ -628,41 +654,40 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// `handle` came from this space's `alloc`, its area is not freed yet and
     /// is freed by no other call (by address, handle, lazily or deferred).
     pub unsafe fn free_deferred(&self, handle: Handle) {
-        let area = handle.as_ptr();
-        // Only the atomic `aux` word is touched, through a raw projection: no
-        // reference to the rest of the area, which the lock holder may be
-        // rewriting, is made.
-        // SAFETY: the area is live until drained (caller contract).
-        let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) };
-        let mut head = self.deferred.load(Ordering::Relaxed);
-        loop {
-            // Marks the area deferred (so `free(addr)` refuses it and reports
-            // leave it out) and links it to the old head.
-            link.set(Area::deferred_link(head));
-            match self.deferred.compare_exchange_weak(
-                head,
-                area.as_ptr(),
-                ord(site::DEFERRED_PUBLISH, Ordering::Release),
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(now) => head = now,
-            }
-        }
+        // SAFETY: forwarded contract.
+        unsafe { push_deferred(&self.deferred, handle.as_ptr()) }
     }
 
-    /// Takes the whole deferred stack and frees each area.
+    /// Takes the whole deferred stack and frees each area. If a hook
+    /// panics on the way (an event hook, or the flush hook of a purge the
+    /// frees set off), the areas not freed yet go back on the stack as the
+    /// panic unwinds, for the next drain: none is lost.
     fn drain_into(deferred: &AtomicPtr<Area>, space: &mut Space<Stash>) -> usize {
-        let mut p = deferred.swap(ptr::null_mut(), ord(site::DEFERRED_TAKE, Ordering::Acquire));
+        /// The part of a taken stack not freed yet, pushed back on unwind.
+        struct Rest<'d>(&'d AtomicPtr<Area>, *mut Area);
+        impl Drop for Rest<'_> {
+            fn drop(&mut self) {
+                while let Some(area) = NonNull::new(self.1) {
+                    // SAFETY: a taken, not yet freed area: live, its link
+                    // visible since the Acquire swap.
+                    let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) }.get();
+                    self.1 = Area::deferred_next(link);
+                    // SAFETY: still deferred, freed by nothing else.
+                    unsafe { push_deferred(self.0, area) };
+                }
+            }
+        }
+        let taken = deferred.swap(ptr::null_mut(), ord(site::DEFERRED_TAKE, Ordering::Acquire));
+        let mut rest = Rest(deferred, taken);
         let mut n = 0;
-        while let Some(area) = NonNull::new(p) {
+        while let Some(area) = NonNull::new(rest.1) {
             // SAFETY: pushed areas are live used areas of this space; the
             // Acquire swap makes the link stored before each push visible.
-            let link = unsafe { &*ptr::addr_of!((*p).aux) }.get();
+            let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) }.get();
             // Cheap, and what a broken ordering would break first: the link
             // stored before the push must be the one read here.
             assert!(Area::is_deferred_link(link), "deferred link not visible");
-            p = Area::deferred_next(link);
+            rest.1 = Area::deferred_next(link);
             // SAFETY: `free_deferred`'s contract: a live area freed once.
             // Lazily: its range is reused only after the flush hook saw it.
             unsafe { space.free_lazy_handle(Handle::from_ptr(area)) };
@@ -717,5 +742,33 @@ impl<R: lock_api::RawMutex, S: NodeSource> SharedSpace<R, S> {
     /// Shares `space` behind a new lock of type `R`.
     pub fn new(space: Space<S>) -> Self {
         Self::with_lock(R::INIT, space)
+    }
+}
+
+/// Pushes `area` on the deferred-free stack `deferred` (Treiber push).
+///
+/// # Safety
+/// `area` is a live used area of the space the stack belongs to, freed by
+/// no other call, and stays live until a drain takes it.
+unsafe fn push_deferred(deferred: &AtomicPtr<Area>, area: NonNull<Area>) {
+    // Only the atomic `aux` word is touched, through a raw projection: no
+    // reference to the rest of the area, which the lock holder may be
+    // rewriting, is made.
+    // SAFETY: the area is live until drained (caller contract).
+    let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) };
+    let mut head = deferred.load(Ordering::Relaxed);
+    loop {
+        // Marks the area deferred (so `free(addr)` refuses it and reports
+        // leave it out) and links it to the old head.
+        link.set(Area::deferred_link(head));
+        match deferred.compare_exchange_weak(
+            head,
+            area.as_ptr(),
+            ord(site::DEFERRED_PUBLISH, Ordering::Release),
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return,
+            Err(now) => head = now,
+        }
     }
 }

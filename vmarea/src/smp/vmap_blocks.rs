@@ -73,15 +73,20 @@ fn bits(from: u32, n: u32) -> u128 {
 
 /// A mapping served by [`VmapBlocks::map`]. Move-only and unforgeable:
 /// it goes back through [`VmapBlocks::unmap`] of the same `VmapBlocks`
-/// (dropping it keeps its range mapped for good: a leak, never a reuse).
+/// instance, wherever that has moved since (dropping it keeps its range
+/// mapped for good: a leak, never a reuse).
 #[derive(Debug, PartialEq, Eq)]
+#[must_use = "a dropped mapping stays mapped for good: unmap it with VmapBlocks::unmap"]
 pub struct MappedRam<'a> {
     addr: usize,
     size: usize,
     /// The space's own area, for mappings not carved from a block.
     area: Option<Handle>,
-    /// The `VmapBlocks` that served it (only compared).
-    origin: *const (),
+    /// The instance that served it: the `SharedSpace`'s address (unique
+    /// among live spaces while `'a` borrows it) and the instance number
+    /// that space gave the `VmapBlocks` (kept across moves). Only compared.
+    space: *const (),
+    instance: usize,
     _space: PhantomData<&'a ()>,
 }
 
@@ -101,7 +106,7 @@ impl MappedRam<'_> {
     }
 }
 
-// SAFETY: `origin` is only compared, never dereferenced; the handle is an
+// SAFETY: `space` is only compared, never dereferenced; the handle is an
 // address token used only by `unmap` under the space's lock. Plain data.
 unsafe impl Send for MappedRam<'_> {}
 // SAFETY: as above; `&MappedRam` exposes only copies of plain fields.
@@ -156,6 +161,9 @@ impl core::error::Error for BlockError {}
 /// ```
 pub struct VmapBlocks<'a, L: RawLock, S: NodeSource> {
     shared: &'a SharedSpace<L, S>,
+    /// This instance's number, from the space at its first `map` (0 until
+    /// then: no mapping names it). Its address is no identity: it moves.
+    instance: usize,
     blocks: [Option<Block>; BLOCK_SLOTS],
 }
 
@@ -165,6 +173,7 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
     pub const fn new(shared: &'a SharedSpace<L, S>) -> Self {
         VmapBlocks {
             shared,
+            instance: 0,
             blocks: [None; BLOCK_SLOTS],
         }
     }
@@ -174,18 +183,25 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
         self.blocks.iter().flatten().count()
     }
 
-    fn origin(&self) -> *const () {
-        core::ptr::from_ref(self).cast()
+    fn space_id(&self) -> *const () {
+        core::ptr::from_ref(self.shared).cast()
     }
 
     fn mapped(&self, addr: usize, size: usize, area: Option<Handle>) -> MappedRam<'a> {
+        debug_assert_ne!(self.instance, 0, "numbered before its first mapping");
         MappedRam {
             addr,
             size,
             area,
-            origin: self.origin(),
+            space: self.space_id(),
+            instance: self.instance,
             _space: PhantomData,
         }
+    }
+
+    /// Whether `m` was served by this very instance.
+    fn served(&self, m: &MappedRam<'a>) -> bool {
+        m.space == self.space_id() && m.instance == self.instance && self.instance != 0
     }
 
     /// Maps `size` bytes (`vm_map_ram`): up to [`MAX_BLOCK_MAP`] quanta
@@ -194,6 +210,10 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
     pub fn map(&mut self, size: usize) -> Result<MappedRam<'a>, Error> {
         if size == 0 {
             return Err(Error::ZeroSize);
+        }
+        if self.instance == 0 {
+            // `usize::MAX` instances over one space: unreachable in practice.
+            self.instance = self.shared.new_instance().ok_or(Error::Overflow)?;
         }
         let q = self.shared.quantum();
         let quanta = size.div_ceil(q);
@@ -274,24 +294,25 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
     /// goes back to the space once all of it is dirty); an area of its own
     /// is freed lazily. Unmap the pages first; the flush hook runs before
     /// the range is reused. Refused, with `m` handed back and nothing
-    /// changed, if another `VmapBlocks` served it.
+    /// changed, if another `VmapBlocks` instance served it (over this space
+    /// or another; one that was moved is the same instance).
     pub fn unmap(&mut self, m: MappedRam<'a>) -> Result<(), ForeignMapped<'a>> {
-        let q = self.shared.quantum();
-        let block = self.blocks.iter().position(|b| {
-            b.as_ref()
-                .is_some_and(|b| m.addr.wrapping_sub(b.addr) < BLOCK_QUANTA * q)
-        });
-        if m.origin != self.origin() {
+        if !self.served(&m) {
             return Err(ForeignMapped(m));
         }
         if let Some(h) = m.area {
             Self::release(self.shared, h);
             return Ok(());
         }
-        // A `VmapBlocks` at an address another once had cannot hold the
-        // block of that one's piece: blocks with live pieces are never given
-        // back, so their ranges are never another block's.
+        let q = self.shared.quantum();
+        let block = self.blocks.iter().position(|b| {
+            b.as_ref()
+                .is_some_and(|b| m.addr.wrapping_sub(b.addr) < BLOCK_QUANTA * q)
+        });
+        // This instance served the piece and never gives back a block with
+        // a live piece, so the block is still here.
         let Some((i, b)) = block.and_then(|i| Some((i, self.blocks[i].as_mut()?))) else {
+            debug_assert!(false, "a served piece's block is held");
             return Err(ForeignMapped(m));
         };
         let piece = bits(((m.addr - b.addr) / q) as u32, (m.size / q) as u32);
