@@ -2,7 +2,9 @@
 //! decode into operations on a `SharedSpace` — caches, guards, deferred
 //! frees (also under the lock), lazy frees purged through the flush hook,
 //! depot flushes, `vm_map_ram` blocks on two CPUs, `PoolNodes` running
-//! out — with sizes and alignments up to `usize::MAX`, checked after every step by the model executor the
+//! out, every owner type moved, swapped and reassigned, the space unshared
+//! and shared again — with sizes and alignments up to `usize::MAX`,
+//! checked after every step by the model executor the
 //! proptest suite uses (`tests/src/shared_model.rs`). cargo fuzz
 //! builds it with AddressSanitizer.
 #![no_main]
@@ -31,7 +33,7 @@ fn decode(data: &[u8]) -> Vec<SOp> {
         .map(|c| {
             let (a, b, d, e) = (c[1], c[2], c[3], c[4]);
             let (ua, ub) = (usize::from(a), usize::from(b));
-            match c[0] % 19 {
+            match c[0] % 23 {
                 0..=2 => SOp::Alloc {
                     size: raw(c[0] >> 4, a, b),
                     align: if d & 0x80 != 0 { raw(d, e, a) } else { 0 },
@@ -76,6 +78,19 @@ fn decode(data: &[u8]) -> Vec<SOp> {
                     below: e & 1 == 1,
                     gap: ua % 64,
                     pages: if d & 0x80 != 0 { raw(d, e, b) } else { ub % 64 },
+                },
+                19 => SOp::MoveBlocks {
+                    cpu: usize::from(e & 1),
+                    swap: d & 1 == 1,
+                },
+                20 => SOp::MoveCache {
+                    cache: usize::from(e & 1),
+                    swap: d & 1 == 1,
+                },
+                21 => match d % 3 {
+                    0 => SOp::ReassignBlocks(usize::from(e & 1)),
+                    1 => SOp::ReassignCache(usize::from(e & 1)),
+                    _ => SOp::Reshare,
                 },
                 _ => match b % 4 {
                     0 => SOp::Drain,

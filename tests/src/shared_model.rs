@@ -4,7 +4,11 @@
 //! `NoNode` happens) or `BoxNodes`, two per-CPU caches with different
 //! flags, guards, deferred frees (also while the lock is held), lazy frees
 //! purged through a flush hook, depot flushes, `vm_map_ram`-style
-//! mappings from two CPUs' `VmapBlocks`, and requests up to `usize::MAX`. After every step: `validate()`, every area the model
+//! mappings from two CPUs' `VmapBlocks`, requests up to `usize::MAX`, and
+//! every owner type moved (through a `Box` and back, or swapped) and
+//! reassigned: caches, blocks (whose dropped instance's mappings must then
+//! be refused by every other), and the space itself (unshared, moved and
+//! shared again). After every step: `validate()`, every area the model
 //! holds is found as it was handed out, no allocation overlaps anything
 //! held or lazily freed (or unmapped from a block) and not yet flushed,
 //! every block is consistent, and refusals changed nothing.
@@ -85,6 +89,28 @@ pub enum SOp {
         gap: usize,
         pages: usize,
     },
+    /// CPU `cpu`'s blocks moved to the heap and back, or the two CPUs'
+    /// blocks swapped: each instance keeps unmapping its own mappings.
+    MoveBlocks {
+        cpu: usize,
+        swap: bool,
+    },
+    /// CPU `cpu`'s blocks replaced by a new instance over the same space:
+    /// the old one's mappings are refused by both instances from then on,
+    /// unchanged (they stay mapped for good).
+    ReassignBlocks(usize),
+    /// Cache `cache` moved to the heap and back, or the two swapped.
+    MoveCache {
+        cache: usize,
+        swap: bool,
+    },
+    /// Cache `cache` replaced by a new one with its flags (the old one
+    /// flushes as it drops).
+    ReassignCache(usize),
+    /// Every cached area and mapping given back, the space unshared
+    /// (`into_inner`), moved through a `Box`, and shared again; direct
+    /// allocations and their handles carry over.
+    Reshare,
 }
 
 thread_local! {
@@ -105,22 +131,33 @@ fn overlaps_unflushed(addr: usize, size: usize) -> bool {
     UNFLUSHED.with_borrow(|u| u.iter().any(|&(s, e)| addr < e && s < addr + size))
 }
 
-struct Model<'a> {
+/// What outlives one sharing of the space (see `SOp::Reshare`).
+struct Lasting {
     /// Direct allocations: (addr, size, flags, handle).
     direct: Vec<(usize, usize, Flags, Handle)>,
-    /// Cached allocations handed out, with the cache that served them.
-    cached: Vec<(usize, Cached<'a>)>,
-    /// `vm_map_ram` mappings, with the CPU whose blocks served them.
-    mapped: Vec<(usize, MappedRam<'a>)>,
+    /// Mappings of a dropped `VmapBlocks` instance: mapped for good.
+    orphans: Vec<(usize, usize)>,
     /// Bytes of the spans added.
     span_bytes: usize,
 }
 
+struct Model<'a> {
+    lasting: Lasting,
+    /// Cached allocations handed out, with the flags they were served with.
+    cached: Vec<(Flags, Cached<'a>)>,
+    /// `vm_map_ram` mappings, with the CPU whose blocks served them.
+    mapped: Vec<(usize, MappedRam<'a>)>,
+    /// The flags of the cache in each slot (swaps move them).
+    cache_flags: [Flags; 2],
+}
+
 impl Model<'_> {
     fn held(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.direct
+        self.lasting
+            .direct
             .iter()
             .map(|&(a, s, ..)| (a, s))
+            .chain(self.lasting.orphans.iter().copied())
             .chain(self.cached.iter().map(|(_, c)| (c.addr(), c.size())))
             .chain(self.mapped.iter().map(|(_, x)| (x.addr(), x.size())))
     }
@@ -148,25 +185,80 @@ pub fn run_shared(policy: Policy, pool: Option<usize>, ops: &[SOp]) {
 
 fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
     UNFLUSHED.with_borrow_mut(Vec::clear);
-    let sh: SharedSpace<RawSpinlock, S> =
-        SharedSpace::new(Space::new(START, END, Q, policy, source).unwrap());
-    {
-        let mut g = sh.lock();
-        g.set_flush_hook(Some(flush_hook));
-        g.set_lazy_threshold(16 * Q);
-    }
-    let flags = [Flags::ALLOC, Flags::MAP | Flags::NO_GUARD];
-    let mut caches: [CpuCache<'_, RawSpinlock, S>; 2] =
-        [CpuCache::new(&sh, flags[0]), CpuCache::new(&sh, flags[1])];
-    let mut blocks = [VmapBlocks::new(&sh), VmapBlocks::new(&sh)];
-    let mut m = Model {
+    let mut space = Space::new(START, END, Q, policy, source).unwrap();
+    space.set_flush_hook(Some(flush_hook));
+    space.set_lazy_threshold(16 * Q);
+    let mut lasting = Lasting {
         direct: Vec::new(),
-        cached: Vec::new(),
-        mapped: Vec::new(),
+        orphans: Vec::new(),
         span_bytes: 0,
     };
+    // Each `Reshare` ends one sharing of the space and starts the next.
+    for epoch in ops.split(|op| matches!(op, SOp::Reshare)) {
+        let sh: SharedSpace<RawSpinlock, S> = SharedSpace::new(space);
+        lasting = run_shared_epoch(policy, &sh, lasting, epoch);
+        // Unshared, moved through the heap, and shared again next round.
+        let boxed = Box::new(sh.into_inner());
+        boxed.validate().unwrap();
+        space = *boxed;
+    }
+    // Everything comes back, and the space is whole again but for what
+    // dropped `VmapBlocks` instances keep mapped for good.
+    for &(a, ..) in &lasting.direct {
+        space.free(a).unwrap();
+    }
+    space.purge();
+    space.validate().unwrap();
+    let st = space.stats();
+    let kept: Vec<AreaInfo> = space.used().collect();
+    for k in &kept {
+        assert!(
+            k.cached
+                && lasting
+                    .orphans
+                    .iter()
+                    .any(|&(a, s)| k.addr <= a && a + s <= k.end()),
+            "{k:?} is held by nothing"
+        );
+    }
+    let kept_bytes: usize = kept.iter().map(|k| k.size).sum();
+    assert_eq!(
+        (st.lazy_areas, st.free_bytes + kept_bytes),
+        (0, END - START + lasting.span_bytes)
+    );
+    if lasting.span_bytes == 0 && kept.is_empty() {
+        assert_eq!(st.largest_free, END - START);
+    }
+    UNFLUSHED.with_borrow(|u| {
+        for &(a, b) in u {
+            assert!(
+                kept.iter().any(|k| k.addr <= a && b <= k.end()),
+                "lazy range {a:#x}..{b:#x} never flushed"
+            );
+        }
+    });
+}
+
+/// One sharing of the space: caches and blocks over `sh`, the ops, then
+/// every cached area and live mapping given back.
+fn run_shared_epoch<S: NodeSource + Send + Sync>(
+    policy: Policy,
+    sh: &SharedSpace<RawSpinlock, S>,
+    lasting: Lasting,
+    ops: &[SOp],
+) -> Lasting {
+    let flags = [Flags::ALLOC, Flags::MAP | Flags::NO_GUARD];
+    let mut caches: [CpuCache<'_, RawSpinlock, S>; 2] =
+        [CpuCache::new(sh, flags[0]), CpuCache::new(sh, flags[1])];
+    let mut blocks = [VmapBlocks::new(sh), VmapBlocks::new(sh)];
+    let mut m = Model {
+        lasting,
+        cached: Vec::new(),
+        mapped: Vec::new(),
+        cache_flags: flags,
+    };
     for op in ops {
-        step(&sh, &mut caches, &mut blocks, &mut m, op);
+        step(sh, &mut caches, &mut blocks, &mut m, op);
         for b in &blocks {
             b.validate()
                 .unwrap_or_else(|e| panic!("{policy:?} after {op:?}: {e}"));
@@ -174,26 +266,30 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
         let g = sh.lock();
         g.validate()
             .unwrap_or_else(|e| panic!("{policy:?} after {op:?}: {e}"));
-        for &(a, s, f, _) in &m.direct {
+        for &(a, s, f, _) in &m.lasting.direct {
             let i = g.find(a + s / 2).expect("a held area is found");
             assert_eq!((i.addr, i.size, i.flags, i.cached), (a, s, f, false));
         }
-        for (c, x) in &m.cached {
+        for (f, x) in &m.cached {
             let i = g.find(x.addr()).expect("a cached area is found");
             assert!(i.cached && i.used, "{i:?}");
-            assert_eq!((i.size, i.flags), (x.size(), flags[*c]));
+            assert_eq!((i.size, i.flags), (x.size(), *f));
         }
         for (_, x) in &m.mapped {
             let i = g.find(x.addr()).expect("a mapping is found");
             assert!(i.cached && i.used && i.flags == Flags::MAP, "{i:?}");
             assert!(i.addr <= x.addr() && x.addr() + x.size() <= i.end());
         }
+        for &(a, s) in &m.lasting.orphans {
+            let i = g.find(a).expect("an orphaned mapping stays allocated");
+            assert!(i.cached && i.addr <= a && a + s <= i.end(), "{i:?}");
+        }
         let direct_in_space = g.used().filter(|i| !i.cached).count();
-        assert_eq!(direct_in_space, m.direct.len(), "after {op:?}");
+        assert_eq!(direct_in_space, m.lasting.direct.len(), "after {op:?}");
     }
-    // Everything comes back, and the space is whole again.
-    for (c, x) in m.cached.drain(..) {
-        caches[c].free(x).unwrap();
+    let slot_of = |f: Flags, cf: &[Flags; 2]| usize::from(cf[1] == f);
+    for (f, x) in m.cached.drain(..) {
+        caches[slot_of(f, &m.cache_flags)].free(x).unwrap();
     }
     drop(caches);
     for (c, x) in m.mapped.drain(..) {
@@ -201,26 +297,7 @@ fn run_on<S: NodeSource + Send + Sync>(policy: Policy, source: S, ops: &[SOp]) {
     }
     drop(blocks);
     sh.flush_depot();
-    for &(a, ..) in &m.direct {
-        sh.free(a).unwrap();
-    }
-    sh.lock().purge();
-    let span_bytes = m.span_bytes;
-    drop(m);
-    let s = sh.into_inner();
-    s.validate().unwrap();
-    let st = s.stats();
-    assert_eq!(
-        (st.used_areas, st.lazy_areas, st.free_bytes),
-        (0, 0, END - START + span_bytes)
-    );
-    if span_bytes == 0 {
-        assert_eq!(st.largest_free, END - START);
-    }
-    assert!(
-        UNFLUSHED.with_borrow(Vec::is_empty),
-        "every lazy range was flushed"
-    );
+    m.lasting
 }
 
 fn step<'a, S: NodeSource + Send + Sync>(
@@ -273,7 +350,7 @@ fn step<'a, S: NodeSource + Send + Sync>(
                         "{a:?} reused unflushed"
                     );
                     assert!(align <= Q || a.addr % align == 0);
-                    m.direct.push((a.addr, a.size, flags, h));
+                    m.lasting.direct.push((a.addr, a.size, flags, h));
                 }
                 Err(Error::NoSpace) if lazy_pending => {} // purged first: documented
                 Err(Error::NoSpace | Error::NoNode) => {
@@ -296,7 +373,7 @@ fn step<'a, S: NodeSource + Send + Sync>(
                     !overlaps_unflushed(x.addr(), x.size()),
                     "cached area unflushed"
                 );
-                m.cached.push((c, x));
+                m.cached.push((m.cache_flags[c], x));
             }
         }
         SOp::CacheFree { cache, n } => {
@@ -315,21 +392,21 @@ fn step<'a, S: NodeSource + Send + Sync>(
             }
         }
         SOp::Free(n) => {
-            if !m.direct.is_empty() {
-                let (a, s, ..) = m.direct.swap_remove(n % m.direct.len());
+            if !m.lasting.direct.is_empty() {
+                let (a, s, ..) = m.lasting.direct.swap_remove(n % m.lasting.direct.len());
                 assert_eq!(sh.free(a).map(|i| (i.addr, i.size)), Ok((a, s)));
             }
         }
         SOp::FreeLazy(n) => {
-            if !m.direct.is_empty() {
-                let (a, s, ..) = m.direct.swap_remove(n % m.direct.len());
+            if !m.lasting.direct.is_empty() {
+                let (a, s, ..) = m.lasting.direct.swap_remove(n % m.lasting.direct.len());
                 UNFLUSHED.with_borrow_mut(|u| u.push((a, a + s)));
                 assert_eq!(sh.lock().free_lazy(a).map(|i| i.addr), Ok(a));
             }
         }
         SOp::FreeDeferred { n, under_lock } => {
-            if !m.direct.is_empty() {
-                let (a, size, _, h) = m.direct.swap_remove(n % m.direct.len());
+            if !m.lasting.direct.is_empty() {
+                let (a, size, _, h) = m.lasting.direct.swap_remove(n % m.lasting.direct.len());
                 // A deferred free is a vfree: reused only after a flush.
                 UNFLUSHED.with_borrow_mut(|u| u.push((a, a + size)));
                 if under_lock {
@@ -350,14 +427,15 @@ fn step<'a, S: NodeSource + Send + Sync>(
             match sh.free(addr) {
                 Ok(f) => {
                     let i = m
+                        .lasting
                         .direct
                         .iter()
                         .position(|d| d.0 == addr)
                         .expect("freed a held area");
-                    assert_eq!(m.direct.swap_remove(i).1, f.size);
+                    assert_eq!(m.lasting.direct.swap_remove(i).1, f.size);
                 }
                 Err(e) => {
-                    assert!(!m.direct.iter().any(|d| d.0 == addr));
+                    assert!(!m.lasting.direct.iter().any(|d| d.0 == addr));
                     assert!(matches!(
                         e,
                         Error::NotAllocated { .. } | Error::Cached { .. }
@@ -441,6 +519,56 @@ fn step<'a, S: NodeSource + Send + Sync>(
         SOp::PurgeBlocks(cpu) => {
             blocks[cpu % 2].purge();
         }
+        SOp::MoveBlocks { cpu, swap } => {
+            let c = cpu % 2;
+            if swap {
+                blocks.swap(0, 1);
+                for (owner, _) in &mut m.mapped {
+                    *owner = 1 - *owner;
+                }
+            } else {
+                let moved = Box::new(std::mem::replace(&mut blocks[c], VmapBlocks::new(sh)));
+                blocks[c] = *moved;
+            }
+        }
+        SOp::ReassignBlocks(cpu) => {
+            let c = cpu % 2;
+            blocks[c] = VmapBlocks::new(sh);
+            let (orphans, kept): (Vec<_>, Vec<_>) =
+                m.mapped.drain(..).partition(|&(owner, _)| owner == c);
+            m.mapped = kept;
+            for (_, x) in orphans {
+                let before = snapshot(sh);
+                let range = (x.addr(), x.size());
+                let x = blocks[c]
+                    .unmap(x)
+                    .expect_err("a dropped instance's mapping")
+                    .0;
+                let x = blocks[1 - c]
+                    .unmap(x)
+                    .expect_err("another instance's mapping")
+                    .0;
+                assert_eq!(snapshot(sh), before, "a refused unmap changed the space");
+                m.lasting.orphans.push(range);
+                drop(x);
+            }
+        }
+        SOp::MoveCache { cache, swap } => {
+            if swap {
+                caches.swap(0, 1);
+                m.cache_flags.swap(0, 1);
+            } else {
+                let c = cache % 2;
+                let f = m.cache_flags[c];
+                let moved = Box::new(std::mem::replace(&mut caches[c], CpuCache::new(sh, f)));
+                caches[c] = *moved;
+            }
+        }
+        SOp::ReassignCache(cache) => {
+            let c = cache % 2;
+            caches[c] = CpuCache::new(sh, m.cache_flags[c]);
+        }
+        SOp::Reshare => unreachable!("split off by run_on"),
         SOp::AddSpan { below, gap, pages } => {
             let (lo_now, hi_now) = sh.bounds();
             let (lo, hi) = if below {
@@ -453,7 +581,7 @@ fn step<'a, S: NodeSource + Send + Sync>(
             let before = snapshot(sh);
             match sh.add_span(lo, hi) {
                 Ok(()) => {
-                    m.span_bytes += hi - lo;
+                    m.lasting.span_bytes += hi - lo;
                     let want = if below { (lo, hi_now) } else { (lo_now, hi) };
                     assert_eq!(sh.bounds(), want, "published at once");
                 }

@@ -40,6 +40,11 @@ fn op() -> impl Strategy<Value = SOp> {
         1 => (0usize..2).prop_map(SOp::PurgeBlocks),
         1 => (any::<bool>(), prop_oneof![Just(0usize), 1usize..64, Just(usize::MAX / 4096)], prop_oneof![Just(0usize), 1usize..64, any::<usize>()])
             .prop_map(|(below, gap, pages)| SOp::AddSpan { below, gap, pages }),
+        1 => (0usize..2, any::<bool>()).prop_map(|(cpu, swap)| SOp::MoveBlocks { cpu, swap }),
+        1 => (0usize..2).prop_map(SOp::ReassignBlocks),
+        1 => (0usize..2, any::<bool>()).prop_map(|(cache, swap)| SOp::MoveCache { cache, swap }),
+        1 => (0usize..2).prop_map(SOp::ReassignCache),
+        1 => Just(SOp::Reshare),
     ]
 }
 
