@@ -5,6 +5,7 @@
 pub mod allocators;
 pub mod baselines;
 pub mod compare;
+pub mod input;
 pub mod report;
 pub mod test_vmalloc;
 pub mod trace;

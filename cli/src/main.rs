@@ -110,7 +110,7 @@ struct TestVmallocArgs {
     /// Bit i runs test i: 1 fix_size, 2 full_fit, 4 long_busy_list, 8 random_size,
     /// 16 fix_align, 32 random_size_align, 64 align_shift, 128 pcpu, 1024
     /// vm_map_ram (decimal or 0x hex, as the module takes it).
-    #[arg(long = "run_test_mask", alias = "run-test-mask", value_parser = module_uint)]
+    #[arg(long = "run_test_mask", alias = "run-test-mask", value_parser = module_uint, allow_hyphen_values = true)]
     run_test_mask: Option<u32>,
     /// Record the allocator's own events to this file in tracefs format
     /// (vmarea allocators; `vmarea replay FILE` reads it back).
@@ -161,8 +161,14 @@ fn module_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// A module unsigned integer: decimal, or hex with `0x`.
+/// A module unsigned integer: decimal, or hex with `0x`. A negative one is
+/// refused by name (the module's `kstrtouint` refuses it too).
 fn module_uint(s: &str) -> Result<u32, String> {
+    if s.starts_with('-') {
+        return Err(format!(
+            "{s}: negative; the mask is unsigned (0 to 0xffffffff)"
+        ));
+    }
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => s.parse(),
@@ -205,6 +211,19 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
     p.test_loop_count = a.test_loop_count.unwrap_or(p.test_loop_count);
     p.nr_pages = a.nr_pages.unwrap_or(p.nr_pages);
     p.run_test_mask = a.run_test_mask.unwrap_or(p.run_test_mask);
+    if p.nr_pages
+        .checked_mul(vmarea_cli::allocators::PAGE)
+        .is_none()
+    {
+        // Every allocation of it fails, as the module's vmalloc would (and
+        // the run with it, status 1): say why before running.
+        eprintln!(
+            "vmarea: warning: nr_pages={}: that many {}-byte pages is more bytes than an \
+             address holds; fix_size_alloc_test and vm_map_ram_test will fail",
+            p.nr_pages,
+            vmarea_cli::allocators::PAGE
+        );
+    }
 
     let selected = (0..TESTS.len())
         .filter(|&i| test_vmalloc::selects(p.run_test_mask, i))
@@ -231,9 +250,19 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
     }
     let runs = (allocs.len() * selected * p.nr_threads.max(1) * p.test_repeat_count.max(1)) as u64;
     let bar = ProgressBar::new(runs);
+    let loops = std::sync::Arc::new(test_vmalloc::Progress::default());
+    let shown = std::sync::Arc::clone(&loops);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} test runs, {elapsed} {msg}")
-            .expect("template"),
+        ProgressStyle::with_template(
+            "{spinner} {bar:40} {pos}/{len} test runs, {loops} loops, {elapsed} {msg}",
+        )
+        .expect("template")
+        .with_key(
+            "loops",
+            move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", shown.loops());
+            },
+        ),
     );
     // A single test can run for minutes at the module's loop counts: the
     // spinner and the clock keep moving meanwhile.
@@ -244,7 +273,14 @@ fn test_vmalloc_cmd(a: TestVmallocArgs) {
         let name = alloc.name();
         bar.set_message(name.clone());
         let shared = Mutex::new(alloc);
-        let reports = test_vmalloc::run(&shared, &p, &|| bar.inc(1));
+        let reports = match test_vmalloc::run(&shared, &p, &loops, &|| bar.inc(1)) {
+            Ok(r) => r,
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("vmarea: {name}: {e}");
+                std::process::exit(1);
+            }
+        };
         for t in test_vmalloc::unexpected_failures(&reports) {
             failed.push(format!("{name}: {t}"));
         }
@@ -369,25 +405,40 @@ fn own_plot_path(svg: &std::path::Path) -> std::path::PathBuf {
     svg.with_file_name(format!("{stem}-own{ext}"))
 }
 
-fn read(path: &std::path::Path) -> String {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) => {
+/// Reads `path` (`-`: standard input) with `parse`, line by line; a file
+/// that cannot be opened or read to its end is reported and the run ends
+/// (status 2 for an unreadable file, 1 for an over-long line).
+fn read_with<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&mut dyn std::io::BufRead) -> Result<T, vmarea_cli::input::InputError>,
+) -> T {
+    use vmarea_cli::input::{self, InputError};
+    let mut r = input::open(path).unwrap_or_else(|e| {
+        eprintln!("vmarea: cannot read {}: {e}", path.display());
+        std::process::exit(2);
+    });
+    match parse(&mut *r) {
+        Ok(x) => x,
+        Err(e @ InputError::LineTooLong { .. }) => {
+            eprintln!("vmarea: {}:{e}", path.display());
+            std::process::exit(1);
+        }
+        Err(InputError::Io(e)) => {
             eprintln!("vmarea: cannot read {}: {e}", path.display());
             std::process::exit(2);
         }
     }
 }
 
-fn report_bad(path: &std::path::Path, bad: &[vmarea_cli::trace::BadLine]) {
-    for b in bad.iter().take(10) {
+fn report_bad(path: &std::path::Path, bad: &vmarea_cli::input::Malformed) {
+    for b in &bad.first {
         eprintln!("{}:{}: skipped: {}", path.display(), b.line, b.reason);
     }
-    if bad.len() > 10 {
+    if bad.count > bad.first.len() {
         eprintln!(
             "{}: {} more malformed lines skipped",
             path.display(),
-            bad.len() - 10
+            bad.count - bad.first.len()
         );
     }
 }
@@ -416,7 +467,7 @@ fn replay_table(reports: &[vmarea_cli::trace::ReplayReport]) -> String {
 
 fn replay_cmd(a: ReplayArgs) {
     use vmarea_cli::trace;
-    let (events, bad) = trace::parse(&read(&a.file));
+    let (events, bad) = read_with(&a.file, trace::read);
     report_bad(&a.file, &bad);
     let Some(range) = trace::window(&events) else {
         eprintln!("vmarea: {}: no alloc_vmap_area events", a.file.display());
@@ -438,7 +489,7 @@ fn replay_cmd(a: ReplayArgs) {
             "{} events from {} ({} malformed lines skipped)\n\n{}",
             events.len(),
             a.file.display(),
-            bad.len(),
+            bad.count,
             replay_table(&reports)
         );
     }
@@ -446,31 +497,39 @@ fn replay_cmd(a: ReplayArgs) {
 
 fn info_cmd(a: InfoArgs) {
     use vmarea_cli::{trace, vmallocinfo};
-    let text = read(&a.file);
-    let (lines, bad) = vmallocinfo::parse(&text);
+    let (numbered, bad) = read_with(&a.file, vmallocinfo::read);
     report_bad(&a.file, &bad);
-    if lines.is_empty() {
+    if numbered.is_empty() {
         // As `replay` refuses a file with no events: an empty or binary
         // file is not a vmallocinfo dump.
         eprintln!("vmarea: {}: no vmallocinfo lines", a.file.display());
         std::process::exit(1);
     }
-    let file_order: Vec<_> = text
-        .lines()
-        .filter_map(|l| vmallocinfo::parse_line(l).ok().flatten())
-        .collect();
+    if !vmallocinfo::is_dump(numbered.len(), bad.count) {
+        eprintln!(
+            "vmarea: {}: not a vmallocinfo dump ({} malformed lines, {} vmallocinfo lines; \
+             a dump has more of the second)",
+            a.file.display(),
+            bad.count,
+            numbered.len()
+        );
+        std::process::exit(1);
+    }
+    let lines = vmallocinfo::sorted(&numbered);
+    let file_order: Vec<_> = numbered.into_iter().map(|(_, l)| l).collect();
     let loaded = vmallocinfo::load(Policy::FirstFit, &lines, &file_order);
+    let loaded_unplaced = loaded.unplaced_reasons.clone();
     let st = loaded.vm.space().stats();
     let count = |k| lines.iter().filter(|l| l.kind == k).count();
     let replayed = a.then_replay.as_ref().map(|path| {
-        let (events, bad) = trace::parse(&read(path));
+        let (events, bad) = read_with(path, trace::read);
         report_bad(path, &bad);
         let range = loaded.vm.space().bounds();
         trace::replay(Policy::FirstFit, &events, range, Some(loaded.vm))
     });
     let summary = InfoSummary {
         lines: lines.len(),
-        malformed: bad.len(),
+        malformed: bad.count,
         real_addresses: loaded.real_addresses,
         used: count(vmallocinfo::Kind::Used),
         vm_map_ram: count(vmallocinfo::Kind::MapRam),
@@ -510,11 +569,20 @@ fn info_cmd(a: InfoArgs) {
         hb(summary.largest_free),
         summary.fragmentation,
     );
-    if summary.unplaced > 0 {
-        println!("{} areas could not be placed (overlap)", summary.unplaced);
-    }
     if let Some(r) = summary.replay {
         println!("\nthen replayed (FirstFit):\n\n{}", replay_table(&[r]));
+    }
+    if summary.unplaced > 0 {
+        // The figures above leave these areas out: the run says so and
+        // fails.
+        for u in &loaded_unplaced {
+            eprintln!("vmarea: {}: not placed: {u}", a.file.display());
+        }
+        eprintln!(
+            "vmarea: {} areas could not be placed; the figures leave them out",
+            summary.unplaced
+        );
+        std::process::exit(1);
     }
 }
 

@@ -6,6 +6,7 @@
 //! `Summary:` lines (`avg` is the average µs of one whole test run).
 
 use crate::allocators::{VmAlloc, PAGE};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -63,13 +64,94 @@ impl Rng {
     }
 }
 
+/// How far a run has got, readable while it runs: loop iterations done in
+/// all workers (counted in batches of [`LOOP_BATCH`], so the shared counter
+/// is touched once per batch), and a stop flag that ends every worker's
+/// loops early (when not all workers could be started).
+#[derive(Debug, Default)]
+pub struct Progress {
+    loops: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// Loop iterations a worker counts locally before adding them to
+/// [`Progress`].
+pub const LOOP_BATCH: usize = 1024;
+
+impl Progress {
+    /// Loop iterations done so far, in all workers.
+    pub fn loops(&self) -> u64 {
+        self.loops.load(Ordering::Relaxed)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a run could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// The machine would not start a worker thread; those started stopped
+    /// early.
+    Workers {
+        /// Workers asked for.
+        wanted: usize,
+        /// Workers started.
+        started: usize,
+        /// The system's answer.
+        reason: String,
+    },
+    /// A worker panicked (an allocator bug).
+    WorkerPanicked,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Workers {
+                wanted,
+                started,
+                reason,
+            } => write!(
+                f,
+                "could start only {started} of {wanted} workers ({reason}); \
+                 lower nr_threads"
+            ),
+            RunError::WorkerPanicked => f.write_str("a worker panicked"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
 /// The allocator as the tests see it: `vmalloc`/`vfree` on a shared space.
 pub struct Vm<'a> {
     inner: &'a Mutex<Box<dyn VmAlloc + Send>>,
     cpus: usize,
+    progress: &'a Progress,
 }
 
 impl Vm<'_> {
+    /// The indices of a test's loop of `n` iterations, counted into the
+    /// run's [`Progress`] as they go; ends early when the run is stopped.
+    fn loops(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..n)
+            .take_while(move |i| i % LOOP_BATCH != 0 || !self.progress.stopped())
+            .inspect(move |&i| {
+                let done = i + 1;
+                if done % LOOP_BATCH == 0 {
+                    self.progress
+                        .loops
+                        .fetch_add(LOOP_BATCH as u64, Ordering::Relaxed);
+                } else if done == n {
+                    self.progress
+                        .loops
+                        .fetch_add((n % LOOP_BATCH) as u64, Ordering::Relaxed);
+                }
+            })
+    }
+
     fn vmalloc(&self, size: usize) -> Option<usize> {
         self.vmalloc_align(size, 0)
     }
@@ -173,7 +255,8 @@ fn fix_size_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
     let Some(size) = p.nr_pages.max(1).checked_mul(PAGE) else {
         return false;
     };
-    (0..p.test_loop_count).all(|_| vm.vmalloc(size).map(|a| vm.vfree(a)).is_some())
+    vm.loops(p.test_loop_count)
+        .all(|_| vm.vmalloc(size).map(|a| vm.vfree(a)).is_some())
 }
 
 /// Equal one-page holes everywhere (`fls(ncpu) * 32 MiB / PAGE` of them),
@@ -189,7 +272,9 @@ fn full_fit_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
     }
     junk.into_iter().flatten().for_each(|a| vm.vfree(a));
     let ok = ptr.iter().all(Option::is_some)
-        && (0..p.test_loop_count).all(|_| vm.vmalloc(PAGE).map(|a| vm.vfree(a)).is_some());
+        && vm
+            .loops(p.test_loop_count)
+            .all(|_| vm.vmalloc(PAGE).map(|a| vm.vfree(a)).is_some());
     ptr.into_iter().flatten().for_each(|a| vm.vfree(a));
     ok
 }
@@ -197,7 +282,7 @@ fn full_fit_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
 fn long_busy_list_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
     let busy: Vec<Option<usize>> = (0..15_000).map(|_| vm.vmalloc(PAGE)).collect();
     let ok = busy.iter().all(Option::is_some)
-        && (0..p.test_loop_count).all(|_| {
+        && vm.loops(p.test_loop_count).all(|_| {
             let Some(a) = vm.vmalloc(100 * PAGE) else {
                 return false;
             };
@@ -214,7 +299,7 @@ fn long_busy_list_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
 }
 
 fn random_size_alloc_test(vm: &Vm<'_>, p: &Params, rng: &mut Rng) -> bool {
-    (0..p.test_loop_count).all(|_| {
+    vm.loops(p.test_loop_count).all(|_| {
         let n = rng.inclusive(1, 100) as usize;
         vm.vmalloc(n * PAGE).map(|a| vm.vfree(a)).is_some()
     })
@@ -222,7 +307,7 @@ fn random_size_alloc_test(vm: &Vm<'_>, p: &Params, rng: &mut Rng) -> bool {
 
 /// Five pages aligned to `THREAD_ALIGN << 1` (x86-64: 16 KiB << 1).
 fn fix_align_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
-    (0..p.test_loop_count).all(|_| {
+    vm.loops(p.test_loop_count).all(|_| {
         vm.vmalloc_align(5 * PAGE, 32 * 1024)
             .map(|a| vm.vfree(a))
             .is_some()
@@ -230,7 +315,7 @@ fn fix_align_alloc_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
 }
 
 fn random_size_align_alloc_test(vm: &Vm<'_>, p: &Params, rng: &mut Rng) -> bool {
-    (0..p.test_loop_count).all(|_| {
+    vm.loops(p.test_loop_count).all(|_| {
         let r = rng.next_u64() as u8; // the module draws a u8
         let align = 1usize << (r % 23);
         let size = ((r % 10) as usize + 1) * PAGE;
@@ -270,7 +355,8 @@ fn vm_map_ram_test(vm: &Vm<'_>, p: &Params, _: &mut Rng) -> bool {
     let Some(size) = p.nr_pages.max(1).checked_mul(PAGE) else {
         return false;
     };
-    (0..p.test_loop_count).all(|_| vm.vm_map_ram(size).map(|a| vm.vm_unmap_ram(a)).is_some())
+    vm.loops(p.test_loop_count)
+        .all(|_| vm.vm_map_ram(size).map(|a| vm.vm_unmap_ram(a)).is_some())
 }
 
 /// One test's outcome on one worker.
@@ -295,59 +381,94 @@ pub struct WorkerReport {
 
 /// Runs the selected tests on `alloc` with `p.nr_threads` workers (each its
 /// own test order unless `sequential_test_order`), as the module does.
-/// `progress` is called after each test run.
+/// `progress` is called after each test run; `loops` counts loop
+/// iterations as they go. If the machine will not start every worker, the
+/// started ones stop early and the run is an error, as is a worker's panic.
 pub fn run(
     alloc: &Mutex<Box<dyn VmAlloc + Send>>,
     p: &Params,
+    loops: &Progress,
     progress: &(dyn Fn() + Sync),
-) -> Vec<WorkerReport> {
+) -> Result<Vec<WorkerReport>, RunError> {
     let workers = p.nr_threads.max(1);
     let repeat = p.test_repeat_count.max(1);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                scope.spawn(move || {
-                    let vm = Vm { inner: alloc, cpus };
-                    let mut rng = Rng::new(p.seed ^ (w as u64).wrapping_mul(0x5851_F42D_4C95_7F2D));
-                    let mut order: Vec<usize> = (0..TESTS.len()).collect();
-                    if !p.sequential_test_order {
-                        for i in (1..order.len()).rev() {
-                            let j = (rng.next_u64() % i as u64) as usize; // as the module: below i
-                            order.swap(i, j);
-                        }
-                    }
-                    let mut tests = vec![None; TESTS.len()];
-                    let start = Instant::now();
-                    for idx in order {
-                        if !selects(p.run_test_mask, idx) {
-                            continue;
-                        }
-                        let mut out = Outcome::default();
-                        let t = Instant::now();
-                        for _ in 0..repeat {
-                            if (TESTS[idx].1)(&vm, p, &mut rng) {
-                                out.passed += 1;
-                            } else {
-                                out.failed += 1;
-                            }
-                            progress();
-                        }
-                        out.avg_usec = t.elapsed().as_micros() as u64 / repeat as u64;
-                        tests[idx] = Some(out);
-                    }
-                    WorkerReport {
-                        tests,
-                        total_usec: start.elapsed().as_micros() as u64,
-                    }
-                })
-            })
-            .collect();
-        handles
+        let mut handles = Vec::with_capacity(workers);
+        let mut refused = None;
+        for w in 0..workers {
+            let worker = move || {
+                let vm = Vm {
+                    inner: alloc,
+                    cpus,
+                    progress: loops,
+                };
+                run_worker(&vm, p, w, repeat, progress)
+            };
+            match std::thread::Builder::new().spawn_scoped(scope, worker) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    loops.stop.store(true, Ordering::Relaxed);
+                    refused = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let started = handles.len();
+        let reports: Result<Vec<_>, _> = handles
             .into_iter()
-            .map(|h| h.join().expect("worker"))
-            .collect()
+            .map(|h| h.join().map_err(|_| RunError::WorkerPanicked))
+            .collect();
+        match refused {
+            Some(reason) => Err(RunError::Workers {
+                wanted: workers,
+                started,
+                reason,
+            }),
+            None => reports,
+        }
     })
+}
+
+/// One worker's sequence of the selected tests.
+fn run_worker(
+    vm: &Vm<'_>,
+    p: &Params,
+    w: usize,
+    repeat: usize,
+    progress: &(dyn Fn() + Sync),
+) -> WorkerReport {
+    let mut rng = Rng::new(p.seed ^ (w as u64).wrapping_mul(0x5851_F42D_4C95_7F2D));
+    let mut order: Vec<usize> = (0..TESTS.len()).collect();
+    if !p.sequential_test_order {
+        for i in (1..order.len()).rev() {
+            let j = (rng.next_u64() % i as u64) as usize; // as the module: below i
+            order.swap(i, j);
+        }
+    }
+    let mut tests = vec![None; TESTS.len()];
+    let start = Instant::now();
+    for idx in order {
+        if !selects(p.run_test_mask, idx) {
+            continue;
+        }
+        let mut out = Outcome::default();
+        let t = Instant::now();
+        for _ in 0..repeat {
+            if (TESTS[idx].1)(vm, p, &mut rng) {
+                out.passed += 1;
+            } else {
+                out.failed += 1;
+            }
+            progress();
+        }
+        out.avg_usec = t.elapsed().as_micros() as u64 / repeat as u64;
+        tests[idx] = Some(out);
+    }
+    WorkerReport {
+        tests,
+        total_usec: start.elapsed().as_micros() as u64,
+    }
 }
 
 /// The module's summary lines for `reports`.

@@ -62,14 +62,8 @@ pub enum Event {
     },
 }
 
-/// A line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
-    /// 1-based line number.
-    pub line: usize,
-    /// Why.
-    pub reason: String,
-}
+pub use crate::input::BadLine;
+use crate::input::{Collected, InputError, Malformed};
 
 /// Parses a number in decimal or `0x` hex.
 pub fn number(s: &str) -> Result<u64, String> {
@@ -136,19 +130,20 @@ pub fn parse_line(line: &str) -> Result<Option<Event>, String> {
 /// Parses a whole trace: the events with their line numbers, and the lines
 /// that were malformed.
 pub fn parse(text: &str) -> (Vec<(usize, Event)>, Vec<BadLine>) {
-    let mut events = Vec::new();
-    let mut bad = Vec::new();
+    let mut c = Collected::new(usize::MAX);
     for (i, line) in text.lines().enumerate() {
-        match parse_line(line) {
-            Ok(Some(e)) => events.push((i + 1, e)),
-            Ok(None) => {}
-            Err(reason) => bad.push(BadLine {
-                line: i + 1,
-                reason,
-            }),
-        }
+        c.add(i + 1, parse_line(line));
     }
-    (events, bad)
+    (c.items, c.bad.first)
+}
+
+/// Reads a trace line by line in bounded memory (see [`crate::input`]):
+/// the events with their line numbers, and the malformed lines (counted;
+/// the first [`KEPT_BAD`](crate::input::KEPT_BAD) kept).
+pub fn read(r: &mut dyn std::io::BufRead) -> Result<(Vec<(usize, Event)>, Malformed), InputError> {
+    let mut c = Collected::new(crate::input::KEPT_BAD);
+    crate::input::each_line(r, |number, line| c.add(number, parse_line(line)))?;
+    Ok((c.items, c.bad))
 }
 
 /// The tracefs line for one of vmarea's own events (`None` for events

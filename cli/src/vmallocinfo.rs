@@ -10,7 +10,8 @@
 //! is not SIZE, and the areas are laid out in file order instead.
 
 use crate::allocators::{VmArea, PAGE, VMALLOC_SIZE, VMALLOC_START};
-use crate::trace::{number, BadLine};
+use crate::input::{BadLine, Collected, InputError, Malformed};
+use crate::trace::number;
 use vmarea::{Flags, Policy, Request};
 
 /// What kind of area a line describes.
@@ -69,20 +70,33 @@ pub fn parse_line(line: &str) -> Result<Option<Line>, String> {
 
 /// Parses a snapshot, sorted by start address.
 pub fn parse(text: &str) -> (Vec<Line>, Vec<BadLine>) {
-    let mut lines = Vec::new();
-    let mut bad = Vec::new();
+    let mut c = Collected::new(usize::MAX);
     for (i, l) in text.lines().enumerate() {
-        match parse_line(l) {
-            Ok(Some(x)) => lines.push(x),
-            Ok(None) => {}
-            Err(reason) => bad.push(BadLine {
-                line: i + 1,
-                reason,
-            }),
-        }
+        c.add(i + 1, parse_line(l));
     }
+    (sorted(&c.items), c.bad.first)
+}
+
+/// The lines by start address.
+pub fn sorted(in_file_order: &[(usize, Line)]) -> Vec<Line> {
+    let mut lines: Vec<Line> = in_file_order.iter().map(|(_, l)| l.clone()).collect();
     lines.sort_by_key(|l| l.start);
-    (lines, bad)
+    lines
+}
+
+/// Reads a snapshot line by line in bounded memory (see [`crate::input`]):
+/// the lines in file order with their numbers, and the malformed ones.
+pub fn read(r: &mut dyn std::io::BufRead) -> Result<(Vec<(usize, Line)>, Malformed), InputError> {
+    let mut c = Collected::new(crate::input::KEPT_BAD);
+    crate::input::each_line(r, |number, line| c.add(number, parse_line(line)))?;
+    Ok((c.items, c.bad))
+}
+
+/// Whether `lines` (valid) and `malformed` make a vmallocinfo dump: more
+/// valid lines than malformed ones. Anything else (junk, a binary file, a
+/// file of another kind) is refused.
+pub fn is_dump(valid: usize, malformed: usize) -> bool {
+    valid > 0 && valid > malformed
 }
 
 /// Whether the addresses are real: every END − START equals SIZE.
@@ -99,8 +113,12 @@ pub struct Loaded {
     pub vm: VmArea,
     /// Whether real addresses were used (false: file order).
     pub real_addresses: bool,
-    /// Lines that could not be placed (overlapping or outside the space).
+    /// Lines that could not be placed (overlapping, outside the space, or
+    /// larger than it).
     pub unplaced: usize,
+    /// Why, for the first [`KEPT_BAD`](crate::input::KEPT_BAD) of them
+    /// (`0xSTART SIZE: reason`).
+    pub unplaced_reasons: Vec<String>,
 }
 
 /// Loads `lines` into a fresh space with `policy`: at their own addresses
@@ -129,10 +147,28 @@ pub fn load(policy: Policy, lines: &[Line], file_order: &[Line]) -> Loaded {
     let s = vm.space_mut();
     s.set_lazy_threshold(usize::MAX);
     let mut unplaced = 0;
+    let mut unplaced_reasons = Vec::new();
     let mut next = lo;
     let order = if real { lines } else { file_order };
+    let (space_lo, space_hi) = (lo, hi);
     for l in order {
-        let size = (l.size as usize).next_multiple_of(PAGE);
+        let mut refuse = |reason: String| {
+            unplaced += 1;
+            if unplaced_reasons.len() < crate::input::KEPT_BAD {
+                unplaced_reasons.push(format!("{:#x} {}: {reason}", l.start, l.size));
+            }
+        };
+        let Some(size) = usize::try_from(l.size)
+            .ok()
+            .and_then(|s| s.checked_next_multiple_of(PAGE))
+            .filter(|&s| s <= space_hi - space_lo)
+        else {
+            refuse(format!(
+                "larger than the space ({:#x} bytes)",
+                space_hi - space_lo
+            ));
+            continue;
+        };
         let at = if real { l.start as usize } else { next };
         let req = Request {
             size,
@@ -151,12 +187,20 @@ pub fn load(policy: Policy, lines: &[Line], file_order: &[Line]) -> Loaded {
                     s.free_lazy(a.addr).ok();
                 }
             }
-            Err(_) => unplaced += 1,
+            Err(e) => refuse(match e {
+                vmarea::Error::NoSpace if real => "overlaps another area".into(),
+                vmarea::Error::NoSpace => "no room left after the areas before it".into(),
+                vmarea::Error::BadRange => {
+                    format!("outside the space [{space_lo:#x}, {space_hi:#x})")
+                }
+                e => e.to_string(),
+            }),
         }
     }
     Loaded {
         vm,
         real_addresses: real,
         unplaced,
+        unplaced_reasons,
     }
 }

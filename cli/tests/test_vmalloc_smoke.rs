@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 use vmarea_cli::allocators::{VmAlloc, VmArea, POLICIES};
-use vmarea_cli::test_vmalloc::{run, Params, TESTS};
+use vmarea_cli::test_vmalloc::{run, Params, Progress, TESTS};
 
 fn smoke(workers: usize) -> Params {
     Params {
@@ -19,7 +19,7 @@ fn smoke(workers: usize) -> Params {
 fn check(alloc: Box<dyn VmAlloc + Send>, p: &Params) {
     let name = alloc.name();
     let shared = Mutex::new(alloc);
-    let reports = run(&shared, p, &|| {});
+    let reports = run(&shared, p, &Progress::default(), &|| {}).expect("the workers start");
     assert_eq!(reports.len(), p.nr_threads.max(1));
     for r in &reports {
         for (i, t) in r.tests.iter().enumerate() {
