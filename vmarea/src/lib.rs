@@ -62,6 +62,7 @@ mod info;
 mod nodes;
 mod policy;
 mod pools;
+mod request;
 mod space;
 // The loom shim every atomic goes through.
 mod sync;
@@ -83,6 +84,7 @@ pub use nodes::{AreaPool, NodeSource, PoolNodes, Stash};
 pub use nodes::{BoxNodes, SlabNodes, SLAB_AREAS};
 pub use policy::Policy;
 pub use pools::POOL_CLASSES;
+pub use request::Request;
 pub use smp::cache::{Cached, CpuCache, ForeignCached};
 pub use smp::depot::{CACHE_CLASSES, DEPOT_MAGAZINES, ROUNDS};
 pub use smp::sharded::ShardedSpace;
@@ -93,7 +95,7 @@ pub use smp::spin::SpinMutex;
 pub use smp::vmap_blocks::{
     BlockError, ForeignMapped, MappedRam, VmapBlocks, BLOCK_QUANTA, BLOCK_SLOTS, MAX_BLOCK_MAP,
 };
-pub use space::{Handle, Import, Request, Space};
+pub use space::{Handle, Import, Space};
 #[cfg(loom)]
 pub use sync::weaken;
 

@@ -150,7 +150,7 @@ pub(crate) struct Fit {
 impl Fit {
     /// The request `req` as every search takes it, for `need` bytes at the
     /// effective alignment `align` (room: exactly `need`).
-    pub(crate) fn of(need: usize, align: usize, req: &crate::space::Request) -> Self {
+    pub(crate) fn of(need: usize, align: usize, req: &crate::request::Request) -> Self {
         Fit {
             need,
             align,
@@ -229,10 +229,7 @@ impl Fit {
 /// bit of a `u64` bitmap, so every size of a 64-bit space has a class.
 pub(crate) const SIZE_CLASSES: usize = 64;
 
-/// `x` rounded up to the power of two `a`, or None on overflow.
-pub(crate) fn align_up(x: usize, a: usize) -> Option<usize> {
-    Some(x.checked_add(a - 1)? & !(a - 1))
-}
+pub(crate) use crate::request::align_up;
 
 /// The index of free areas, one variant per policy's structure.
 // The lists' bucket array (90 heads) dwarfs the tree's head; a space holds

@@ -30,7 +30,8 @@ use super::shared::{RawLock, SharedSpace};
 use crate::area::Flags;
 use crate::error::Error;
 use crate::nodes::NodeSource;
-use crate::space::{Handle, Request};
+use crate::request::Request;
+use crate::space::Handle;
 use core::marker::PhantomData;
 
 /// An allocation served by a cache. Move-only and unforgeable: it is given

@@ -6,7 +6,8 @@ use crate::area::Flags;
 use crate::error::Error;
 use crate::info::AreaInfo;
 use crate::nodes::NodeSource;
-use crate::space::{Handle, Request, Space};
+use crate::request::Request;
+use crate::space::{Handle, Space};
 
 /// Areas per magazine.
 #[cfg(not(loom))]

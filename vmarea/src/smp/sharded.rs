@@ -20,7 +20,8 @@ use super::shared::{RawLock, SharedSpace};
 use crate::error::{Error, ValidateError};
 use crate::info::AreaInfo;
 use crate::nodes::NodeSource;
-use crate::space::{Handle, Request};
+use crate::request::Request;
+use crate::space::Handle;
 
 /// `N` shared spaces over consecutive equal zones of one address range.
 ///

@@ -29,7 +29,8 @@ use super::shared::{RawLock, SharedSpace};
 use crate::area::Flags;
 use crate::error::Error;
 use crate::nodes::NodeSource;
-use crate::space::{Handle, Request};
+use crate::request::Request;
+use crate::space::Handle;
 use core::marker::PhantomData;
 
 /// Quanta per block: one bit each in a `u128` (Linux sizes its blocks
