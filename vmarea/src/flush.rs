@@ -16,15 +16,19 @@ use crate::containers::list::List;
 /// `free_lazy`, an allocation that found no room with lazy frees pending,
 /// and a per-CPU cache's allocation under pressure.
 ///
-/// Context: the hook runs inside the purging call, so under a
-/// [`SharedSpace`](crate::SharedSpace) with the space's lock held, on
-/// whichever CPU made that call. It must not sleep, must not call back into
-/// the space (the lock is not recursive), and must finish the flush —
-/// including any shootdown of other CPUs — before it returns: the ranges
-/// become allocatable right after. A shootdown that waits for other CPUs
-/// needs them to take the IPI while they spin on the lock, so such a
-/// kernel's space lock must not disable interrupts (the crate never takes
-/// it from interrupt context: deferred frees are lock-free).
+/// Context. On a plain [`Space`](crate::Space) the hook runs inside the
+/// purging call. Under a [`SharedSpace`](crate::SharedSpace) it runs **with
+/// the space's lock released** (Linux flushes under `vmap_purge_lock`, not
+/// under `free_vmap_area_lock`): the batch is detached from the lazy list
+/// under the lock, the lock is released, the hook runs under the shared
+/// space's purge lock (purges are serialised), and the batch is merged back
+/// under the lock once the hook has returned. Other CPUs allocate, free and
+/// look up meanwhile, so a hook may wait for other CPUs (a shootdown IPI)
+/// even if they spin on the space's lock with interrupts off, and may take
+/// that lock itself; none of the batch's ranges is handed out before it
+/// returns. It must not purge the same space (directly, or through an
+/// allocation that finds no room: that purge would wait for this one), and
+/// must finish the flush — on every CPU — before it returns.
 ///
 /// If the hook panics, the purge stops before it merges anything: every
 /// range of the batch stays lazy (still out of free space, shown to the

@@ -49,6 +49,9 @@ pub mod weaken {
     pub const DEFERRED_PUBLISH: u8 = site::DEFERRED_PUBLISH;
     /// The Acquire swap that takes the deferred stack.
     pub const DEFERRED_TAKE: u8 = site::DEFERRED_TAKE;
+    /// Not an ordering but the purge's order of steps: the twin merges a
+    /// detached batch back without waiting for the flush hook.
+    pub const MERGE_BEFORE_FLUSH: u8 = site::MERGE_BEFORE_FLUSH;
 
     std::thread_local! {
         static SITES: Cell<u8> = const { Cell::new(0) };
@@ -70,6 +73,8 @@ pub(crate) mod site {
     pub(crate) const LOCK_RELEASE: u8 = 1 << 1;
     pub(crate) const DEFERRED_PUBLISH: u8 = 1 << 2;
     pub(crate) const DEFERRED_TAKE: u8 = 1 << 3;
+    #[cfg(loom)]
+    pub(crate) const MERGE_BEFORE_FLUSH: u8 = 1 << 4;
 }
 
 /// Busy-wait hint; under loom, a yield so the model can make progress.

@@ -392,3 +392,57 @@ fn span_added_without_lock_ordering_is_caught() {
         model(span_races_alloc)
     });
 }
+
+// Issue 20 item 2: the purge's detach / flush (lock released) / merge
+// window. One thread purges a lazily freed range while another allocates
+// the whole space: it may get the range only once the hook has returned.
+
+loom::lazy_static! {
+    static ref FLUSHED: loom::sync::atomic::AtomicBool = loom::sync::atomic::AtomicBool::new(false);
+}
+
+fn mark_flushed(_: &vmarea::PurgeBatch<'_>) {
+    FLUSHED.store(true, loom::sync::atomic::Ordering::Release);
+}
+
+fn purge_races_alloc() {
+    let sh = Arc::new(space());
+    {
+        let mut g = sh.lock();
+        g.set_flush_hook(Some(mark_flushed));
+        g.set_lazy_threshold(usize::MAX);
+        let a = g.alloc_request(&req(16)).unwrap();
+        g.free_lazy(a.addr).unwrap();
+    }
+    let purger = {
+        let sh = sh.clone();
+        thread::spawn(move || {
+            sh.purge();
+        })
+    };
+    // Finds no room until a purge (its own or the other thread's) merged
+    // the range back: by then the hook must have returned.
+    let mut reused_early = false;
+    if let Ok((a, _)) = sh.alloc_request(&req(16)) {
+        reused_early = !FLUSHED.load(loom::sync::atomic::Ordering::Acquire);
+        sh.free(a.addr).unwrap();
+    }
+    purger.join().unwrap();
+    let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner();
+    s.validate().unwrap();
+    assert_eq!(s.used_count(), 0);
+    // Checked once every loom object is gone (a panic with them alive
+    // would abort in their destructors).
+    assert!(!reused_early, "a purged range was reused before its flush");
+}
+
+#[test]
+fn purge_flushes_before_merging_outside_the_lock() {
+    model(purge_races_alloc);
+}
+
+#[test]
+#[should_panic(expected = "a purged range was reused before its flush")]
+fn purge_merging_before_its_flush_is_caught() {
+    weakened(weaken::MERGE_BEFORE_FLUSH, || model(purge_races_alloc));
+}

@@ -289,38 +289,41 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         // depot, or an area from the space itself.
         let flags = self.flags;
         let slot = &mut self.loaded[c];
-        let r = self.shared.with_depot(|space, depot| {
-            if let Some(full) = depot.take_full(c) {
-                *slot = full;
-                if slot.flags != flags {
-                    // Filled by a cache with other flags: restamp, so cached
-                    // areas report the flags of the cache serving them.
-                    for h in slot.handles() {
-                        // SAFETY: depot areas are live cached areas of `space`.
-                        unsafe { space.set_cached(h, flags, true) };
+        let shared = self.shared;
+        let r = shared.purging_on_no_space(|| {
+            shared.with_depot(|space, depot| {
+                if let Some(full) = depot.take_full(c) {
+                    *slot = full;
+                    if slot.flags != flags {
+                        // Filled by a cache with other flags: restamp, so cached
+                        // areas report the flags of the cache serving them.
+                        for h in slot.handles() {
+                            // SAFETY: depot areas are live cached areas of `space`.
+                            unsafe { space.set_cached(h, flags, true) };
+                        }
+                        slot.flags = flags;
                     }
-                    slot.flags = flags;
                 }
-            }
-            if let Some((addr, handle)) = slot.pop() {
-                return Ok((addr, handle, true));
-            }
-            let (lo, hi) = space.bounds();
-            let req = Request {
-                size: need,
-                align: 0,
-                flags: flags | Flags::NO_GUARD,
-                tag: 0,
-                lo,
-                hi,
-                phase: 0,
-                nocross: 0,
-            };
-            let r = depot.alloc_or_flush(space, &req);
-            r.map(|(info, h)| {
-                // SAFETY: `h` was just allocated in `space`.
-                unsafe { space.set_cached(h, flags, true) };
-                (info.addr, h, false)
+                if let Some((addr, handle)) = slot.pop() {
+                    return Ok((addr, handle, true));
+                }
+                let (lo, hi) = space.bounds();
+                let req = Request {
+                    size: need,
+                    align: 0,
+                    flags: flags | Flags::NO_GUARD,
+                    tag: 0,
+                    lo,
+                    hi,
+                    phase: 0,
+                    nocross: 0,
+                };
+                let r = depot.alloc_or_flush(space, &req);
+                r.map(|(info, h)| {
+                    // SAFETY: `h` was just allocated in `space`.
+                    unsafe { space.set_cached(h, flags, true) };
+                    (info.addr, h, false)
+                })
             })
         });
         let out = r.map(|(addr, handle, from_depot)| {

@@ -135,8 +135,8 @@ impl Depot {
     }
 
     /// `space.alloc_handle(req)`; on `NoSpace`, the depot's areas go back
-    /// to the space and lazy frees are purged before one retry (the
-    /// pressure path of every allocation the shared layer makes for
+    /// to the space before one retry (lazy frees are purged by the caller,
+    /// outside the lock; this is the pressure path of every allocation the shared layer makes for
     /// itself: cache refills, `vm_map_ram` blocks).
     pub(crate) fn alloc_or_flush<S: NodeSource>(
         &mut self,
@@ -145,8 +145,8 @@ impl Depot {
     ) -> Result<(AreaInfo, Handle), Error> {
         match space.alloc_handle(req) {
             Err(Error::NoSpace) => {
+                // Lazy frees are purged by the caller, outside the lock.
                 self.flush_into(space);
-                space.purge();
                 space.alloc_handle(req)
             }
             r => r,

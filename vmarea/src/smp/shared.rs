@@ -20,16 +20,27 @@
 //!   frees each area lazily, as `free_lazy` would (its range is reused only
 //!   after the flush hook saw it). Taking the whole list at once
 //!   means no pop, so no ABA problem.
+//! - **Purges flush outside the lock** ([`SharedSpace::purge`], Linux's
+//!   `__purge_vmap_area_lazy` under `vmap_purge_lock`): under a purge lock
+//!   of its own, a purge detaches the lazy list under the space's lock,
+//!   releases it, hands the batch to the flush hook, and merges the batch
+//!   back under the lock. The detached areas stay marked lazy and out of
+//!   every index meanwhile, so no allocation can reach them before the hook
+//!   returned. The space inside never calls the hook itself: a threshold
+//!   reached under a guard is purged when that guard unlocks, and an
+//!   allocation that finds no room purges outside the lock and retries.
 //! - Which calls may run where: `free_deferred` from any context (interrupt
 //!   handlers, with the lock held elsewhere on the same CPU); everything else
-//!   takes the lock and may spin.
+//!   takes the lock and may spin; the lock is never held across a flush.
 
 use super::depot::Depot;
+use super::spin::RawSpinlock;
 use crate::area::{Area, Flags};
 use crate::error::Error;
 use crate::info::AreaInfo;
 use crate::nodes::{NodeSource, Stash};
 use crate::request::Request;
+use crate::space::Detached;
 use crate::space::{Handle, Space, SPAN_NODES};
 use crate::sync::{model_failed, ord, site, AtomicPtr, AtomicUsize, Ordering};
 use core::marker::PhantomData;
@@ -198,6 +209,9 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     /// A node of a [`ShardedSpace`](crate::ShardedSpace): its bounds are
     /// its zone, so spans and imports are refused.
     zoned: bool,
+    /// Serialises purges (Linux's `vmap_purge_lock`), which flush with the
+    /// space's lock released. Never taken while the space's lock is held.
+    purge_lock: RawSpinlock,
 }
 
 // SAFETY: the space and the depot are only reached under the lock, which
@@ -238,19 +252,23 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
         unsafe { self.shared.space.with_mut(f) }
     }
 
-    /// [`Space::alloc`] on the locked space.
+    /// [`Space::alloc`] on the locked space (a purge it needs runs with the
+    /// lock released, as [`purge`](Self::purge)).
     pub fn alloc(&mut self, size: usize, align: usize, flags: Flags) -> Result<AreaInfo, Error> {
-        self.with(|s| s.alloc(size, align, flags))
+        let req = self.request(size).align(align).flags(flags);
+        self.alloc_purging(&req).map(|(i, _)| i)
     }
 
-    /// [`Space::alloc_request`] on the locked space.
+    /// [`Space::alloc_request`] on the locked space (a purge it needs runs
+    /// with the lock released, as [`purge`](Self::purge)).
     pub fn alloc_request(&mut self, req: &Request) -> Result<AreaInfo, Error> {
-        self.with(|s| s.alloc_request(req))
+        self.alloc_purging(req).map(|(i, _)| i)
     }
 
-    /// [`Space::alloc_handle`] on the locked space.
+    /// [`Space::alloc_handle`] on the locked space (a purge it needs runs
+    /// with the lock released, as [`purge`](Self::purge)).
     pub fn alloc_handle(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
-        self.with(|s| s.alloc_handle(req))
+        self.alloc_purging(req)
     }
 
     /// [`Space::free`] on the locked space.
@@ -272,9 +290,66 @@ impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
         self.with(|s| unsafe { s.free_handle(handle) })
     }
 
-    /// [`Space::purge`] on the locked space.
+    /// Purges as [`SharedSpace::purge`] does: **the lock is released
+    /// while the flush hook runs** (other CPUs may change the space
+    /// meanwhile) and taken again before this returns, with deferred frees
+    /// drained. Returns how many areas were purged.
     pub fn purge(&mut self) -> usize {
-        self.with(|s| s.purge())
+        self.unlocked(|shared| shared.purge())
+    }
+
+    /// Runs `f` with the lock released, then takes it again (draining
+    /// deferred frees, as any acquisition does), also if `f` unwinds.
+    /// `&mut self`: no borrow of the space through this guard is alive
+    /// meanwhile.
+    fn unlocked<R>(&mut self, f: impl FnOnce(&SharedSpace<L, S>) -> R) -> R {
+        /// Puts a freshly taken guard in the slot of the one released.
+        struct Relock<'g, 'a, L: RawLock, S: NodeSource> {
+            slot: *mut Guard<'a, L, S>,
+            shared: &'a SharedSpace<L, S>,
+            _guard: PhantomData<&'g mut Guard<'a, L, S>>,
+        }
+        impl<L: RawLock, S: NodeSource> Drop for Relock<'_, '_, L, S> {
+            fn drop(&mut self) {
+                let again = self.shared.acquire(0).0;
+                // SAFETY: the slot's guard was read out and dropped in
+                // `unlocked`: writing over it without dropping is the move
+                // back that makes the slot a live guard again.
+                unsafe { ptr::write(self.slot, again) };
+            }
+        }
+        let shared = self.shared;
+        let slot: *mut Self = self;
+        // Armed before the release, so that the slot holds a live guard
+        // again however the rest unwinds.
+        let relock = Relock {
+            slot,
+            shared,
+            _guard: PhantomData,
+        };
+        // SAFETY: the guard is read out of its slot and dropped (releasing
+        // the lock) exactly once; `relock` refills the slot.
+        drop(unsafe { ptr::read(slot) });
+        let r = f(shared);
+        drop(relock);
+        r
+    }
+
+    /// [`Space::alloc_handle`], and on `NoSpace` with lazy frees pending,
+    /// a purge with the lock released (as [`purge`](Self::purge)) and one
+    /// retry.
+    fn alloc_purging(&mut self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
+        match self.with(|s| s.alloc_handle(req)) {
+            Err(Error::NoSpace) if self.lazy_pending() => {
+                self.purge();
+                self.with(|s| s.alloc_handle(req))
+            }
+            r => r,
+        }
+    }
+
+    fn lazy_pending(&self) -> bool {
+        (**self).has_lazy()
     }
 
     /// [`Space::set_flush_hook`] on the locked space.
@@ -360,15 +435,22 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
         // back to the source after it.
         let surplus = Stash::new();
         let shared = self.shared;
-        self.with(|s| {
+        let purge = self.with(|s| {
             // SAFETY: this guard holds the lock, which guards the depot.
             unsafe { shared.depot.with_mut(|d| d.decay_after_purge(s)) };
             // SAFETY: as above; the lock guards `published` too.
             unsafe { shared.publish_bounds(s) };
-            s.source().move_surplus(STASH_KEEP, &surplus)
+            s.source().move_surplus(STASH_KEEP, &surplus);
+            s.purge_wanted()
         });
         drop(unlock);
         surplus.give_all(&self.shared.source);
+        if purge {
+            // The lazy threshold was reached under this guard: the purge
+            // runs now, with the lock released (unless one is under way,
+            // which leaves the request for the next guard).
+            shared.try_purge();
+        }
     }
 }
 
@@ -382,7 +464,8 @@ macro_rules! from_parts {
             hi: AtomicUsize::new($space.bounds().1),
             published: Protected::new($space.bounds()),
             zoned: false,
-            space: Protected::new($space),
+            purge_lock: RawSpinlock::new(),
+            space: Protected::new($space.purging_outside(true)),
             source: $source,
             depot: Protected::new(Depot::new()),
             deferred: AtomicPtr::new(ptr::null_mut()),
@@ -616,17 +699,108 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     ) -> Result<(AreaInfo, Handle), Error> {
         // The window is the space's bounds as they are under the lock, not
         // as last published (a span may have just been added).
-        self.with_depot(|s, depot| {
-            let req = s.request(size).align(align).flags(flags);
-            depot.alloc_or_flush(s, &req)
+        self.purging_on_no_space(|| {
+            self.with_depot(|s, depot| {
+                let req = s.request(size).align(align).flags(flags);
+                depot.alloc_or_flush(s, &req)
+            })
         })
+    }
+
+    /// `alloc()`, and on `NoSpace`, a purge (outside the lock) and one retry.
+    pub(crate) fn purging_on_no_space<T>(
+        &self,
+        mut alloc: impl FnMut() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match alloc() {
+            // Retried even if this purge found nothing: another CPU's may
+            // just have made room.
+            Err(Error::NoSpace) => {
+                self.purge();
+                alloc()
+            }
+            r => r,
+        }
+    }
+
+    /// Purges the lazy frees (Linux's `purge_vmap_area_lazy`): under the
+    /// purge lock (purges are serialised, as under Linux's
+    /// `vmap_purge_lock`), the lazy list is **detached** under the space's
+    /// lock, the lock is **released** while the flush hook runs, and the
+    /// batch is **merged** back under the lock again. No range of the batch
+    /// can be allocated before the hook returned; other CPUs allocate,
+    /// free and look up meanwhile. Returns how many areas were purged (0
+    /// if another purge took them first).
+    ///
+    /// If the hook panics, the batch goes back on the lazy list as the
+    /// panic unwinds, and both locks are released.
+    pub fn purge(&self) -> usize {
+        self.purge_lock.acquire();
+        self.purge_holding_purge_lock()
+    }
+
+    /// As [`purge`](Self::purge) if no purge is under way; else nothing
+    /// (the one under way, or the next guard, purges).
+    fn try_purge(&self) -> usize {
+        if !self.purge_lock.try_acquire() {
+            return 0;
+        }
+        self.purge_holding_purge_lock()
+    }
+
+    /// Detach, flush, merge; the caller took the purge lock, released here.
+    fn purge_holding_purge_lock(&self) -> usize {
+        /// Releases the purge lock, and puts a batch whose flush unwound
+        /// back on the lazy list.
+        struct Purging<'p, L: RawLock, S: NodeSource> {
+            shared: &'p SharedSpace<L, S>,
+            batch: Option<Detached>,
+        }
+        impl<L: RawLock, S: NodeSource> Drop for Purging<'_, L, S> {
+            fn drop(&mut self) {
+                if let Some(d) = self.batch.take() {
+                    self.shared.lock().with(|s| s.reattach(d));
+                }
+                // SAFETY: taken by `purge` or `try_purge` for this call.
+                unsafe { self.shared.purge_lock.release() };
+            }
+        }
+        let mut purging = Purging {
+            shared: self,
+            batch: None,
+        };
+        let hook = {
+            let mut g = self.lock();
+            g.with(|s| {
+                purging.batch = s.detach_lazy();
+                s.flush_hook()
+            })
+        };
+        let Some(batch) = &purging.batch else {
+            return 0;
+        };
+        #[cfg(loom)]
+        if crate::sync::weaken::is(site::MERGE_BEFORE_FLUSH) {
+            // The loom twin: the batch is merged, so reusable, without
+            // waiting for its flush.
+            let batch = purging.batch.take().expect("held above");
+            return self.lock().with(|s| s.merge_detached(batch));
+        }
+        // The space's lock is free here: the hook may take as long as a
+        // shootdown takes, and other CPUs are never stuck behind it.
+        if let Some(flush) = hook {
+            flush(&batch.batch());
+        }
+        let batch = purging.batch.take().expect("held above");
+        let mut g = self.lock();
+        g.with(|s| s.merge_detached(batch))
     }
 
     /// Allocates as `req` says (see [`Space::alloc_handle`]). With no space
     /// left, the depot's cached areas are returned first and the allocation
     /// retried.
     pub fn alloc_request(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
-        self.with_depot(|s, depot| depot.alloc_or_flush(s, req))
+        self.purging_on_no_space(|| self.with_depot(|s, depot| depot.alloc_or_flush(s, req)))
     }
 
     /// Frees the used area at `addr` (see [`Space::free`]).
@@ -668,6 +842,9 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         struct Rest<'d>(&'d AtomicPtr<Area>, *mut Area);
         impl Drop for Rest<'_> {
             fn drop(&mut self) {
+                if model_failed() {
+                    return;
+                }
                 while let Some(area) = NonNull::new(self.1) {
                     // SAFETY: a taken, not yet freed area: live, its link
                     // visible since the Acquire swap.
@@ -686,7 +863,9 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
             // Acquire swap makes the link stored before each push visible.
             let link = unsafe { &*ptr::addr_of!((*area.as_ptr()).aux) }.get();
             // Cheap, and what a broken ordering would break first: the link
-            // stored before the push must be the one read here.
+            // stored before the push must be the one read here. (The chain
+            // is forgotten first: an unreadable one is not pushed back.)
+            rest.1 = ptr::null_mut();
             assert!(Area::is_deferred_link(link), "deferred link not visible");
             rest.1 = Area::deferred_next(link);
             // SAFETY: `free_deferred`'s contract: a live area freed once.
@@ -717,7 +896,8 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         drop(lock);
         let (space, stash) = space.replace_source(source);
         stash.give_all(space.source());
-        space
+        // A plain space again: it purges inline.
+        space.purging_outside(false)
     }
 }
 

@@ -264,16 +264,18 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
     /// An area of `bytes` (aligned to `align`, 0 for the quantum) from the
     /// space, held so that only this type frees it.
     fn held_area(&self, bytes: usize, align: usize) -> Result<(usize, Handle), Error> {
-        self.shared.with_depot(|space, depot| {
-            let (lo, hi) = space.bounds();
-            let req = Request::new(bytes, lo, hi)
-                .align(align)
-                .flags(Flags::MAP | Flags::NO_GUARD);
-            let r = depot.alloc_or_flush(space, &req);
-            r.map(|(info, h)| {
-                // SAFETY: `h` was just allocated in `space`.
-                unsafe { space.set_cached(h, Flags::MAP, true) };
-                (info.addr, h)
+        self.shared.purging_on_no_space(|| {
+            self.shared.with_depot(|space, depot| {
+                let (lo, hi) = space.bounds();
+                let req = Request::new(bytes, lo, hi)
+                    .align(align)
+                    .flags(Flags::MAP | Flags::NO_GUARD);
+                let r = depot.alloc_or_flush(space, &req);
+                r.map(|(info, h)| {
+                    // SAFETY: `h` was just allocated in `space`.
+                    unsafe { space.set_cached(h, Flags::MAP, true) };
+                    (info.addr, h)
+                })
             })
         })
     }

@@ -160,7 +160,8 @@ impl<S: NodeSource> Space<S> {
         // A request for anywhere in the space still means anywhere once an
         // import has grown it.
         let anywhere = req.lo == self.start && req.hi == self.end;
-        if !self.lazy.is_empty() {
+        // A shared space purges outside its lock: it retries there.
+        if !self.lazy.is_empty() && !self.purge_outside {
             self.purge();
             if let Some(u) = self.place(need, align, req) {
                 return Ok(u);

@@ -6,7 +6,6 @@ use super::{a, Handle, Space};
 use crate::area::{Area, Flags};
 use crate::error::Error;
 use crate::events::emit;
-use crate::flush::PurgeBatch;
 use crate::info::AreaInfo;
 use crate::nodes::NodeSource;
 use core::ptr::NonNull;
@@ -86,7 +85,7 @@ impl<S: NodeSource> Space<S> {
             }
         );
         if self.lazy_bytes >= self.lazy_max {
-            self.purge();
+            self.purge_at_threshold();
         }
         freed
     }
@@ -168,56 +167,6 @@ impl<S: NodeSource> Space<S> {
             self.pools.push(c, u, size);
         }
         true
-    }
-
-    /// Merges every lazily freed area back into free space, as one batch
-    /// (Linux's `purge_vmap_area_lazy`), after handing the batch to the flush
-    /// hook. Returns how many were purged.
-    pub fn purge(&mut self) -> usize {
-        if self.lazy.is_empty() {
-            return 0;
-        }
-        // The hook sees the batch before any of it is merged: if it
-        // panics, every range stays lazy (flushed again by the next purge)
-        // and nothing is counted as purged.
-        if let Some(flush) = self.flush {
-            flush(&PurgeBatch {
-                lazy: &self.lazy,
-                bytes: self.lazy_bytes,
-            });
-        }
-        self.counters.purges += 1;
-        self.counters.purged_bytes += self.lazy_bytes as u64;
-        let mut n = 0;
-        #[cfg(feature = "events")]
-        let (mut lowest, mut highest) = (usize::MAX, 0);
-        while let Some(l) = self.lazy.front() {
-            // SAFETY: `l` is a member of the lazy list; the area is live,
-            // marked used-and-lazy, and in no index.
-            unsafe {
-                self.lazy.remove(l);
-                let u = Area::from_chain(l);
-                #[cfg(feature = "events")]
-                {
-                    lowest = lowest.min(a(u).addr.get());
-                    highest = highest.max(a(u).end());
-                }
-                self.lazy_bytes -= a(u).size();
-                self.merge_free(u);
-            }
-            n += 1;
-        }
-        self.counters.purged_areas += n as u64;
-        self.decay_pools();
-        emit!(
-            self,
-            crate::events::Event::Purge {
-                start: lowest,
-                end: highest,
-                num_purged: n,
-            }
-        );
-        n
     }
 
     /// Marks `u` free and merges it with free list neighbours (RFC step 4).

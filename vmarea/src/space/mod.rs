@@ -33,6 +33,7 @@
 mod alloc;
 mod free;
 mod pools;
+mod purge;
 mod query;
 mod spans;
 
@@ -47,6 +48,7 @@ use crate::policy::{FreeIndex, Policy};
 use crate::pools::Pools;
 use crate::request::Request;
 use core::ptr::NonNull;
+pub(crate) use purge::Detached;
 
 /// A space `[start, end)` carved into areas, with one free-space policy.
 pub struct Space<S: NodeSource> {
@@ -67,6 +69,15 @@ pub struct Space<S: NodeSource> {
     /// through the free-chain view of their node link.
     lazy: List,
     lazy_bytes: usize,
+    /// Areas (and their bytes) of a batch detached for a purge whose flush
+    /// runs outside the lock: still lazy, off the lazy list.
+    purging_areas: usize,
+    purging_bytes: usize,
+    /// Inside a `SharedSpace`: the space itself never calls the flush hook
+    /// (it would run under the lock); its holder purges after unlocking.
+    purge_outside: bool,
+    /// The lazy threshold was reached with `purge_outside` set.
+    purge_wanted: bool,
     /// Bytes between spans (`add_span`): inside `[start, end)`, not in it.
     gap_bytes: usize,
     /// Where spans come from when no room is left, and go back to.
@@ -202,6 +213,13 @@ impl<S: NodeSource> Space<S> {
         }
     }
 
+    /// The same space, purging outside its lock (`yes`: it is being shared)
+    /// or inline (it is a plain space again).
+    pub(crate) const fn purging_outside(mut self, yes: bool) -> Self {
+        self.purge_outside = yes;
+        self
+    }
+
     /// The address index chosen at creation.
     pub fn address_index(&self) -> AddressIndex {
         self.busy.index()
@@ -270,6 +288,10 @@ impl<S: NodeSource> Space<S> {
             used_bytes: 0,
             lazy: List::new(),
             lazy_bytes: 0,
+            purging_areas: 0,
+            purging_bytes: 0,
+            purge_outside: false,
+            purge_wanted: false,
             gap_bytes: 0,
             import: None,
             home: start,
@@ -423,6 +445,10 @@ impl<S: NodeSource> Space<S> {
                 used_bytes: me.used_bytes,
                 lazy: core::ptr::read(&me.lazy),
                 lazy_bytes: me.lazy_bytes,
+                purging_areas: me.purging_areas,
+                purging_bytes: me.purging_bytes,
+                purge_outside: me.purge_outside,
+                purge_wanted: me.purge_wanted,
                 gap_bytes: me.gap_bytes,
                 import: me.import,
                 home: me.home,

@@ -92,13 +92,14 @@ impl<S: NodeSource> Space<S> {
             free_bytes: (self.end - self.start)
                 - self.used_bytes
                 - self.lazy_bytes
+                - self.purging_bytes
                 - self.gap_bytes
                 - self.pools.bytes,
             used_areas: self.busy.len(),
             free_ranges: self.free.len(),
             largest_free: 0,
-            lazy_bytes: self.lazy_bytes,
-            lazy_areas: self.lazy.len(),
+            lazy_bytes: self.lazy_bytes + self.purging_bytes,
+            lazy_areas: self.lazy.len() + self.purging_areas,
             pooled_bytes: self.pools.bytes,
             pooled_areas: self.pools.len(),
         };
@@ -190,8 +191,8 @@ impl<S: NodeSource> Space<S> {
         }
         if busy != self.busy.len()
             || used_bytes != self.used_bytes
-            || lazy != self.lazy.len()
-            || lazy_bytes != self.lazy_bytes
+            || lazy != self.lazy.len() + self.purging_areas
+            || lazy_bytes != self.lazy_bytes + self.purging_bytes
             || gap_bytes != self.gap_bytes
             || pooled != self.pools.len()
             || pooled_bytes != self.pools.bytes
