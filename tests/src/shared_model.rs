@@ -379,6 +379,9 @@ fn step<'a, S: NodeSource + Send + Sync>(
         SOp::CacheFree { cache, n } => {
             if !m.cached.is_empty() {
                 let (_, x) = m.cached.swap_remove(n % m.cached.len());
+                // Issue 20: a freed cached area is reused only after a
+                // flush covered it, like any other free.
+                UNFLUSHED.with_borrow_mut(|u| u.push((x.addr(), x.addr() + x.size())));
                 caches[cache % 2].free(x).unwrap();
             }
         }

@@ -2,6 +2,7 @@
 
 use crate::area::Area;
 use crate::containers::list::List;
+use crate::smp::depot::Magazine;
 
 /// Flushes TLBs for lazily freed ranges before they become reusable.
 ///
@@ -60,22 +61,36 @@ use crate::containers::list::List;
 /// ```
 pub type FlushHook = fn(&PurgeBatch<'_>);
 
-/// The lazily freed ranges a purge is about to make reusable.
+/// The lazily freed ranges a purge is about to make reusable: the space's
+/// lazy frees, and under a [`SharedSpace`](crate::SharedSpace) the areas
+/// per-CPU caches freed (dirty magazines), which become ready for reuse
+/// by any cache once flushed.
 pub struct PurgeBatch<'a> {
     pub(crate) lazy: &'a List,
+    /// Bytes of the lazy list and of the magazines.
     pub(crate) bytes: usize,
+    /// Dirty cache magazines, each with its class (areas of class `c` are
+    /// `(c + 1) * quantum` bytes).
+    pub(crate) magazines: &'a [(usize, Magazine)],
+    pub(crate) quantum: usize,
 }
 
 impl PurgeBatch<'_> {
-    /// Each range `(start, end)`, in the order they were freed.
+    /// Each range `(start, end)`: the lazy frees in the order they were
+    /// freed, then the cached areas freed since the last purge.
     pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.lazy.iter().map(|l| {
+        let lazy = self.lazy.iter().map(|l| {
             // SAFETY: members of the lazy list are live areas of the space,
             // chained through their node link, and nothing changes them
             // while the batch is borrowed.
             let a = unsafe { Area::from_chain(l).as_ref() };
             (a.addr.get(), a.end())
-        })
+        });
+        let cached = self.magazines.iter().flat_map(move |(c, m)| {
+            let size = (c + 1) * self.quantum;
+            m.addrs().map(move |a| (a, a + size))
+        });
+        lazy.chain(cached)
     }
 
     /// The smallest range covering every range of the batch, `(start,
@@ -88,7 +103,7 @@ impl PurgeBatch<'_> {
 
     /// Number of ranges.
     pub fn count(&self) -> usize {
-        self.lazy.len()
+        self.lazy.len() + self.magazines.iter().map(|(_, m)| m.len()).sum::<usize>()
     }
 
     /// Bytes in all ranges (guards included).

@@ -1,31 +1,33 @@
 //! Per-CPU (per-handle) caches of ready areas for small, hot sizes, in the
-//! manner of vmem's quantum caches (Bonwick & Adams, 2001).
+//! manner of vmem's quantum caches (Bonwick & Adams, 2001), with Linux's
+//! rule that a freed range is reused only after a batched TLB flush.
 //!
-//! - A **magazine** holds up to [`ROUNDS`] allocated areas of one size
-//!   class. Each [`CpuCache`] keeps two per class, `loaded` and `previous`,
-//!   and serves allocations and frees from them without any lock.
-//! - When both are empty (alloc) or both full (free), the cache exchanges a
-//!   magazine with the **depot**, a bounded store of full magazines per
-//!   class kept beside the space and protected by the same lock: one lock
-//!   acquisition per [`ROUNDS`] operations in the steady state.
-//! - A depot with no full magazine means the space itself allocates; a
-//!   depot with no room means the area goes back to the space.
+//! - Each [`CpuCache`] keeps, per size class, two **ready** magazines
+//!   (`loaded`, `previous`) of up to [`ROUNDS`] allocated areas that no CPU
+//!   maps, and one **dirty** magazine of areas freed since. Allocations and
+//!   frees touch no lock and no shared memory on the fast path.
+//! - A free puts the area on the dirty magazine: it is **not handed out
+//!   again** until a flush covered it, so a kernel unmaps it and sends no
+//!   shootdown (Linux's `vb_free` only marks a piece dirty). A full dirty
+//!   magazine goes to the **depot** in one lock acquisition (with no room
+//!   there, its areas are freed lazily into the space).
+//! - A purge ([`SharedSpace::purge`], at the lazy threshold or when an
+//!   allocation finds no room) flushes the depot's dirty magazines in the
+//!   same batch as the space's lazy frees (one hook call: one shootdown),
+//!   then makes them **full** magazines of the depot: ready areas, which
+//!   any cache takes in one lock acquisition (Linux 6.9's per-node pools
+//!   hold only flushed areas the same way). The depot decays by a quarter
+//!   of its full magazines per purge.
+//! - An allocation with both ready magazines empty takes a full magazine
+//!   from the depot, or refills one from the space ([`ROUNDS`] areas in
+//!   one lock acquisition).
 //! - Cached areas are allocated in the space (they are in the busy tree);
 //!   [`SharedSpace::cached_areas`] counts them separately: the depot's
-//!   exactly, each cache's as of its last lock acquisition (the fast paths
-//!   touch no shared memory at all). An allocation
-//!   that finds no space first flushes the depot and purges lazy frees,
-//!   then retries.
+//!   exactly, each cache's as of its last lock acquisition.
 //! - Cached areas keep the flags the cache was made with; class sizes are
 //!   1 … [`CACHE_CLASSES`] quanta including the guard.
-//! - A freed cached area is handed out again without a purge, so the
-//!   space's flush hook never sees it (nor an area the cache or the depot
-//!   gives back to the space, which frees it at once, not lazily). A kernel
-//!   that unmaps cached areas flushes their TLB entries, on every CPU that
-//!   may hold them, before [`CpuCache::free`]; the test kernel
-//!   (`docs/kernel.md`) does so with a shootdown IPI.
 
-use super::depot::{Magazine, CACHE_CLASSES, ROUNDS};
+use super::depot::{Depot, Magazine, CACHE_CLASSES, ROUNDS};
 use super::shared::{RawLock, SharedSpace};
 use crate::area::Flags;
 use crate::error::Error;
@@ -33,6 +35,9 @@ use crate::nodes::NodeSource;
 use crate::request::Request;
 use crate::space::Handle;
 use core::marker::PhantomData;
+
+/// Allocations one refill makes under one lock acquisition: a magazine.
+const ROUNDS_PER_REFILL: usize = ROUNDS;
 
 /// An allocation served by a cache. Move-only and unforgeable: it is given
 /// back to a cache of the same [`SharedSpace`] with [`CpuCache::free`].
@@ -196,7 +201,9 @@ pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
     flags: Flags,
     loaded: [Magazine; CACHE_CLASSES],
     previous: [Magazine; CACHE_CLASSES],
-    /// Areas in this cache's magazines (exact, local).
+    /// Freed areas, not reusable before a flush covered them.
+    dirty: [Magazine; CACHE_CLASSES],
+    /// Areas in this cache's magazines, dirty ones included (exact, local).
     held: usize,
     /// The part of `held` already added to the shared count. The fast paths
     /// touch no shared memory; the difference is published whenever the
@@ -215,6 +222,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             flags,
             loaded: [Magazine::EMPTY; CACHE_CLASSES],
             previous: [Magazine::EMPTY; CACHE_CLASSES],
+            dirty: [Magazine::EMPTY; CACHE_CLASSES],
             held: 0,
             published: 0,
         }
@@ -278,7 +286,7 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
                 Error::BadRange
             });
         };
-        if self.loaded[c].len == 0 && self.previous[c].is_full() {
+        if self.loaded[c].len == 0 {
             core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
         }
         if let Some((addr, handle)) = self.loaded[c].pop() {
@@ -286,65 +294,73 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             return Ok(self.cached(addr, need, handle));
         }
         // Both magazines empty: one lock acquisition for a full one from the
-        // depot, or an area from the space itself.
+        // depot, or a magazine's worth of areas from the space itself.
         let flags = self.flags;
         let slot = &mut self.loaded[c];
         let shared = self.shared;
         let r = shared.purging_on_no_space(|| {
-            shared.with_depot(|space, depot| {
+            shared.with_depot_for(ROUNDS_PER_REFILL, |space, depot| {
                 if let Some(full) = depot.take_full(c) {
                     *slot = full;
                     if slot.flags != flags {
-                        // Filled by a cache with other flags: restamp, so cached
-                        // areas report the flags of the cache serving them.
+                        // Filled by a cache with other flags: restamp, so
+                        // cached areas report the flags of the cache serving
+                        // them.
                         for h in slot.handles() {
                             // SAFETY: depot areas are live cached areas of `space`.
                             unsafe { space.set_cached(h, flags, true) };
                         }
-                        slot.flags = flags;
                     }
+                } else {
+                    Self::refill(space, depot, slot, flags, need)?;
                 }
-                if let Some((addr, handle)) = slot.pop() {
-                    return Ok((addr, handle, true));
-                }
-                let (lo, hi) = space.bounds();
-                let req = Request {
-                    size: need,
-                    align: 0,
-                    flags: flags | Flags::NO_GUARD,
-                    tag: 0,
-                    lo,
-                    hi,
-                    phase: 0,
-                    nocross: 0,
-                };
-                let r = depot.alloc_or_flush(space, &req);
-                r.map(|(info, h)| {
-                    // SAFETY: `h` was just allocated in `space`.
-                    unsafe { space.set_cached(h, flags, true) };
-                    (info.addr, h, false)
-                })
+                slot.flags = flags;
+                Ok(slot.pop().expect("a filled magazine"))
             })
         });
-        let out = r.map(|(addr, handle, from_depot)| {
-            if from_depot {
-                // A full magazine arrived; one of its areas leaves at once.
-                self.held += ROUNDS - 1;
-            }
+        let out = r.map(|(addr, handle)| {
+            // The rest of the magazine stays here.
+            self.held += self.loaded[c].len;
             self.cached(addr, need, handle)
         });
         self.publish();
         out
     }
 
-    /// Returns an allocation to the cache (or, with no room, to the space).
-    /// One from a cache with other flags goes back to the space, so cached
-    /// areas keep reporting their cache's flags. Refused, with the
-    /// allocation handed back and nothing changed, if it came from a cache
-    /// of another space.
-    ///
-    /// The area can be handed out again at once, without a purge and
-    /// without the flush hook: flush any TLB entries for it first.
+    /// Fills `slot` with up to [`ROUNDS`] new areas of `need` bytes from the
+    /// space (at least one, or the error of the first allocation).
+    fn refill(
+        space: &mut crate::space::Space<crate::nodes::Stash>,
+        depot: &mut super::depot::Depot,
+        slot: &mut Magazine,
+        flags: Flags,
+        need: usize,
+    ) -> Result<(), Error> {
+        let (lo, hi) = space.bounds();
+        let req = Request::new(need, lo, hi).flags(flags | Flags::NO_GUARD);
+        while !slot.is_full() {
+            // The spares of one allocation are reserved per lock
+            // acquisition: stop at the first refusal after the first area.
+            match depot.alloc_or_flush(space, &req) {
+                Ok((info, h)) => {
+                    // SAFETY: `h` was just allocated in `space`.
+                    unsafe { space.set_cached(h, flags, true) };
+                    let pushed = slot.push((info.addr, h));
+                    debug_assert!(pushed.is_ok(), "not full");
+                }
+                Err(e) if slot.len == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns an allocation to the cache, dirty: it is handed out again
+    /// only after a purge's flush hook saw it, so unmap its pages and send
+    /// no shootdown. One from a cache with other flags goes back to the
+    /// space (lazily), so cached areas keep reporting their cache's flags.
+    /// Refused, with the allocation handed back and nothing changed, if it
+    /// came from a cache of another space.
     pub fn free(&mut self, a: Cached<'a>) -> Result<(), ForeignCached<'a>> {
         if a.origin != self.origin() {
             return Err(ForeignCached(a));
@@ -358,43 +374,37 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             self.shared.with_depot(|space, _| {
                 // SAFETY: `a` is a live cached area of this space (same
                 // origin), freed only here since `Cached` is move-only.
-                unsafe { space.free_handle(a.handle) };
+                // Lazily: reused only after a purge flushed it.
+                unsafe { space.free_lazy_handle(a.handle) };
             });
             return Ok(());
         }
-        if self.loaded[c].is_full() && self.previous[c].len == 0 {
-            core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
+        // Dirty: not handed out again before a flush covered it. No lock,
+        // no shootdown; a full dirty magazine goes to the depot in one lock
+        // acquisition, where the next purge flushes it with its batch and
+        // makes it a full, ready magazine (with no room there, its areas
+        // are freed lazily into the space, flushed by that purge too).
+        let pushed = self.dirty[c].push((a.addr, a.handle));
+        debug_assert!(pushed.is_ok(), "a dirty magazine is emptied once full");
+        self.held += 1;
+        if self.dirty[c].is_full() {
+            let dirty = &mut self.dirty[c];
+            self.shared.with_depot(|space, depot| {
+                if !depot.give_dirty(c, dirty) {
+                    Depot::free_all_lazily(dirty, space);
+                }
+            });
+            self.held -= ROUNDS;
+            self.publish();
         }
-        if self.loaded[c].push((a.addr, a.handle)).is_ok() {
-            self.loaded[c].flags = self.flags;
-            self.held += 1;
-            return Ok(());
-        }
-        // Both full: one lock acquisition to hand a full magazine to the
-        // depot (or, if it has no room, the area back to the space).
-        let loaded = &mut self.loaded[c];
-        let to_depot = self.shared.with_depot(|space, depot| {
-            let given = depot.give_full(c, loaded);
-            if !given {
-                // SAFETY: `a` came from this cache's space, live, freed once.
-                unsafe { space.free_handle(a.handle) };
-            }
-            given
-        });
-        if to_depot {
-            // A full magazine left for the depot; `a` starts the empty one.
-            let pushed = self.loaded[c].push((a.addr, a.handle));
-            debug_assert!(pushed.is_ok(), "an emptied magazine has room");
-            self.loaded[c].flags = self.flags;
-            self.held = self.held + 1 - ROUNDS;
-        }
-        self.publish();
         Ok(())
     }
 
-    /// Returns every area this cache holds to the space.
+    /// Returns every area this cache holds to the space: the ready ones at
+    /// once (no CPU maps them), the dirty ones lazily (reused only after a
+    /// purge flushed them).
     pub fn flush(&mut self) -> usize {
-        let (loaded, previous) = (&mut self.loaded, &mut self.previous);
+        let (loaded, previous, dirty) = (&mut self.loaded, &mut self.previous, &mut self.dirty);
         let n = self.shared.with_depot(|space, _| {
             let mut n = 0;
             for m in loaded.iter_mut().chain(previous.iter_mut()) {
@@ -403,6 +413,9 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
                     unsafe { space.free_handle(h) };
                     n += 1;
                 }
+            }
+            for m in dirty.iter_mut() {
+                n += Depot::free_all_lazily(m, space);
             }
             n
         });

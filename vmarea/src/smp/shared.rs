@@ -33,7 +33,7 @@
 //!   handlers, with the lock held elsewhere on the same CPU); everything else
 //!   takes the lock and may spin; the lock is never held across a flush.
 
-use super::depot::Depot;
+use super::depot::{Depot, Flushing};
 use super::spin::RawSpinlock;
 use crate::area::{Area, Flags};
 use crate::error::Error;
@@ -212,6 +212,8 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     /// Serialises purges (Linux's `vmap_purge_lock`), which flush with the
     /// space's lock released. Never taken while the space's lock is held.
     purge_lock: RawSpinlock,
+    /// The depot's dirty magazines a purge is flushing, under `purge_lock`.
+    flushing: Protected<Flushing>,
 }
 
 // SAFETY: the space and the depot are only reached under the lock, which
@@ -242,6 +244,9 @@ unsafe impl<L: RawLock + Send, S: NodeSource + Send> Send for SharedSpace<L, S> 
 /// ```
 pub struct Guard<'a, L: RawLock, S: NodeSource> {
     shared: &'a SharedSpace<L, S>,
+    /// Area objects the stash keeps when this guard unlocks (the rest go
+    /// back to the source): the reserve of the acquisition that made it.
+    keep: usize,
     _marker: PhantomData<(L::GuardMarker, core::cell::Cell<()>)>,
 }
 
@@ -434,13 +439,13 @@ impl<L: RawLock, S: NodeSource> Drop for Guard<'_, L, S> {
         // the next allocation needs leave the stash under the lock and go
         // back to the source after it.
         let surplus = Stash::new();
-        let shared = self.shared;
+        let (shared, keep) = (self.shared, self.keep);
         let purge = self.with(|s| {
             // SAFETY: this guard holds the lock, which guards the depot.
             unsafe { shared.depot.with_mut(|d| d.decay_after_purge(s)) };
             // SAFETY: as above; the lock guards `published` too.
             unsafe { shared.publish_bounds(s) };
-            s.source().move_surplus(STASH_KEEP, &surplus);
+            s.source().move_surplus(keep, &surplus);
             s.purge_wanted()
         });
         drop(unlock);
@@ -465,6 +470,7 @@ macro_rules! from_parts {
             published: Protected::new($space.bounds()),
             zoned: false,
             purge_lock: RawSpinlock::new(),
+            flushing: Protected::new(Flushing::new()),
             space: Protected::new($space.purging_outside(true)),
             source: $source,
             depot: Protected::new(Depot::new()),
@@ -632,7 +638,17 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
 
     /// Runs `f` on the space and the depot, under the lock.
     pub(crate) fn with_depot<R>(&self, f: impl FnOnce(&mut Space<Stash>, &mut Depot) -> R) -> R {
-        let mut g = self.lock();
+        self.with_depot_for(1, f)
+    }
+
+    /// As [`with_depot`](Self::with_depot), with area objects reserved for
+    /// `allocs` allocations (see [`lock_for`](Self::lock_for)).
+    pub(crate) fn with_depot_for<R>(
+        &self,
+        allocs: usize,
+        f: impl FnOnce(&mut Space<Stash>, &mut Depot) -> R,
+    ) -> R {
+        let mut g = self.lock_for(allocs);
         // SAFETY: `g` holds the lock, which guards the depot too.
         g.with(|space| unsafe { self.depot.with_mut(|depot| f(space, depot)) })
     }
@@ -660,8 +676,12 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         let (mut drained, carried, mut exhausted) = (0, Stash::new(), false);
         loop {
             self.lock.lock();
+            // Keeps everything it holds if it unlocks to fetch more (a
+            // guard that gave its surplus back could never fill a reserve
+            // above `STASH_KEEP`).
             let mut g = Guard {
                 shared: self,
+                keep: usize::MAX,
                 _marker: PhantomData,
             };
             let short = g.with(|s| {
@@ -670,6 +690,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
                 (s.nodes_wanted() + extra).saturating_sub(s.source().len())
             });
             if short == 0 || exhausted {
+                g.keep = STASH_KEEP.max(extra);
                 return (g, drained);
             }
             drop(g);
@@ -707,15 +728,17 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         })
     }
 
-    /// `alloc()`, and on `NoSpace`, a purge (outside the lock) and one retry.
+    /// `alloc()`, and on `NoSpace` or `NoNode`, a purge (outside the lock)
+    /// and one retry.
     pub(crate) fn purging_on_no_space<T>(
         &self,
         mut alloc: impl FnMut() -> Result<T, Error>,
     ) -> Result<T, Error> {
         match alloc() {
             // Retried even if this purge found nothing: another CPU's may
-            // just have made room.
-            Err(Error::NoSpace) => {
+            // just have made room. `NoNode` too: merging the lazily freed
+            // areas gives their area objects back.
+            Err(Error::NoSpace | Error::NoNode) => {
                 self.purge();
                 alloc()
             }
@@ -749,9 +772,12 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     }
 
     /// Detach, flush, merge; the caller took the purge lock, released here.
+    /// The batch: the space's lazy list and the depot's dirty magazines
+    /// (areas per-CPU caches freed), which become full, ready magazines
+    /// once flushed.
     fn purge_holding_purge_lock(&self) -> usize {
         /// Releases the purge lock, and puts a batch whose flush unwound
-        /// back on the lazy list.
+        /// back (lazy list, dirty magazines).
         struct Purging<'p, L: RawLock, S: NodeSource> {
             shared: &'p SharedSpace<L, S>,
             batch: Option<Detached>,
@@ -759,7 +785,12 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         impl<L: RawLock, S: NodeSource> Drop for Purging<'_, L, S> {
             fn drop(&mut self) {
                 if let Some(d) = self.batch.take() {
-                    self.shared.lock().with(|s| s.reattach(d));
+                    let shared = self.shared;
+                    shared.with_depot(|s, depot| {
+                        s.reattach(d);
+                        // SAFETY: the purge lock (held) guards `flushing`.
+                        unsafe { shared.flushing.with_mut(|f| depot.unflushed(f, s)) };
+                    });
                 }
                 // SAFETY: taken by `purge` or `try_purge` for this call.
                 unsafe { self.shared.purge_lock.release() };
@@ -769,31 +800,52 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
             shared: self,
             batch: None,
         };
-        let hook = {
-            let mut g = self.lock();
-            g.with(|s| {
-                purging.batch = s.detach_lazy();
-                s.flush_hook()
-            })
-        };
-        let Some(batch) = &purging.batch else {
+        let hook = self.with_depot(|s, depot| {
+            // SAFETY: the purge lock (held) guards `flushing`.
+            unsafe { self.flushing.with_mut(|f| depot.take_dirty(f)) };
+            purging.batch = Some(s.detach_all());
+            s.flush_hook()
+        });
+        // SAFETY: the purge lock (held) guards `flushing`; nothing changes
+        // it until this purge merges.
+        let flushing = unsafe { &*self.flushing.get() };
+        let mags = flushing.magazines();
+        let batch = purging.batch.as_ref().expect("set above");
+        if batch.is_empty() && mags.is_empty() {
+            let d = purging.batch.take().expect("set above");
+            self.lock().with(|s| s.merge_detached_quietly(d));
             return 0;
-        };
+        }
+        let q = self.quantum;
+        let mag_areas: usize = mags.iter().map(|(_, m)| m.len()).sum();
+        let mag_bytes: usize = mags.iter().map(|(c, m)| (c + 1) * q * m.len()).sum();
         #[cfg(loom)]
         if crate::sync::weaken::is(site::MERGE_BEFORE_FLUSH) {
             // The loom twin: the batch is merged, so reusable, without
             // waiting for its flush.
             let batch = purging.batch.take().expect("held above");
-            return self.lock().with(|s| s.merge_detached(batch));
+            return self.merge_flushed(batch) + mag_areas;
         }
         // The space's lock is free here: the hook may take as long as a
         // shootdown takes, and other CPUs are never stuck behind it.
         if let Some(flush) = hook {
-            flush(&batch.batch());
+            flush(&batch.batch(mags, mag_bytes, q));
         }
         let batch = purging.batch.take().expect("held above");
-        let mut g = self.lock();
-        g.with(|s| s.merge_detached(batch))
+        self.merge_flushed(batch) + mag_areas
+    }
+
+    /// Merges a flushed batch and makes the flushed magazines ready.
+    fn merge_flushed(&self, batch: Detached) -> usize {
+        self.with_depot(|s, depot| {
+            let n = s.merge_detached(batch);
+            // The depot decays for this purge before the flushed magazines
+            // join it (they are the freshest).
+            depot.decay_after_purge(s);
+            // SAFETY: the purge lock (held by the caller) guards `flushing`.
+            unsafe { self.flushing.with_mut(|f| depot.flushed(f, s)) };
+            n
+        })
     }
 
     /// Allocates as `req` says (see [`Space::alloc_handle`]). With no space

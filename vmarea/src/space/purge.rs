@@ -28,12 +28,25 @@ pub(crate) struct Detached {
 unsafe impl Send for Detached {}
 
 impl Detached {
-    /// What the flush hook is given.
-    pub(crate) fn batch(&self) -> PurgeBatch<'_> {
+    /// What the flush hook is given: this batch, and the cache magazines
+    /// flushed with it (`magazine_bytes` in all; areas of `quantum` units).
+    pub(crate) fn batch<'b>(
+        &'b self,
+        magazines: &'b [(usize, crate::smp::depot::Magazine)],
+        magazine_bytes: usize,
+        quantum: usize,
+    ) -> PurgeBatch<'b> {
         PurgeBatch {
             lazy: &self.lazy,
-            bytes: self.bytes,
+            bytes: self.bytes + magazine_bytes,
+            magazines,
+            quantum,
         }
+    }
+
+    /// Whether it holds no area.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lazy.is_empty()
     }
 }
 
@@ -62,7 +75,7 @@ impl<S: NodeSource> Space<S> {
         }
         let mut guard = Reattach(self, Some(d));
         if let Some(d) = &guard.1 {
-            flush(&d.batch());
+            flush(&d.batch(&[], 0, guard.0.quantum));
         }
         let d = guard.1.take().expect("the batch is still held");
         guard.0.merge_detached(d)
@@ -96,17 +109,23 @@ impl<S: NodeSource> Space<S> {
 
     /// Takes the whole lazy list off as one batch; None if it is empty.
     pub(crate) fn detach_lazy(&mut self) -> Option<Detached> {
-        self.purge_wanted = false;
         if self.lazy.is_empty() {
+            self.purge_wanted = false;
             return None;
         }
+        Some(self.detach_all())
+    }
+
+    /// Takes the whole lazy list off as one batch, perhaps empty.
+    pub(crate) fn detach_all(&mut self) -> Detached {
+        self.purge_wanted = false;
         let d = Detached {
             lazy: core::mem::replace(&mut self.lazy, List::new()),
             bytes: core::mem::take(&mut self.lazy_bytes),
         };
         self.purging_areas += d.lazy.len();
         self.purging_bytes += d.bytes;
-        Some(d)
+        d
     }
 
     /// Puts a detached batch back on the lazy list (its flush failed).
@@ -122,6 +141,12 @@ impl<S: NodeSource> Space<S> {
                 self.lazy.push_back(l);
             }
         }
+    }
+
+    /// Takes back an empty batch (nothing was purged: no counter moves).
+    pub(crate) fn merge_detached_quietly(&mut self, d: Detached) {
+        debug_assert!(d.is_empty());
+        self.reattach(d);
     }
 
     /// Merges a flushed batch into free space; returns how many areas.
