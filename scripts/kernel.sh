@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Builds the test kernel (kernel/os) and boots it under QEMU (TCG, 2 CPUs)
-# from a BIOS image and then from a UEFI image (OVMF), both made by
-# kernel/image (rust-osdev bootloader). Each boot passes iff the kernel
-# exits QEMU with status 33, says so on the serial port, started its second
-# CPU and printed a passing Summary line per case; the logs are kept in
-# kernel/target/serial-{bios,uefi}.log. Installs what it needs: QEMU and
-# OVMF, the nightly components the bootloader's build uses, the bare-metal
-# target.
+# Builds the test kernel (kernel/os) and boots it under QEMU (TCG,
+# VMK_CPUS CPUs, 4 by default: the kernel is built for that count and QEMU
+# gets the same -smp) from a BIOS image and then from a UEFI image (OVMF),
+# both made by kernel/image (rust-osdev bootloader). Each boot passes iff
+# the kernel exits QEMU with status 33, says so on the serial port, started
+# every CPU, printed a passing Summary line per case, and its smp_stress
+# line shows at most 0.02 shootdown IPIs per free; the logs are kept in
+# kernel/target/serial-{bios,uefi}.log.
+#
+# KERNEL_SABOTAGE=<feature> builds a sabotage build instead (a flush hook
+# that flushes nothing, a timer that drops its frees: kernel/os's
+# features) and boots it once from BIOS: the script then succeeds only if
+# that run FAILS, proving the kernel's checks catch it.
+#
+# Installs what it needs: QEMU and OVMF, the nightly components the
+# bootloader's build uses, the bare-metal target.
 set -euo pipefail
 cd "$(dirname "$0")/../kernel"
 
@@ -23,14 +31,18 @@ fi
 
 # The kernel needs nightly only for `extern "x86-interrupt"` handlers; the
 # image builder because the bootloader builds its stages with -Z flags.
-cargo +nightly build --release --target x86_64-unknown-none -p vmarea-test-kernel
+export VMK_CPUS=${VMK_CPUS:-4}
+sabotage=${KERNEL_SABOTAGE:-}
+features=()
+[ -n "$sabotage" ] && features=(--features "$sabotage")
+cargo +nightly build --release --target x86_64-unknown-none -p vmarea-test-kernel "${features[@]}"
 cargo +nightly build --release -p vmarea-test-kernel-image
 
 # Boots the kernel from a BIOS or a UEFI image and checks its serial log.
 boot() {
     local mode=$1 log=target/serial-$1.log flag=()
     [ "$mode" = uefi ] && flag=(--uefi)
-    echo "== booting the test kernel ($mode, 2 CPUs, TCG)"
+    echo "== booting the test kernel ($mode, $VMK_CPUS CPUs, TCG)"
     set +e
     timeout 900 ./target/release/vmarea-test-kernel-image "${flag[@]}" \
         target/x86_64-unknown-none/release/vmarea-test-kernel "target/$mode.img" "${QEMU_ARGS[@]}" |
@@ -51,9 +63,35 @@ boot() {
             exit 1
         fi
     done
-    grep -q "^smp: CPU 1 .* online" "$log"
+    for ((cpu = 1; cpu < VMK_CPUS; cpu++)); do
+        if ! grep -q "^smp: CPU $cpu .* online" "$log"; then
+            echo "kernel run ($mode) failed: CPU $cpu never came online" >&2
+            exit 1
+        fi
+    done
+    # Issue 20: no shootdown per free; purges flush in batches.
+    local line
+    line=$(grep -E "^smp_stress: cpus $VMK_CPUS frees [0-9]+ ipis [0-9]+ ipis_per_free [0-9]+\.[0-9]{4}\s*$" "$log" || true)
+    if [ -z "$line" ]; then
+        echo "kernel run ($mode) failed: no smp_stress line for $VMK_CPUS CPUs" >&2
+        exit 1
+    fi
+    if ! awk '{ exit !($NF <= 0.02) }' <<<"$line"; then
+        echo "kernel run ($mode) failed: $line (more than 0.02 IPIs per free)" >&2
+        exit 1
+    fi
 }
 
 QEMU_ARGS=("$@")
+if [ -n "$sabotage" ]; then
+    if (boot bios) >"target/serial-$sabotage.out" 2>&1; then
+        cat "target/serial-$sabotage.out"
+        echo "the sabotage build ($sabotage) PASSED: the kernel's checks missed it" >&2
+        exit 1
+    fi
+    echo "the sabotage build ($sabotage) failed, as it must:"
+    grep -E "^FAIL|passed: 0|kernel run" "target/serial-$sabotage.out" | head -3
+    exit 0
+fi
 boot bios
 boot uefi

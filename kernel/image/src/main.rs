@@ -27,6 +27,8 @@ fn main() {
         eprintln!("cannot create the disk image: {e:#}");
         exit(2);
     }
+    // The CPU count the kernel was built for (`VMK_CPUS`, 4 if unset).
+    let cpus = std::env::var("VMK_CPUS").unwrap_or_else(|_| "4".into());
     let mut qemu = Command::new("qemu-system-x86_64");
     qemu.args([
         "-accel",
@@ -39,7 +41,7 @@ fn main() {
         "256",
         "-no-reboot",
         "-smp",
-        "2",
+        &cpus,
     ])
     .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
     .arg("-drive")

@@ -52,7 +52,7 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
     arch::init();
     if let Err(e) = apic::map().and_then(|()| {
         apic::enable();
-        smp::start_ap()
+        smp::start_aps()
     }) {
         fail(format_args!("{e}"));
     }
@@ -94,6 +94,12 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
             st.largest_free
         );
         if g.validate().is_err() || st.used_areas != permanent || st.lazy_areas != 0 {
+            for a in g.used().take(permanent + 8) {
+                println!(
+                    "  used {:#x} size {:#x} flags {:?} cached {}",
+                    a.addr, a.size, a.flags, a.cached
+                );
+            }
             drop(g);
             fail(format_args!("the space is not whole at the end"));
         }

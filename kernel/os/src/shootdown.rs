@@ -4,9 +4,9 @@
 //! interrupts enabled, so two CPUs shooting at each other both make
 //! progress; the handler takes no lock.
 //!
-//! Called from the vmarea flush hook (under the space's lock, before a
-//! purged range can be reused) and when an area goes back to a per-CPU
-//! cache (which hands it out again without a purge).
+//! Called from the vmarea flush hook only (with the space's lock released,
+//! before a purged range can be reused): per-CPU caches keep freed areas
+//! dirty until that flush, so a free sends no IPI.
 
 use crate::{apic, smp};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -44,6 +44,10 @@ static INBOX: [Inbox; smp::MAX_CPUS] = [const { Inbox::new() }; smp::MAX_CPUS];
 /// IPIs sent and handled, local flushes and full reloads.
 pub static IPIS_SENT: AtomicUsize = AtomicUsize::new(0);
 pub static IPIS_HANDLED: AtomicUsize = AtomicUsize::new(0);
+/// The same, per CPU (sent by, handled on).
+pub static SENT_BY: [AtomicUsize; smp::MAX_CPUS] = [const { AtomicUsize::new(0) }; smp::MAX_CPUS];
+pub static HANDLED_ON: [AtomicUsize; smp::MAX_CPUS] =
+    [const { AtomicUsize::new(0) }; smp::MAX_CPUS];
 pub static FULL_FLUSHES: AtomicUsize = AtomicUsize::new(0);
 
 /// Flushes `[start, end)` from this CPU's TLB.
@@ -76,6 +80,7 @@ pub fn flush_remote(start: usize, end: usize) {
         let seq = inbox.request.fetch_add(1, Ordering::Release) + 1;
         apic::send_ipi(smp::apic_id(cpu), VECTOR);
         IPIS_SENT.fetch_add(1, Ordering::Relaxed);
+        SENT_BY[me].fetch_add(1, Ordering::Relaxed);
         while inbox.ack.load(Ordering::Acquire) < seq {
             core::hint::spin_loop();
         }
@@ -83,20 +88,16 @@ pub fn flush_remote(start: usize, end: usize) {
     }
 }
 
-/// Flushes `[start, end)` everywhere.
-pub fn flush_all_cpus(start: usize, end: usize) {
-    flush_local(start, end);
-    flush_remote(start, end);
-}
-
 /// The IPI handler's work: flush what the inbox names, acknowledge.
 pub fn on_ipi() {
-    let inbox = &INBOX[smp::cpu()];
+    let me = smp::cpu();
+    let inbox = &INBOX[me];
     let seq = inbox.request.load(Ordering::Acquire);
     let start = inbox.start.load(Ordering::Relaxed) as usize;
     let end = inbox.end.load(Ordering::Relaxed) as usize;
     flush_local(start, end);
     IPIS_HANDLED.fetch_add(1, Ordering::Relaxed);
+    HANDLED_ON[me].fetch_add(1, Ordering::Relaxed);
     inbox.ack.store(seq, Ordering::Release);
     apic::eoi();
 }

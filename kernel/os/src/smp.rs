@@ -1,15 +1,41 @@
-//! Starting the second CPU: a real-mode trampoline copied to a free page
-//! below 1 MiB, woken by INIT-SIPI-SIPI, goes straight to long mode on the
-//! boot CPU's page tables (the trampoline page identity-mapped meanwhile),
-//! then calls `ap_main` on a stack `vmalloc` gave it (with a guard page).
+//! Starting the other CPUs, one after another: a real-mode trampoline
+//! copied to a free page below 1 MiB, woken by INIT-SIPI-SIPI, goes
+//! straight to long mode on the boot CPU's page tables (the trampoline page
+//! identity-mapped meanwhile), then calls `ap_main` on a stack `vmalloc`
+//! gave it (with a guard page). How many CPUs: [`CPUS`], from the build's
+//! configuration.
 //! `ap_main` loads the CPU's own GDT, TSS and IDT, enables its APIC and
 //! waits for work with interrupts on, so TLB-shootdown IPIs reach it.
 
 use crate::{apic, arch, memory::memory, println, vmalloc};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-/// CPUs this kernel drives.
-pub const MAX_CPUS: usize = 2;
+/// The most CPUs this kernel can drive (the size of its per-CPU tables).
+pub const MAX_CPUS: usize = 8;
+
+/// CPUs this kernel starts: `VMK_CPUS` at build time (`scripts/kernel.sh`
+/// sets it, and QEMU's `-smp` from the same value), 4 if unset.
+pub const CPUS: usize = {
+    let n = match option_env!("VMK_CPUS") {
+        Some(s) => parse(s),
+        None => 4,
+    };
+    assert!(n >= 1 && n <= MAX_CPUS, "VMK_CPUS must be 1 to MAX_CPUS");
+    n
+};
+
+/// A decimal number, at build time.
+const fn parse(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "VMK_CPUS is not a number");
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
 /// An application processor's stack.
 const AP_STACK: usize = 64 * 1024;
 
@@ -17,8 +43,6 @@ const AP_STACK: usize = 64 * 1024;
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
 /// Each CPU's APIC ID, by CPU number.
 static APIC_IDS: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
-/// Set by an AP once it is up.
-static AP_UP: AtomicBool = AtomicBool::new(false);
 
 /// Work for the APs: a function each runs once with its CPU number, per
 /// generation.
@@ -134,9 +158,9 @@ fn offset(sym: *const u8) -> usize {
     sym as usize - core::ptr::addr_of!(vmk_ap_start) as usize
 }
 
-/// Starts CPU 1 and waits until it runs `ap_main`.
-pub fn start_ap() -> Result<(), &'static str> {
-    let stack = vmalloc::vmalloc_forever(AP_STACK).ok_or("no AP stack")?;
+/// Starts CPUs 1 … [`CPUS`] − 1, one at a time, each waited for until it
+/// runs `ap_main`.
+pub fn start_aps() -> Result<(), &'static str> {
     let mut mem = memory();
     let base = mem.low_page().ok_or("no free page below 1 MiB")?;
     let len = offset(core::ptr::addr_of!(vmk_ap_end));
@@ -144,8 +168,27 @@ pub fn start_ap() -> Result<(), &'static str> {
     // SAFETY: `dst` maps the free low page (all of it ours, `len` < 4096);
     // the source is the trampoline's bytes in the kernel image.
     unsafe { core::ptr::copy_nonoverlapping(core::ptr::addr_of!(vmk_ap_start), dst, len) };
+    if !mem.map_identity(base) {
+        return Err("cannot identity-map the trampoline page");
+    }
+    drop(mem);
+    // QEMU numbers CPUs' APIC IDs 0, 1, … .
+    APIC_IDS[0].store(apic::id(), Ordering::Relaxed);
+    for cpu in 1..CPUS {
+        APIC_IDS[cpu].store(apic::id() + cpu as u32, Ordering::Relaxed);
+        start_one(cpu, base, dst)?;
+    }
+    memory().unmap_identity(base);
+    Ok(())
+}
+
+/// Patches the trampoline copy at `dst` (physical `base`) for CPU `cpu`,
+/// wakes it and waits until it is online.
+fn start_one(cpu: usize, base: u64, dst: *mut u8) -> Result<(), &'static str> {
+    let stack = vmalloc::vmalloc_forever(AP_STACK).ok_or("no AP stack")?;
     let put32 = |at: usize, v: u32| {
-        // SAFETY: `at` is a field inside the copied trampoline.
+        // SAFETY: `at` is a field inside the copied trampoline, which no
+        // CPU runs now (the previous one is past it: it is online).
         unsafe { dst.add(at).cast::<u32>().write_unaligned(v) }
     };
     let put64 = |at: usize, v: u64| {
@@ -162,34 +205,26 @@ pub fn start_ap() -> Result<(), &'static str> {
         base32 + offset(core::ptr::addr_of!(vmk_ap_long)) as u32,
     );
     let params = offset(core::ptr::addr_of!(vmk_ap_params));
-    put64(params, mem.cr3());
+    put64(params, memory().cr3());
     put64(params + 8, (stack.addr + stack.usable) as u64);
-    put64(params + 16, 1);
+    put64(params + 16, cpu as u64);
     put64(params + 24, ap_main as *const () as u64);
-    if !mem.map_identity(base) {
-        return Err("cannot identity-map the trampoline page");
-    }
-    drop(mem);
-
-    // The AP's APIC ID: QEMU numbers CPUs 0, 1, … .
-    APIC_IDS[0].store(apic::id(), Ordering::Relaxed);
-    APIC_IDS[1].store(apic::id() + 1, Ordering::Relaxed);
+    let up = || online() > cpu;
     let page = (base >> 12) as u8;
-    apic::send_init(apic_id(1));
+    apic::send_init(apic_id(cpu));
     arch::sleep_ms(10);
-    apic::send_startup(apic_id(1), page);
+    apic::send_startup(apic_id(cpu), page);
     arch::sleep_ms(1);
-    if !AP_UP.load(Ordering::Acquire) {
-        apic::send_startup(apic_id(1), page);
+    if !up() {
+        apic::send_startup(apic_id(cpu), page);
     }
-    crate::wait_until(|| AP_UP.load(Ordering::Acquire));
-    memory().unmap_identity(base);
-    if !AP_UP.load(Ordering::Acquire) {
-        return Err("the second CPU did not start");
+    crate::wait_until(up);
+    if !up() {
+        return Err("a CPU did not start");
     }
     println!(
-        "smp: CPU 1 (APIC {}) online; trampoline at {base:#x}, stack {:#x}",
-        apic_id(1),
+        "smp: CPU {cpu} (APIC {}) online; trampoline at {base:#x}, stack {:#x}",
+        apic_id(cpu),
         stack.addr
     );
     Ok(())
@@ -201,7 +236,6 @@ extern "C" fn ap_main(cpu: u64) -> ! {
     arch::init_cpu(cpu);
     apic::enable();
     ONLINE.fetch_add(1, Ordering::AcqRel);
-    AP_UP.store(true, Ordering::Release);
     x86_64::instructions::interrupts::enable();
     let mut done = 0;
     loop {

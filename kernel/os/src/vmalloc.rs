@@ -6,7 +6,8 @@
 
 use crate::memory::{memory, PAGE};
 use crate::shootdown;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::smp::MAX_CPUS;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use vmarea::{
     AreaPool, Cached, Flags, Handle, MappedRam, Policy, PurgeBatch, Request, SharedSpace,
 };
@@ -22,29 +23,84 @@ const P: usize = PAGE as usize;
 
 /// The kernel's spinlock (test-and-test-and-set), plugged in through
 /// `lock_api`. It does not disable interrupts: interrupt handlers never take
-/// it (they free through `free_deferred`, which is lock-free).
-pub struct KernelSpin(AtomicBool);
+/// it (they free through `free_deferred`, which is lock-free), and no flush
+/// runs under it (the crate flushes with it released). It counts, per CPU,
+/// its acquisitions, the contended ones, and how long it was held.
+pub struct KernelSpin {
+    locked: AtomicBool,
+    /// `rdtsc` when it was taken.
+    since: AtomicU64,
+}
+
+/// Per CPU: acquisitions of the space's lock, those that found it held,
+/// and the longest and total hold in cycles.
+pub static LOCK_ACQUIRES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+pub static LOCK_CONTENDED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+pub static LOCK_HOLD_MAX: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+pub static LOCK_HOLD_SUM: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Zeroes the lock statistics.
+pub fn reset_lock_stats() {
+    for c in [
+        &LOCK_ACQUIRES,
+        &LOCK_CONTENDED,
+        &LOCK_HOLD_MAX,
+        &LOCK_HOLD_SUM,
+    ] {
+        for x in c {
+            x.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl KernelSpin {
+    fn grab(&self) -> bool {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+    fn taken(&self, contended: bool) {
+        let cpu = crate::smp::cpu();
+        LOCK_ACQUIRES[cpu].fetch_add(1, Ordering::Relaxed);
+        if contended {
+            LOCK_CONTENDED[cpu].fetch_add(1, Ordering::Relaxed);
+        }
+        self.since.store(crate::arch::rdtsc(), Ordering::Relaxed);
+    }
+}
 
 // SAFETY: a successful false→true exchange (Acquire) gives exclusive
 // ownership until the Release store in `unlock`.
 unsafe impl lock_api::RawMutex for KernelSpin {
     #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = KernelSpin(AtomicBool::new(false));
+    const INIT: Self = KernelSpin {
+        locked: AtomicBool::new(false),
+        since: AtomicU64::new(0),
+    };
     type GuardMarker = lock_api::GuardNoSend;
     fn lock(&self) {
-        while !self.try_lock() {
-            while self.0.load(Ordering::Relaxed) {
+        let mut contended = false;
+        while !self.grab() {
+            contended = true;
+            while self.locked.load(Ordering::Relaxed) {
                 core::hint::spin_loop();
             }
         }
+        self.taken(contended);
     }
     fn try_lock(&self) -> bool {
-        self.0
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        let got = self.grab();
+        if got {
+            self.taken(false);
+        }
+        got
     }
     unsafe fn unlock(&self) {
-        self.0.store(false, Ordering::Release);
+        let held = crate::arch::rdtsc().saturating_sub(self.since.load(Ordering::Relaxed));
+        let cpu = crate::smp::cpu();
+        LOCK_HOLD_SUM[cpu].fetch_add(held, Ordering::Relaxed);
+        LOCK_HOLD_MAX[cpu].fetch_max(held, Ordering::Relaxed);
+        self.locked.store(false, Ordering::Release);
     }
 }
 
@@ -69,11 +125,18 @@ pub static VMALLOC: KernelSpace = SharedSpace::new_const(
 pub static FLUSH_CALLS: AtomicUsize = AtomicUsize::new(0);
 pub static FLUSHED_PAGES: AtomicUsize = AtomicUsize::new(0);
 
-/// The crate's flush hook: runs with the space's lock held, before the
-/// purged ranges can be allocated again. Flushes each purged range here
-/// (or reloads CR3 above a threshold), then the span on the other CPU
-/// through the shootdown IPI, as Linux's `flush_tlb_kernel_range` does.
+/// The crate's flush hook: runs with the space's lock released (the crate
+/// detaches the batch, flushes, then merges), before the purged ranges can
+/// be allocated again. Flushes each purged range here (or reloads CR3 above
+/// a threshold), then the span on the other CPUs through the shootdown IPI,
+/// as Linux's `flush_tlb_kernel_range` does: one IPI per other CPU per
+/// purge, for the lazy frees and the per-CPU caches' frees together.
 fn flush_tlb(batch: &PurgeBatch<'_>) {
+    FLUSH_CALLS.fetch_add(1, Ordering::Relaxed);
+    if cfg!(feature = "sabotage-no-flush") {
+        // CI's sabotage build: the run must fail (stale TLB entries).
+        return;
+    }
     let pages = batch.bytes() / P;
     if pages > shootdown::FULL_FLUSH_PAGES {
         x86_64::instructions::tlb::flush_all();
@@ -86,9 +149,13 @@ fn flush_tlb(batch: &PurgeBatch<'_>) {
     if let Some((start, end)) = batch.span() {
         shootdown::flush_remote(start, end);
     }
-    FLUSH_CALLS.fetch_add(1, Ordering::Relaxed);
     FLUSHED_PAGES.fetch_add(pages, Ordering::Relaxed);
 }
+
+/// Linux's `lazy_max_pages()`: 32 MiB of lazily freed ranges per
+/// `fls(number of CPUs)` before a purge, so more CPUs flush in bigger
+/// batches.
+pub const LAZY_MAX: usize = (32 << 20) * (usize::BITS - crate::smp::CPUS.leading_zeros()) as usize;
 
 pub fn init() -> Result<(), &'static str> {
     if !memory().pml4_free(PML4_FIRST, PML4_COUNT) {
@@ -96,8 +163,7 @@ pub fn init() -> Result<(), &'static str> {
     }
     let mut g = VMALLOC.lock();
     g.set_flush_hook(Some(flush_tlb));
-    // Small enough that some purges flush page by page, some reload CR3.
-    g.set_lazy_threshold(1 << 20);
+    g.set_lazy_threshold(LAZY_MAX);
     Ok(())
 }
 
@@ -238,10 +304,15 @@ pub fn on_timer() {
         q.1 -= 1;
         let n = q.1;
         if let Some(h) = q.0[n].take() {
+            IRQ_FREES.fetch_add(1, Ordering::Relaxed);
+            if cfg!(feature = "sabotage-no-deferred") {
+                // CI's sabotage build: the area is never freed; the run
+                // must fail (the space is not whole at the end).
+                continue;
+            }
             // SAFETY: each queued handle names a live area of VMALLOC,
             // queued once, and freed by nothing else.
             unsafe { VMALLOC.free_deferred(h) };
-            IRQ_FREES.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -306,11 +377,12 @@ pub fn check_range(addr: usize, len: usize) -> bool {
 }
 
 /// Per-CPU caches: areas of up to 8 pages (guard included) without the
-/// space's lock; an area goes back to the cache unmapped and flushed on
-/// every CPU, since the cache hands it out again without a purge.
-pub static CACHES: [spin::Mutex<KernelCache>; crate::smp::MAX_CPUS] =
-    [const { spin::Mutex::new(vmarea::CpuCache::new(&VMALLOC, Flags::ALLOC)) };
-        crate::smp::MAX_CPUS];
+/// space's lock. An area goes back to the cache unmapped and *not*
+/// flushed: the cache keeps it dirty until a purge's flush hook has
+/// flushed it (with the lazy frees, one shootdown per purge), so no free
+/// sends an IPI.
+pub static CACHES: [spin::Mutex<KernelCache>; MAX_CPUS] =
+    [const { spin::Mutex::new(vmarea::CpuCache::new(&VMALLOC, Flags::ALLOC)) }; MAX_CPUS];
 
 /// An area from CPU `cpu`'s cache with its usable pages mapped.
 pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
@@ -322,7 +394,6 @@ pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
                 mem.unmap(page);
             }
             drop(mem);
-            shootdown::flush_all_cpus(c.addr(), c.addr() + i * P);
             vfree_cached(cpu, c);
             return None;
         }
@@ -330,8 +401,8 @@ pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
     Some(c)
 }
 
-/// Unmaps a cached area, flushes it everywhere, and gives it to CPU
-/// `cpu`'s cache (whichever CPU's cache served it).
+/// Unmaps a cached area (no flush, no IPI) and gives it to CPU `cpu`'s
+/// cache (whichever CPU's cache served it), dirty until the next purge.
 pub fn vunmap_cached(cpu: usize, c: Cached<'static>) {
     {
         let mut mem = memory();
@@ -339,7 +410,6 @@ pub fn vunmap_cached(cpu: usize, c: Cached<'static>) {
             mem.unmap(page);
         }
     }
-    shootdown::flush_all_cpus(c.addr(), c.addr() + c.usable());
     vfree_cached(cpu, c);
 }
 
@@ -352,8 +422,8 @@ fn vfree_cached(cpu: usize, c: Cached<'static>) {
 /// Per-CPU `vm_map_ram` blocks, each behind a lock of its own (Linux's
 /// per-block spinlock), so a mapping can be unmapped from any CPU.
 pub type KernelBlocks = vmarea::VmapBlocks<'static, KernelSpin, &'static AreaPool<AREAS_MAX>>;
-pub static BLOCKS: [spin::Mutex<KernelBlocks>; crate::smp::MAX_CPUS] =
-    [const { spin::Mutex::new(vmarea::VmapBlocks::new(&VMALLOC)) }; crate::smp::MAX_CPUS];
+pub static BLOCKS: [spin::Mutex<KernelBlocks>; MAX_CPUS] =
+    [const { spin::Mutex::new(vmarea::VmapBlocks::new(&VMALLOC)) }; MAX_CPUS];
 
 /// `vm_map_ram`: `count` fresh frames mapped at a piece of CPU `cpu`'s
 /// blocks (or an area of its own above the block limit).
