@@ -57,7 +57,7 @@ boot() {
     # Every test_vmalloc case and the two-CPU stress case printed a
     # passing Summary line.
     for case in fix_size full_fit long_busy_list random_size fix_align \
-        random_size_align align_shift pcpu vm_map_ram smp_stress; do
+        random_size_align align_shift pcpu vm_map_ram smp_stress smp_stress_sharded; do
         if ! grep -q "^Summary: ${case}_\(alloc_\)\?test passed: 1 failed: 0" "$log"; then
             echo "kernel run ($mode) failed: no passing Summary line for ${case}" >&2
             exit 1

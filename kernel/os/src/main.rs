@@ -14,6 +14,7 @@ mod cases;
 mod memory;
 mod regions;
 mod serial;
+mod sharded;
 mod shootdown;
 mod smp;
 mod stress;
@@ -45,7 +46,7 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
         fail(format_args!("{e}"));
     }
     println!(
-        "vmalloc: {:#x}-{:#x} (32 TiB), FirstFit, area objects from a static pool",
+        "vmalloc: {:#x}-{:#x} (32 TiB), FirstFit, area objects from a static pool; a sharded space (8 TiB) above it",
         vmalloc::VMALLOC_START,
         vmalloc::VMALLOC_END
     );
@@ -57,7 +58,7 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
         fail(format_args!("{e}"));
     }
     let cases_ok = cases::run_all();
-    let stress_ok = stress::run();
+    let stress_ok = stress::run(&stress::SHARED) & stress::run(&stress::SHARDED);
     let regions_ok = regions::run();
     println!(
         "intrusive-avl region tree: {}",

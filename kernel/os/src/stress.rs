@@ -17,6 +17,67 @@ use crate::{arch, println};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use vmarea::Cached;
 
+/// One configuration of the case: where areas come from and go back to.
+pub struct Backend {
+    /// The case's name in its `Summary:` line and its counts line.
+    pub test: &'static str,
+    pub line: &'static str,
+    vmalloc: fn(usize, usize) -> Option<Vm>,
+    vfree: fn(Vm),
+    cached: fn(usize, usize) -> Option<Cached<'static>>,
+    uncached: fn(usize, Cached<'static>),
+    /// Builds what the backend needs, on the boot CPU (whose stack is
+    /// large: a node is tens of KiB while it is built).
+    prepare: fn(),
+    /// Empties caches and depots and purges; (valid, used areas).
+    finish: fn() -> (bool, usize),
+}
+
+/// One `SharedSpace` for all CPUs, a cache per CPU.
+pub static SHARED: Backend = Backend {
+    test: "smp_stress_test",
+    line: "smp_stress",
+    vmalloc: |_, size| vmalloc::vmalloc(size),
+    vfree: vmalloc::vfree,
+    cached: vmalloc::vmalloc_cached,
+    uncached: vmalloc::vunmap_cached,
+    prepare: || {},
+    finish: || {
+        for cache in vmalloc::CACHES.iter().take(smp::online()) {
+            cache.lock().flush();
+        }
+        vmalloc::VMALLOC.flush_depot();
+        vmalloc::VMALLOC.purge();
+        let g = vmalloc::VMALLOC.lock();
+        let valid = g.validate().is_ok();
+        let left = g.used_count() - vmalloc::PERMANENT.load(Ordering::Relaxed);
+        (valid, left)
+    },
+};
+
+/// A `ShardedSpace` with a node per CPU (`sharded.rs`).
+pub static SHARDED: Backend = Backend {
+    test: "smp_stress_sharded_test",
+    line: "smp_stress_sharded",
+    vmalloc: crate::sharded::vmalloc,
+    vfree: crate::sharded::vfree,
+    cached: crate::sharded::vmalloc_cached,
+    uncached: crate::sharded::vunmap_cached,
+    prepare: crate::sharded::prepare,
+    finish: crate::sharded::finish,
+};
+
+/// The backend `worker` uses (set by `run` before the CPUs start).
+static CURRENT_IS_SHARDED: AtomicBool = AtomicBool::new(false);
+
+fn backend() -> &'static Backend {
+    if CURRENT_IS_SHARDED.load(Ordering::Acquire) {
+        &SHARDED
+    } else {
+        &SHARED
+    }
+}
+
 /// Iterations per CPU.
 pub const LOOPS: usize = 3000;
 const MAILBOX: usize = 64;
@@ -62,9 +123,10 @@ fn free(cpu: usize, item: Item) {
     if !vmalloc::check_range(addr, len) {
         FAILURES.fetch_add(1, Ordering::Relaxed);
     }
+    let b = backend();
     match item {
-        Item::Cached(c) => vmalloc::vunmap_cached(cpu, c),
-        Item::Vm(v) => vmalloc::vfree(v),
+        Item::Cached(c) => (b.uncached)(cpu, c),
+        Item::Vm(v) => (b.vfree)(v),
     }
 }
 
@@ -109,12 +171,12 @@ fn worker(cpu: usize) {
         let item = if r.is_multiple_of(2) {
             // A cached class: up to 7 usable pages (8 with the guard).
             let size = rng.inclusive(1, 7 * P as u64) as usize;
-            vmalloc::vmalloc_cached(cpu, size).map(|c| {
+            (backend().cached)(cpu, size).map(|c| {
                 CACHED_ALLOCS[cpu].fetch_add(1, Ordering::Relaxed);
                 Item::Cached(c)
             })
         } else {
-            vmalloc::vmalloc(rng.inclusive(1, 16) as usize * P).map(Item::Vm)
+            (backend().vmalloc)(cpu, rng.inclusive(1, 16) as usize * P).map(Item::Vm)
         };
         let Some(item) = item else {
             FAILURES.fetch_add(1, Ordering::Relaxed);
@@ -146,9 +208,20 @@ fn worker(cpu: usize) {
     CYCLES[cpu].store(arch::rdtsc() - t0, Ordering::Relaxed);
 }
 
-/// Runs the case on every CPU, then empties the caches, purges, and checks
-/// the space. True if it passed.
-pub fn run() -> bool {
+/// Runs the case on every CPU with backend `b`, then empties the caches,
+/// purges, and checks the space(s). True if it passed.
+pub fn run(b: &'static Backend) -> bool {
+    (b.prepare)();
+    CURRENT_IS_SHARDED.store(core::ptr::eq(b, &SHARDED), Ordering::Release);
+    for c in [&ALLOCS, &CACHED_ALLOCS, &CROSS_FREES] {
+        for x in c {
+            x.store(0, Ordering::Relaxed);
+        }
+    }
+    for f in &FINISHED {
+        f.store(false, Ordering::Relaxed);
+    }
+    FAILURES.store(0, Ordering::Relaxed);
     let cpus = smp::online();
     let ipis_at_start = IPIS_SENT.load(Ordering::Relaxed);
     let sent_at_start: [usize; MAX_CPUS] =
@@ -158,18 +231,9 @@ pub fn run() -> bool {
     vmalloc::reset_lock_stats();
     smp::run_on_all(worker);
     let ipis_in_stress = IPIS_SENT.load(Ordering::Relaxed) - ipis_at_start;
-    for cache in vmalloc::CACHES.iter().take(cpus) {
-        cache.lock().flush();
-    }
-    vmalloc::VMALLOC.flush_depot();
     // Every range freed in the case flushed: its IPIs count too.
-    vmalloc::VMALLOC.purge();
+    let (valid, left) = (b.finish)();
     let ipis = IPIS_SENT.load(Ordering::Relaxed) - ipis_at_start;
-    let g = vmalloc::VMALLOC.lock();
-    let valid = g.validate();
-    let left = g.used_count();
-    drop(g);
-    let permanent = vmalloc::PERMANENT.load(Ordering::Relaxed);
     let cross: usize = CROSS_FREES.iter().map(|c| c.load(Ordering::Relaxed)).sum();
     let allocs: usize = ALLOCS.iter().map(|c| c.load(Ordering::Relaxed)).sum();
     let failures = FAILURES.load(Ordering::Relaxed);
@@ -177,8 +241,8 @@ pub fn run() -> bool {
     let frees = allocs;
     let passed = cpus == smp::CPUS
         && failures == 0
-        && valid.is_ok()
-        && left == permanent
+        && valid
+        && left == 0
         && CROSS_FREES
             .iter()
             .take(cpus)
@@ -190,7 +254,8 @@ pub fn run() -> bool {
         .max()
         .unwrap_or(0);
     println!(
-        "Summary: smp_stress_test passed: {} failed: {} repeat: 1 loops: {LOOPS} avg: {cycles} cycles",
+        "Summary: {} passed: {} failed: {} repeat: 1 loops: {LOOPS} avg: {cycles} cycles",
+        b.test,
         usize::from(passed),
         usize::from(!passed)
     );
@@ -213,12 +278,14 @@ pub fn run() -> bool {
         );
     }
     println!(
-        "  total: {allocs} allocations, {cross} cross-CPU frees, {ipis} IPIs, space lock {acq} acquisitions ({contended} contended), hold max {hold_max} mean {} cycles; failures {failures}, validate {valid:?}, areas left {left} (kept for life {permanent})",
+        "  total: {allocs} allocations, {cross} cross-CPU frees, {ipis} IPIs, space lock{} {acq} acquisitions ({contended} contended), hold max {hold_max} mean {} cycles; failures {failures}, valid {valid}, areas left {left}",
+        if core::ptr::eq(b, &SHARDED) { "s" } else { "" },
         hold_sum / acq.max(1)
     );
     let per_free = (ipis as u64 * 10_000 + frees as u64 / 2) / (frees as u64).max(1);
     println!(
-        "smp_stress: cpus {cpus} frees {frees} ipis {ipis} ipis_per_free {}.{:04}",
+        "{}: cpus {cpus} frees {frees} ipis {ipis} ipis_per_free {}.{:04}",
+        b.line,
         per_free / 10_000,
         per_free % 10_000
     );

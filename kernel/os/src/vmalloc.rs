@@ -17,8 +17,12 @@ use x86_64::VirtAddr;
 /// 32 TiB in the higher half: PML4 entries 416..480.
 pub const VMALLOC_START: usize = 0xffff_d000_0000_0000;
 pub const VMALLOC_END: usize = VMALLOC_START + (32 << 40);
+/// The sharded space's 8 TiB right above it (`sharded.rs`): PML4 entries
+/// 480..496.
+pub const SHARDED_START: usize = VMALLOC_END;
+pub const SHARDED_END: usize = SHARDED_START + (8 << 40);
 const PML4_FIRST: usize = (VMALLOC_START >> 39) & 0x1ff;
-const PML4_COUNT: usize = (VMALLOC_END - VMALLOC_START) >> 39;
+const PML4_COUNT: usize = (SHARDED_END - VMALLOC_START) >> 39;
 const P: usize = PAGE as usize;
 
 /// The kernel's spinlock (test-and-test-and-set), plugged in through
@@ -104,8 +108,8 @@ unsafe impl lock_api::RawMutex for KernelSpin {
     }
 }
 
-const AREAS_MAX: usize = 32 * 1024;
-static AREAS: AreaPool<AREAS_MAX> = AreaPool::new();
+pub const AREAS_MAX: usize = 32 * 1024;
+pub static AREAS: AreaPool<AREAS_MAX> = AreaPool::new();
 
 /// The kernel's vmalloc space.
 pub type KernelSpace = SharedSpace<KernelSpin, &'static AreaPool<AREAS_MAX>>;
@@ -131,7 +135,7 @@ pub static FLUSHED_PAGES: AtomicUsize = AtomicUsize::new(0);
 /// a threshold), then the span on the other CPUs through the shootdown IPI,
 /// as Linux's `flush_tlb_kernel_range` does: one IPI per other CPU per
 /// purge, for the lazy frees and the per-CPU caches' frees together.
-fn flush_tlb(batch: &PurgeBatch<'_>) {
+pub fn flush_tlb(batch: &PurgeBatch<'_>) {
     FLUSH_CALLS.fetch_add(1, Ordering::Relaxed);
     if cfg!(feature = "sabotage-no-flush") {
         // CI's sabotage build: the run must fail (stale TLB entries).
@@ -159,7 +163,7 @@ pub const LAZY_MAX: usize = (32 << 20) * (usize::BITS - crate::smp::CPUS.leading
 
 pub fn init() -> Result<(), &'static str> {
     if !memory().pml4_free(PML4_FIRST, PML4_COUNT) {
-        return Err("the vmalloc region overlaps a bootloader mapping");
+        return Err("the vmalloc regions overlap a bootloader mapping");
     }
     let mut g = VMALLOC.lock();
     g.set_flush_hook(Some(flush_tlb));
@@ -195,6 +199,14 @@ pub fn vmalloc_align(size: usize, align: usize) -> Option<Vm> {
         nocross: 0,
     };
     let (a, handle) = VMALLOC.alloc_request(&req).ok()?;
+    map_new(a, handle, |addr| {
+        VMALLOC.free(addr).ok();
+    })
+}
+
+/// Maps a fresh frame at every usable page of the new area `a`; if frames
+/// run out, unmaps what it mapped and gives the area back with `undo`.
+pub fn map_new(a: vmarea::AreaInfo, handle: Handle, undo: impl FnOnce(usize)) -> Option<Vm> {
     let mut mem = memory();
     for (i, page) in pages(a.addr, a.usable()).enumerate() {
         if !mem.map(page) {
@@ -202,7 +214,7 @@ pub fn vmalloc_align(size: usize, align: usize) -> Option<Vm> {
                 mem.unmap(page);
             }
             drop(mem);
-            VMALLOC.free(a.addr).ok();
+            undo(a.addr);
             return None;
         }
     }
@@ -252,7 +264,8 @@ pub fn ioremap(phys: u64, size: usize) -> Option<usize> {
     Some(a.addr)
 }
 
-fn unmap(v: &Vm) {
+/// Unmaps `v`'s usable pages (no flush) and gives their frames back.
+pub fn unmap(v: &Vm) {
     let mut mem = memory();
     for page in pages(v.addr, v.usable) {
         mem.unmap(page);
@@ -386,7 +399,13 @@ pub static CACHES: [spin::Mutex<KernelCache>; MAX_CPUS] =
 
 /// An area from CPU `cpu`'s cache with its usable pages mapped.
 pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
-    let c = CACHES[cpu].lock().alloc(size).ok()?;
+    map_cached(&CACHES[cpu], size)
+}
+
+/// An area from `cache` with its usable pages mapped (given back to it,
+/// dirty, if frames run out).
+pub fn map_cached(cache: &spin::Mutex<KernelCache>, size: usize) -> Option<Cached<'static>> {
+    let c = cache.lock().alloc(size).ok()?;
     let mut mem = memory();
     for (i, page) in pages(c.addr(), c.usable()).enumerate() {
         if !mem.map(page) {
@@ -394,7 +413,7 @@ pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
                 mem.unmap(page);
             }
             drop(mem);
-            vfree_cached(cpu, c);
+            free_to(cache, c);
             return None;
         }
     }
@@ -404,17 +423,21 @@ pub fn vmalloc_cached(cpu: usize, size: usize) -> Option<Cached<'static>> {
 /// Unmaps a cached area (no flush, no IPI) and gives it to CPU `cpu`'s
 /// cache (whichever CPU's cache served it), dirty until the next purge.
 pub fn vunmap_cached(cpu: usize, c: Cached<'static>) {
-    {
-        let mut mem = memory();
-        for page in pages(c.addr(), c.usable()) {
-            mem.unmap(page);
-        }
-    }
-    vfree_cached(cpu, c);
+    unmap_cached(&c);
+    free_to(&CACHES[cpu], c);
 }
 
-fn vfree_cached(cpu: usize, c: Cached<'static>) {
-    if let Err(e) = CACHES[cpu].lock().free(c) {
+/// Unmaps a cached area's usable pages (no flush).
+pub fn unmap_cached(c: &Cached<'static>) {
+    let mut mem = memory();
+    for page in pages(c.addr(), c.usable()) {
+        mem.unmap(page);
+    }
+}
+
+/// Gives `c` to `cache`, dirty.
+pub fn free_to(cache: &spin::Mutex<KernelCache>, c: Cached<'static>) {
+    if let Err(e) = cache.lock().free(c) {
         crate::fail(format_args!("cache free refused: {e}"));
     }
 }
