@@ -21,6 +21,9 @@
 //! from slabs (`SlabNodes`), as in the command line's spaces; with
 //! `PAIR_NODES=box`, one `Box` each.
 //!
+//! With `PAIR_ALIGN=65536` the measured requests (vmarea only) are
+//! aligned to 64 KiB (issue 23's aligned cell).
+//!
 //! CONTENDER `floor` is the floor (`vmarea_cli::baselines::floor`: a bump
 //! pointer and exact-size free stacks, freed by handle, nothing else).
 //!
@@ -108,10 +111,25 @@ fn measured_random<S: NodeSource>(
     }
 }
 
+/// The alignment of the measured requests: `PAIR_ALIGN` bytes (0: the
+/// quantum), read once before the measured loop.
+fn pair_align() -> usize {
+    std::env::var("PAIR_ALIGN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 #[inline(never)]
-fn measured<S: NodeSource>(s: &mut Space<S>, sizes: &[usize], pairs: usize, by_handle: bool) {
+fn measured<S: NodeSource>(
+    s: &mut Space<S>,
+    sizes: &[usize],
+    pairs: usize,
+    by_handle: bool,
+    align: usize,
+) {
     for k in 0..pairs {
-        let req = s.request(sizes[k & 4095] * PAGE);
+        let req = s.request(sizes[k & 4095] * PAGE).align(align);
         if by_handle {
             let (_, h) = s.alloc_handle(&req).expect("alloc");
             // SAFETY: `h` was just returned by this space and not freed.
@@ -130,7 +148,13 @@ fn main() {
         "Rfc" => Policy::Rfc,
         "FirstFit" => Policy::FirstFit,
         "BestFit" => Policy::BestFit,
-        _ => Policy::InstantFit,
+        "InstantFit" | "offset-allocator" | "linux-2.4" | "floor" => Policy::InstantFit,
+        _ => {
+            // Never a silent default: a typo would publish another
+            // contender's figure under this name.
+            eprintln!("pair_profile: unknown contender {who:?}");
+            std::process::exit(2);
+        }
     };
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let pairs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
@@ -183,7 +207,11 @@ fn main() {
     }
     if who == "offset-allocator" {
         let pages = span_pages as u32;
-        let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, prefill as u32 + 64);
+        // Nodes for every live area and every free region between them
+        // (up to one per live area in the random mode): with fewer it runs
+        // out mid-measurement (issue 23: `prefill + 64` did, at step 343).
+        let nodes = u32::try_from(2 * prefill + 1024).expect("node count fits u32");
+        let mut a = offset_allocator::Allocator::<u32>::with_max_allocs(pages, nodes);
         let mut live = lay_out(
             &mut a,
             n,
@@ -245,7 +273,7 @@ fn run_space<S: NodeSource>(mut s: Space<S>, run: &Run, sizes: &[usize]) {
         println!("{policy:?} n={n} steps={pairs} random frees, index={index:?}");
         return;
     }
-    measured(&mut s, sizes, pairs, by_handle);
+    measured(&mut s, sizes, pairs, by_handle, pair_align());
     s.validate().expect("valid");
     println!("{policy:?} n={n} pairs={pairs} by_handle={by_handle} index={index:?}");
 }

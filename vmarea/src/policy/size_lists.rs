@@ -121,6 +121,23 @@ impl SizeLists {
                 // SAFETY: list members are live free areas.
                 return Some((f, unsafe { f.as_ref() }.addr.get()));
             }
+        } else if !self.best && fit.lo == g.start && fit.hi == g.end {
+            // Instant fit with an alignment, phase or boundary (vmem's
+            // `vmem_xalloc`): the first list whose every area holds the
+            // request wherever it starts — the sure room, `need + align −
+            // quantum` (twice that with a boundary) — and its head, in
+            // O(1), before any scan (which would try every hole of the
+            // smaller lists, each failing on its alignment).
+            if let Some(room) = fit.sure_room(1 << g.shift) {
+                let mask = self.nonempty & from(first_sure(room >> g.shift));
+                if mask != 0 {
+                    let f = self.chain(mask.trailing_zeros() as usize).next()?;
+                    // SAFETY: list members are live free areas.
+                    if let Some(x) = fit.place_in(unsafe { f.as_ref() }) {
+                        return Some((f, x));
+                    }
+                }
+            }
         }
         self.scan(fit, g.shift)
     }
