@@ -22,6 +22,7 @@ impl<P> fmt::Display for AlreadyLinked<P> {
 }
 
 /// Why a unique-key [`insert`](crate::AvlTree::insert) was refused.
+#[non_exhaustive]
 pub enum InsertError<'a, A: Adapter> {
     /// The node's link is already linked.
     AlreadyLinked(A::Pointer),
@@ -65,6 +66,7 @@ impl<A: Adapter> fmt::Display for InsertError<'_, A> {
 }
 
 /// Why a cursor operation was refused; the pointer is given back.
+#[non_exhaustive]
 pub enum LinkError<P> {
     /// The node's link is already linked.
     AlreadyLinked(P),

@@ -143,3 +143,37 @@ impl<A: Adapter> Drop for Drain<'_, A> {
         self.for_each(drop);
     }
 }
+
+impl<A: Adapter> core::fmt::Debug for Iter<'_, A>
+where
+    A::Value: core::fmt::Debug,
+{
+    /// The values still to come, in order (a clone of the iterator walks
+    /// them).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let rest = Iter::<'_, A> {
+            head: self.head,
+            tail: self.tail,
+            _tree: PhantomData,
+        };
+        f.debug_list().entries(rest).finish()
+    }
+}
+
+impl<A: Adapter> core::fmt::Debug for IntoIter<A>
+where
+    A::Value: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("IntoIter").field(&self.tree).finish()
+    }
+}
+
+impl<A: Adapter> core::fmt::Debug for Drain<'_, A> {
+    /// Only whether nodes remain: a half-drained tree is not walked.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Drain")
+            .field("done", &self.next.is_none())
+            .finish_non_exhaustive()
+    }
+}

@@ -433,6 +433,28 @@ pub enum Entry<'a, A: Adapter> {
     Vacant(VacantEntry<'a, A>),
 }
 
+impl<A: Adapter> fmt::Debug for Entry<'_, A>
+where
+    A::Value: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Occupied(c) => f.debug_tuple("Occupied").field(c).finish(),
+            Entry::Vacant(v) => f.debug_tuple("Vacant").field(v).finish(),
+        }
+    }
+}
+
+impl<A: Adapter> fmt::Debug for VacantEntry<'_, A> {
+    /// Where the slot is: below which side of a parent, or the root.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VacantEntry")
+            .field("root", &self.parent.is_none())
+            .field("side", &if self.dir == 0 { "left" } else { "right" })
+            .finish_non_exhaustive()
+    }
+}
+
 /// The empty slot a search ended on.
 pub struct VacantEntry<'a, A: Adapter> {
     tree: &'a mut AvlTree<A>,

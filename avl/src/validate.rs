@@ -23,6 +23,7 @@ use core::ptr::NonNull;
 /// The invariant `validate` found broken. Nodes are named by their 0-based
 /// in-order position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValidateError {
     /// The root's parent word is not "no parent".
     RootHasParent,

@@ -76,3 +76,33 @@ fn fixtures_are_usable() {
     assert_eq!(s.key, 2);
     assert!(!s.link.is_linked());
 }
+
+// Issue 22 item 6: the iterators, cursors and entries print.
+#[test]
+fn iterators_cursors_and_entries_print() {
+    use intrusive_avl::{adapter, AvlTree, Entry, Link};
+    #[derive(Debug)]
+    struct N {
+        key: u32,
+        link: Link,
+    }
+    adapter!(ByKey<'a> = &'a N: N { link } key u32 = |n| n.key);
+    let nodes: Vec<N> = (0..3)
+        .map(|key| N {
+            key,
+            link: Link::new(),
+        })
+        .collect();
+    let mut t = AvlTree::<ByKey>::new();
+    for n in &nodes {
+        t.insert(n).ok().unwrap();
+    }
+    assert!(format!("{:?}", t.iter()).contains("key: 1"));
+    assert!(format!("{:?}", t.front()).starts_with("Cursor"));
+    match t.entry(&7) {
+        Entry::Vacant(v) => assert!(format!("{v:?}").starts_with("VacantEntry")),
+        Entry::Occupied(_) => unreachable!(),
+    }
+    assert!(format!("{:?}", t.entry(&1)).starts_with("Occupied"));
+    assert!(format!("{:?}", t.drain_postorder()).starts_with("Drain"));
+}

@@ -27,7 +27,7 @@
 //! space.validate().unwrap();
 //! ```
 //!
-//! Area objects come from a [`NodeSource`]: [`BoxNodes`] or [`SlabNodes`]
+//! Area objects come from a [`NodeSource`]: `BoxNodes` or `SlabNodes`
 //! (feature `alloc`), [`PoolNodes`] over caller memory, or an [`AreaPool`]
 //! in a `static`.
 //! Refused calls return an [`Error`]; what each leaves unchanged is stated
@@ -37,7 +37,7 @@
 //! [`CpuCache`]s, a lock-free deferred free, and a [`FlushHook`] for TLB
 //! flushes before lazily freed ranges are reused); it never calls its node
 //! source with its lock held, and it can be built in a `static`
-//! ([`SharedSpace::new_const`]).
+//! ([`SharedSpace::const_new`]).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]

@@ -164,7 +164,7 @@ fn a_pool_feeds_a_space_shared_by_threads() {
 
 // The kernel-style setup, all in statics, no `unsafe`, no `static mut`.
 static AREAS: AreaPool<128> = AreaPool::new();
-static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<128>> = SharedSpace::new_const(
+static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<128>> = SharedSpace::const_new(
     RawSpinlock::new(),
     0xffff_c900_0000_0000,
     0xffff_c900_0000_0000 + (1 << 30),

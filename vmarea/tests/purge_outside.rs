@@ -14,7 +14,7 @@ const S: usize = 0x4000_0000;
 const PAGES: usize = 64;
 
 static AREAS: AreaPool<256> = AreaPool::new();
-static SH: SharedSpace<RawSpinlock, &AreaPool<256>> = SharedSpace::new_const(
+static SH: SharedSpace<RawSpinlock, &AreaPool<256>> = SharedSpace::const_new(
     RawSpinlock::new(),
     S,
     S + PAGES * Q,

@@ -64,7 +64,7 @@ type Areas = &'static AreaPool<AREAS_MAX>;
 
 static AREAS: AreaPool<AREAS_MAX> = AreaPool::new();
 
-static VMALLOC: SharedSpace<KernelLock, Areas> = SharedSpace::new_const(
+static VMALLOC: SharedSpace<KernelLock, Areas> = SharedSpace::const_new(
     <KernelLock as lock_api::RawMutex>::INIT,
     VMALLOC_START,
     VMALLOC_END,

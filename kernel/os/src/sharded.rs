@@ -27,7 +27,7 @@ pub fn space() -> &'static Sharded {
     SHARDED.call_once(|| {
         let nodes = core::array::from_fn(|i| {
             let start = SHARDED_START + i * ZONE;
-            SharedSpace::new_const(
+            SharedSpace::const_new(
                 <KernelSpin as lock_api::RawMutex>::INIT,
                 start,
                 start + ZONE,

@@ -116,7 +116,7 @@ pub type KernelSpace = SharedSpace<KernelSpin, &'static AreaPool<AREAS_MAX>>;
 /// A per-CPU cache over it.
 pub type KernelCache = vmarea::CpuCache<'static, KernelSpin, &'static AreaPool<AREAS_MAX>>;
 
-pub static VMALLOC: KernelSpace = SharedSpace::new_const(
+pub static VMALLOC: KernelSpace = SharedSpace::const_new(
     <KernelSpin as lock_api::RawMutex>::INIT,
     VMALLOC_START,
     VMALLOC_END,

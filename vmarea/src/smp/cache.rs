@@ -425,6 +425,15 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
     }
 }
 
+impl<L: RawLock, S: NodeSource> core::fmt::Debug for CpuCache<'_, L, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CpuCache")
+            .field("flags", &self.flags)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<L: RawLock, S: NodeSource> Drop for CpuCache<'_, L, S> {
     fn drop(&mut self) {
         if crate::sync::model_failed() {

@@ -187,3 +187,13 @@ impl<L: RawLock, S: NodeSource, const N: usize> ShardedSpace<L, S, N> {
         self.quantum
     }
 }
+
+impl<L: RawLock, S: NodeSource, const N: usize> core::fmt::Debug for ShardedSpace<L, S, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ShardedSpace")
+            .field("bounds", &self.bounds())
+            .field("zone", &self.zone)
+            .field("nodes", &self.nodes)
+            .finish()
+    }
+}

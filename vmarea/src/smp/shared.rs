@@ -169,7 +169,7 @@ const STASH_KEEP: usize = 4;
 /// use vmarea::{AreaPool, Flags, Policy, RawSpinlock, SharedSpace};
 ///
 /// static AREAS: AreaPool<64> = AreaPool::new();
-/// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<64>> = SharedSpace::new_const(
+/// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<64>> = SharedSpace::const_new(
 ///     RawSpinlock::new(), 0x10_0000, 0x100_0000, 0x1000, Policy::FirstFit, &AREAS);
 ///
 /// let (a, handle) = VMALLOC.alloc(3 * 0x1000, 0, Flags::ALLOC).unwrap();
@@ -500,7 +500,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// use vmarea::{AreaPool, Flags, Policy, RawSpinlock, SharedSpace};
     ///
     /// static AREAS: AreaPool<256> = AreaPool::new();
-    /// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<256>> = SharedSpace::new_const(
+    /// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<256>> = SharedSpace::const_new(
     ///     RawSpinlock::new(), 0x1000_0000, 0x2000_0000, 4096, Policy::FirstFit, &AREAS,
     /// );
     ///
@@ -509,7 +509,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// VMALLOC.free(a.addr).unwrap();
     /// ```
     #[cfg(not(loom))]
-    pub const fn new_const(
+    pub const fn const_new(
         lock: L,
         start: usize,
         end: usize,
@@ -519,9 +519,24 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     ) -> Self {
         Self::from_parts(
             lock,
-            Space::new_const(start, end, quantum, policy, Stash::new()),
+            Space::const_new(start, end, quantum, policy, Stash::new()),
             source,
         )
+    }
+
+    /// The old name of [`const_new`](Self::const_new), kept for one
+    /// release.
+    #[cfg(not(loom))]
+    #[deprecated(since = "0.1.0", note = "renamed `const_new`, as lock_api names it")]
+    pub const fn new_const(
+        lock: L,
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: crate::Policy,
+        source: S,
+    ) -> Self {
+        Self::const_new(lock, start, end, quantum, policy, source)
     }
 
     #[cfg(not(loom))]
@@ -1003,5 +1018,26 @@ unsafe fn push_deferred(deferred: &AtomicPtr<Area>, area: NonNull<Area>) {
             Ok(_) => return,
             Err(now) => head = now,
         }
+    }
+}
+
+impl<L: RawLock, S: NodeSource> core::fmt::Debug for SharedSpace<L, S> {
+    /// What is readable without the lock (as `lock_api::Mutex`'s `Debug`
+    /// does not wait for its lock): the bounds, the quantum, the areas
+    /// caches hold as last published, and whether it is a sharded node.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SharedSpace")
+            .field("bounds", &self.bounds())
+            .field("quantum", &self.quantum)
+            .field("in_caches", &self.in_caches.load(Ordering::Relaxed))
+            .field("zoned", &self.zoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: RawLock, S: NodeSource> core::fmt::Debug for Guard<'_, L, S> {
+    /// The locked space.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Guard").field(&**self).finish()
     }
 }

@@ -372,6 +372,15 @@ impl<'a, L: RawLock, S: NodeSource> VmapBlocks<'a, L, S> {
     }
 }
 
+impl<L: RawLock, S: NodeSource> core::fmt::Debug for VmapBlocks<'_, L, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VmapBlocks")
+            .field("instance", &self.instance)
+            .field("blocks", &self.blocks())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<L: RawLock, S: NodeSource> Drop for VmapBlocks<'_, L, S> {
     /// Gives back the blocks with no live piece; a block with live pieces
     /// stays held for good (their `MappedRam`s can no longer be unmapped).

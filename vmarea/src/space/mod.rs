@@ -232,11 +232,11 @@ impl<S: NodeSource> Space<S> {
     /// use vmarea::{AreaPool, Flags, Policy, Space};
     /// static AREAS: AreaPool<16> = AreaPool::new();
     /// const FRESH: Space<&AreaPool<16>> =
-    ///     Space::new_const(0x10_0000, 0x20_0000, 4096, Policy::FirstFit, &AREAS);
+    ///     Space::const_new(0x10_0000, 0x20_0000, 4096, Policy::FirstFit, &AREAS);
     /// let mut s = FRESH;
     /// assert!(s.alloc(4096, 0, Flags::ALLOC).is_ok());
     /// ```
-    pub const fn new_const(
+    pub const fn const_new(
         start: usize,
         end: usize,
         quantum: usize,
@@ -247,6 +247,19 @@ impl<S: NodeSource> Space<S> {
             panic!("vmarea: invalid space bounds or quantum (see Space::new)");
         }
         Self::build(start, end, quantum, policy, AddressIndex::BusyTree, source)
+    }
+
+    /// The old name of [`const_new`](Self::const_new), kept for one
+    /// release.
+    #[deprecated(since = "0.1.0", note = "renamed `const_new`, as lock_api names it")]
+    pub const fn new_const(
+        start: usize,
+        end: usize,
+        quantum: usize,
+        policy: Policy,
+        source: S,
+    ) -> Self {
+        Self::const_new(start, end, quantum, policy, source)
     }
 
     const fn check_bounds(start: usize, end: usize, quantum: usize) -> Result<(), Error> {
