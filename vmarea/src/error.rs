@@ -44,6 +44,13 @@ pub enum Error {
     NoSpace,
     /// The node source could not supply an area object.
     NoNode,
+    /// [`CpuCache::alloc`](crate::CpuCache::alloc) of a size no cache class
+    /// holds (above [`CACHE_CLASSES`](crate::CACHE_CLASSES) quanta with the
+    /// guard): allocate it from the shared space instead.
+    NotCacheable {
+        /// The size asked for.
+        size: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -61,6 +68,10 @@ impl fmt::Display for Error {
             }
             Error::NoSpace => f.write_str("no free range fits"),
             Error::NoNode => f.write_str("out of area objects"),
+            Error::NotCacheable { size } => write!(
+                f,
+                "{size} bytes is above the per-CPU caches' classes; allocate from the shared space"
+            ),
         }
     }
 }

@@ -85,6 +85,17 @@ pub use nodes::{BoxNodes, SlabNodes, SLAB_AREAS};
 pub use policy::Policy;
 pub use pools::POOL_CLASSES;
 pub use request::Request;
+
+/// A shared space over a `static` pool of area objects: what a kernel keeps
+/// in a `static` (`static VMALLOC: StaticShared<MySpin, 4096> =
+/// SharedSpace::const_new(…, &AREAS)`).
+pub type StaticShared<L, const N: usize> = SharedSpace<L, &'static AreaPool<N>>;
+
+/// A per-CPU cache over a [`StaticShared`] space.
+pub type StaticCache<L, const N: usize> = CpuCache<'static, L, &'static AreaPool<N>>;
+
+/// Per-CPU `vm_map_ram` blocks over a [`StaticShared`] space.
+pub type StaticBlocks<L, const N: usize> = VmapBlocks<'static, L, &'static AreaPool<N>>;
 pub use smp::cache::{Cached, CpuCache, ForeignCached};
 pub use smp::depot::{CACHE_CLASSES, DEPOT_MAGAZINES, ROUNDS};
 pub use smp::sharded::ShardedSpace;

@@ -226,6 +226,23 @@ impl core::fmt::Debug for PoolNodes<'_> {
 /// used by reference: `&'static AreaPool<N>` is a [`NodeSource`] any
 /// number of spaces on any number of CPUs can share.
 ///
+/// **Sizing.** Every area object is one range: each allocated area (cached
+/// ones included), each lazily freed or pooled area, each free range
+/// between them, and one mark between spans. A space with `L` such areas
+/// in use holds at most `2·L + 1` objects (free ranges never touch, so at
+/// most one between two areas), plus 2 spares for its next allocation,
+/// plus 2 per span added after the first. A `SharedSpace` also keeps up to
+/// 4 (or what `lock_for(n)` reserved, `2·(n − 1)` more) in its stash, and a
+/// `CpuCache` refill reserves a magazine's worth (`2·(ROUNDS − 1)` more)
+/// while it holds the lock. So `N = 2·L + 3` suffices for a plain space;
+/// for a shared one with caches, `N = 2·L + 2·spans + 3 + 4 + 2·ROUNDS`.
+/// (A pool of 16 serves about 14 allocations made front to back, which
+/// leave one free range; 6 if every other one is freed, which leave one
+/// free range each.) Short of objects, a call answers
+/// [`Error::NoNode`](crate::Error::NoNode) and changes nothing; a shared
+/// space purges first, since merging lazily freed areas gives objects
+/// back.
+///
 /// ```
 /// use vmarea::{AreaPool, Flags, Policy, Space};
 ///

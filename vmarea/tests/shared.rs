@@ -204,7 +204,10 @@ mod caches {
         // Sizes outside the classes are refused, not mis-served.
         let mut c = sh.cache(Flags::ALLOC);
         assert_eq!(c.alloc(0), Err(vmarea::Error::ZeroSize));
-        assert_eq!(c.alloc(64 * Q), Err(vmarea::Error::BadRange));
+        assert_eq!(
+            c.alloc(64 * Q),
+            Err(vmarea::Error::NotCacheable { size: 64 * Q })
+        );
     }
 
     #[test]

@@ -112,9 +112,9 @@ pub const AREAS_MAX: usize = 32 * 1024;
 pub static AREAS: AreaPool<AREAS_MAX> = AreaPool::new();
 
 /// The kernel's vmalloc space.
-pub type KernelSpace = SharedSpace<KernelSpin, &'static AreaPool<AREAS_MAX>>;
+pub type KernelSpace = vmarea::StaticShared<KernelSpin, AREAS_MAX>;
 /// A per-CPU cache over it.
-pub type KernelCache = vmarea::CpuCache<'static, KernelSpin, &'static AreaPool<AREAS_MAX>>;
+pub type KernelCache = vmarea::StaticCache<KernelSpin, AREAS_MAX>;
 
 pub static VMALLOC: KernelSpace = SharedSpace::const_new(
     <KernelSpin as lock_api::RawMutex>::INIT,
@@ -444,7 +444,7 @@ pub fn free_to(cache: &spin::Mutex<KernelCache>, c: Cached<'static>) {
 
 /// Per-CPU `vm_map_ram` blocks, each behind a lock of its own (Linux's
 /// per-block spinlock), so a mapping can be unmapped from any CPU.
-pub type KernelBlocks = vmarea::VmapBlocks<'static, KernelSpin, &'static AreaPool<AREAS_MAX>>;
+pub type KernelBlocks = vmarea::StaticBlocks<KernelSpin, AREAS_MAX>;
 pub static BLOCKS: [spin::Mutex<KernelBlocks>; MAX_CPUS] =
     [const { spin::Mutex::new(vmarea::VmapBlocks::new(&VMALLOC)) }; MAX_CPUS];
 

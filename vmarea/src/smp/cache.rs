@@ -276,14 +276,15 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         }
     }
 
-    /// Allocates `size` bytes (one of the cached classes; otherwise, or
-    /// with no room anywhere, an error).
+    /// Allocates `size` bytes (one of the cached classes; a larger size is
+    /// refused with [`Error::NotCacheable`], to be allocated from the shared
+    /// space; with no room anywhere, `NoSpace`).
     pub fn alloc(&mut self, size: usize) -> Result<Cached<'a>, Error> {
         let Some((c, need)) = self.class(size) else {
             return Err(if size == 0 {
                 Error::ZeroSize
             } else {
-                Error::BadRange
+                Error::NotCacheable { size }
             });
         };
         if self.loaded[c].len == 0 {

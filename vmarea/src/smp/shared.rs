@@ -875,6 +875,12 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         self.lock().with(|s| s.free(addr))
     }
 
+    /// Frees the used area at `addr` lazily (see [`Space::free_lazy`]): its
+    /// range is reused only after a purge's flush hook saw it.
+    pub fn free_lazy(&self, addr: usize) -> Result<AreaInfo, Error> {
+        self.lock().with(|s| s.free_lazy(addr))
+    }
+
     /// The used area containing `addr`.
     pub fn find(&self, addr: usize) -> Option<AreaInfo> {
         self.lock().with(|s| s.find(addr))
