@@ -4,10 +4,10 @@
 use crate::adapter::Adapter;
 use crate::error::{AlreadyLinked, LinkError};
 use crate::glue::{guarded, value_ref, HooksOf};
+use crate::head::AvlTree;
 use crate::link::{Link, LEFT, RIGHT};
 use crate::pointer::PointerOps;
 use crate::raw::{extreme, r, step};
-use crate::tree::AvlTree;
 use core::fmt;
 use core::ptr::NonNull;
 

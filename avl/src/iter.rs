@@ -3,10 +3,10 @@
 
 use crate::adapter::Adapter;
 use crate::glue::value_ref;
+use crate::head::AvlTree;
 use crate::link::{Link, LEFT, RIGHT};
 use crate::pointer::PointerOps;
 use crate::raw::{step, RawTree};
-use crate::tree::AvlTree;
 use core::iter::FusedIterator;
 use core::marker::PhantomData;
 use core::ptr::NonNull;

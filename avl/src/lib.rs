@@ -111,6 +111,8 @@ mod adapter;
 mod cursor;
 mod error;
 mod glue;
+mod head;
+mod insert_error;
 mod iter;
 mod link;
 mod pointer;
@@ -120,7 +122,8 @@ mod validate;
 
 pub use adapter::{Adapter, Augment, KeyAdapter, NoAugment};
 pub use cursor::{Cursor, CursorMut};
-pub use error::{AlreadyLinked, InsertError, LinkError};
+pub use error::{AlreadyLinked, LinkError};
+pub use insert_error::InsertError;
 pub use iter::{Drain, IntoIter, Iter};
 pub use link::Link;
 pub use pointer::{PointerOps, UnsafeRef};

@@ -2,8 +2,10 @@
 
 use crate::adapter::{Adapter, KeyAdapter};
 use crate::cursor::{Cursor, CursorMut};
-use crate::error::{AlreadyLinked, InsertError};
+use crate::error::AlreadyLinked;
 use crate::glue::{guarded, value_ref, HooksOf, Reclaim, Slot};
+pub use crate::head::AvlTree;
+use crate::insert_error::InsertError;
 use crate::iter::{Drain, IntoIter, Iter};
 use crate::link::{Link, LEFT, RIGHT};
 use crate::pointer::PointerOps;
@@ -13,27 +15,6 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Bound, RangeBounds};
 use core::ptr::NonNull;
-
-/// An intrusive AVL tree of nodes owned through `A::Pointer`.
-///
-/// The head is four words (root, cached first, cached last, length); each
-/// node carries a three-word [`Link`]. Insert, remove and search are
-/// O(log n); `first`/`last`/`len` are O(1); stepping to a neighbour is O(1)
-/// amortised. Nothing recurses and nothing allocates.
-///
-/// Dropping the tree releases every member's pointer (frees `Box`es, drops
-/// one count of `Rc`/`Arc`, ends borrows) and marks every link unlinked.
-pub struct AvlTree<A: Adapter> {
-    pub(crate) raw: RawTree,
-    _owns: PhantomData<A::Pointer>,
-}
-
-// SAFETY: the tree owns its members through `A::Pointer`; sending the tree
-// sends those pointers, and only them.
-unsafe impl<A: Adapter> Send for AvlTree<A> where A::Pointer: Send {}
-// SAFETY: `&AvlTree` gives out only `&A::Value`, and reads links that no
-// one can write without `&mut AvlTree`.
-unsafe impl<A: Adapter> Sync for AvlTree<A> where A::Pointer: Sync {}
 
 impl<A: Adapter> Default for AvlTree<A> {
     fn default() -> Self {

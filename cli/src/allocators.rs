@@ -105,7 +105,7 @@ pub trait VmAlloc {
     fn map_ram(&mut self, size: usize) -> Option<usize> {
         self.alloc(size, 0)
     }
-    /// Reports every event to [`crate::trace::record`] (vmarea's spaces
+    /// Reports every event to [`crate::recording::record`] (vmarea's spaces
     /// only; false if the allocator has no events).
     fn record_events(&mut self) -> bool {
         false
@@ -259,7 +259,7 @@ impl VmAlloc for VmArea {
         self.space.free(addr).is_ok()
     }
     fn record_events(&mut self) -> bool {
-        self.space.set_event_hook(Some(crate::trace::record));
+        self.space.set_event_hook(Some(crate::recording::record));
         true
     }
     fn map_ram(&mut self, size: usize) -> Option<usize> {
