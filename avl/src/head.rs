@@ -9,7 +9,7 @@ use core::marker::PhantomData;
 /// An intrusive AVL tree of nodes owned through `A::Pointer`.
 ///
 /// The head is four words (root, cached first, cached last, length); each
-/// node carries a three-word [`Link`]. Insert, remove and search are
+/// node carries a three-word [`Link`](crate::Link). Insert, remove and search are
 /// O(log n); `first`/`last`/`len` are O(1); stepping to a neighbour is O(1)
 /// amortised. Nothing recurses and nothing allocates.
 ///
