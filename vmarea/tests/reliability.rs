@@ -478,3 +478,47 @@ fn a_hook_panicking_in_a_drain_of_deferred_frees_loses_none_of_them() {
     g.validate().unwrap();
     assert_eq!(g.stats().free_bytes, 1024 * Q);
 }
+
+/// Issue 20's purge (detach, flush with the lock released, merge) under a
+/// panicking hook: the lazy list and the depot's dirty magazines go back,
+/// both locks are free, and the next purge flushes and merges all of it.
+#[test]
+fn a_panicking_flush_hook_in_a_shared_purge_loses_no_lazy_or_cached_area() {
+    use vmarea::ROUNDS;
+    let _one = HOOK_TEST.lock().unwrap_or_else(|e| e.into_inner());
+    let sh = shared_at(S, 1024);
+    sh.lock().set_flush_hook(Some(flush_hook));
+    sh.lock().set_lazy_threshold(usize::MAX);
+    let mut c = sh.cache(Flags::ALLOC);
+    let got: Vec<_> = (0..ROUNDS).map(|_| c.alloc(Q).unwrap()).collect();
+    for a in got {
+        c.free(a).unwrap(); // the dirty magazine fills and goes to the depot
+    }
+    let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+    sh.free_lazy(a.addr).unwrap();
+    let before = snapshot(&sh.lock());
+    let cached = sh.cached_areas();
+    assert_eq!(cached, ROUNDS);
+    assert!(panics("flush", || {
+        let _ = sh.purge();
+    }));
+    // Both locks free (this would spin forever otherwise), nothing moved.
+    assert_eq!(
+        snapshot(&sh.lock()),
+        before,
+        "a failed purge changed the space"
+    );
+    assert_eq!(
+        sh.cached_areas(),
+        cached,
+        "a failed purge lost the dirty magazine"
+    );
+    sh.lock().validate().unwrap();
+    assert_eq!(sh.purge(), 1 + ROUNDS);
+    drop(c);
+    sh.flush_depot();
+    sh.purge();
+    let g = sh.lock();
+    assert_eq!((g.used_count(), g.stats().lazy_areas), (0, 0));
+    g.validate().unwrap();
+}
