@@ -522,3 +522,35 @@ fn a_panicking_flush_hook_in_a_shared_purge_loses_no_lazy_or_cached_area() {
     assert_eq!((g.used_count(), g.stats().lazy_areas), (0, 0));
     g.validate().unwrap();
 }
+
+/// A hook panicking in the middle of a cache's refill (the second of its
+/// allocations): the refill's first area stays in the cache, counted, and
+/// everything goes back when the cache flushes.
+#[cfg(feature = "events")]
+#[test]
+fn a_panicking_event_hook_mid_refill_leaves_the_cache_consistent() {
+    let _one = HOOK_TEST.lock().unwrap_or_else(|e| e.into_inner());
+    static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    fn second_alloc_panics(e: &vmarea::Event) {
+        if let vmarea::Event::Alloc { failed: false, .. } = e {
+            if ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 1 && armed("refill") {
+                panic!("the refill's second allocation");
+            }
+        }
+    }
+    let sh = shared_at(S, 1024);
+    sh.lock().set_event_hook(Some(second_alloc_panics));
+    let mut c = sh.cache(Flags::ALLOC);
+    ALLOCS.store(0, std::sync::atomic::Ordering::Relaxed);
+    assert!(panics("refill", || {
+        let _ = c.alloc(Q);
+    }));
+    assert_eq!(c.held(), 1, "the first area of the refill stays");
+    assert_eq!(sh.lock().used_count(), 1);
+    sh.lock().validate().unwrap();
+    let a = c.alloc(Q).unwrap(); // served from the magazine
+    c.free(a).unwrap();
+    assert_eq!(c.flush(), 1);
+    sh.purge();
+    assert_eq!(sh.lock().used_count(), 0);
+}

@@ -203,9 +203,8 @@ pub struct CpuCache<'a, L: RawLock, S: NodeSource> {
     previous: [Magazine; CACHE_CLASSES],
     /// Freed areas, not reusable before a flush covered them.
     dirty: [Magazine; CACHE_CLASSES],
-    /// Areas in this cache's magazines, dirty ones included (exact, local).
-    held: usize,
-    /// The part of `held` already added to the shared count. The fast paths
+    /// The part of [`held`](Self::held) already added to the shared count.
+    /// The fast paths
     /// touch no shared memory; the difference is published whenever the
     /// cache takes the lock anyway (a shared counter bumped on every
     /// operation made two threads 7× slower than one).
@@ -223,20 +222,26 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             loaded: [Magazine::EMPTY; CACHE_CLASSES],
             previous: [Magazine::EMPTY; CACHE_CLASSES],
             dirty: [Magazine::EMPTY; CACHE_CLASSES],
-            held: 0,
             published: 0,
         }
     }
 
-    /// Areas this cache holds ready.
+    /// Areas this cache holds, ready or dirty: counted from its magazines
+    /// (no counter that a panic mid-refill could leave stale). O(classes).
     pub fn held(&self) -> usize {
-        self.held
+        self.loaded
+            .iter()
+            .chain(&self.previous)
+            .chain(&self.dirty)
+            .map(|m| m.len)
+            .sum()
     }
 
     fn publish(&mut self) {
-        let delta = self.held.wrapping_sub(self.published);
+        let held = self.held();
+        let delta = held.wrapping_sub(self.published);
         self.shared.publish_cached(delta);
-        self.published = self.held;
+        self.published = held;
     }
 
     fn guard(&self) -> usize {
@@ -291,7 +296,6 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             core::mem::swap(&mut self.loaded[c], &mut self.previous[c]);
         }
         if let Some((addr, handle)) = self.loaded[c].pop() {
-            self.held -= 1;
             return Ok(self.cached(addr, need, handle));
         }
         // Both magazines empty: one lock acquisition for a full one from the
@@ -321,7 +325,6 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         });
         let out = r.map(|(addr, handle)| {
             // The rest of the magazine stays here.
-            self.held += self.loaded[c].len;
             self.cached(addr, need, handle)
         });
         self.publish();
@@ -387,7 +390,6 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
         // are freed lazily into the space, flushed by that purge too).
         let pushed = self.dirty[c].push((a.addr, a.handle));
         debug_assert!(pushed.is_ok(), "a dirty magazine is emptied once full");
-        self.held += 1;
         if self.dirty[c].is_full() {
             let dirty = &mut self.dirty[c];
             self.shared.with_depot(|space, depot| {
@@ -395,7 +397,6 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
                     Depot::free_all_lazily(dirty, space);
                 }
             });
-            self.held -= ROUNDS;
             self.publish();
         }
         Ok(())
@@ -420,7 +421,6 @@ impl<'a, L: RawLock, S: NodeSource> CpuCache<'a, L, S> {
             }
             n
         });
-        self.held -= n;
         self.publish();
         n
     }
@@ -430,7 +430,7 @@ impl<L: RawLock, S: NodeSource> core::fmt::Debug for CpuCache<'_, L, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CpuCache")
             .field("flags", &self.flags)
-            .field("held", &self.held)
+            .field("held", &self.held())
             .finish_non_exhaustive()
     }
 }
