@@ -64,6 +64,17 @@ pub struct Row {
     pub sweep: Vec<Point>,
     /// test_vmalloc cases: (test, µs per run or None if cut off / failed).
     pub cases: Vec<(String, Option<u64>)>,
+    /// For each case, why it has no figure (None when it has one).
+    pub case_gaps: Vec<Option<NoFigure>>,
+}
+
+/// Why a test_vmalloc cell has no figure: two different marks in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFigure {
+    /// It ran over the time budget ("cut off").
+    CutOff,
+    /// It failed, or could not run on this contender ("n.a.").
+    Failed,
 }
 
 /// Options of a comparison.
@@ -225,6 +236,7 @@ pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
             metadata: probe.metadata_per_area(),
             sweep: Vec::new(),
             cases: Vec::new(),
+            case_gaps: Vec::new(),
         };
         drop(probe);
         // Once a measurement runs over the budget, the larger sizes are
@@ -293,6 +305,11 @@ pub fn run(opts: &Options, tick: &(dyn Fn(&str) + Sync)) -> Vec<Row> {
                 .and_then(|r| r[0].tests[idx].clone())
                 .filter(|o| o.passed > 0 || *test == "align_shift_alloc_test");
             let within = t.elapsed() <= opts.budget * 4;
+            row.case_gaps.push(match (&out, within) {
+                (None, _) => Some(NoFigure::Failed),
+                (Some(_), false) => Some(NoFigure::CutOff),
+                (Some(_), true) => None,
+            });
             row.cases
                 .push((test.to_string(), out.filter(|_| within).map(|o| o.avg_usec)));
         }
@@ -387,6 +404,7 @@ pub fn table(rows: &[Row], opts: &Options) -> String {
         out += "\n";
     }
     out += &format!("\ntest_vmalloc cases, µs per run (loops {}); cut off = over the time budget; \
+                     n.a. = the test failed or could not run on it; \
                      the contenders that free by handle only (the floor among them) cannot run them: \
                      the cases free by address and align\n\n| allocator |", opts.loops);
     for (t, _) in TESTS {
@@ -397,10 +415,11 @@ pub fn table(rows: &[Row], opts: &Options) -> String {
     out += "\n";
     for r in rows.iter().filter(|r| r.by_address) {
         out += &format!("| {} |", r.name);
-        for (_, us) in &r.cases {
-            out += &match us {
-                Some(u) => format!(" {u} |"),
-                None => " cut off / n.a. |".into(),
+        for (i, (_, us)) in r.cases.iter().enumerate() {
+            out += &match (us, r.case_gaps.get(i).copied().flatten()) {
+                (Some(u), _) => format!(" {u} |"),
+                (None, Some(NoFigure::CutOff)) => " cut off |".into(),
+                (None, _) => " n.a. |".into(),
             };
         }
         out += "\n";
@@ -628,6 +647,7 @@ mod tests {
                 })
                 .collect(),
             cases: Vec::new(),
+            case_gaps: Vec::new(),
         }
     }
 
