@@ -15,6 +15,31 @@ use core::marker::PhantomData;
 ///
 /// Dropping the tree releases every member's pointer (frees `Box`es, drops
 /// one count of `Rc`/`Arc`, ends borrows) and marks every link unlinked.
+///
+/// Borrowed members, no allocation (`default-features = false` works):
+///
+/// ```
+/// use intrusive_avl::{adapter, AvlTree, Link};
+///
+/// struct Region {
+///     start: u64,
+///     len: u64,
+///     link: Link,
+/// }
+/// adapter!(ByStart<'a> = &'a Region: Region { link } key u64 = |r| r.start);
+///
+/// let regions = [0x3000, 0x1000, 0x2000].map(|start| Region { start, len: 0x800, link: Link::new() });
+/// let mut tree = AvlTree::<ByStart>::new();
+/// for r in &regions {
+///     tree.insert(r).ok().unwrap(); // refused (and handed back) on a duplicate key
+/// }
+/// assert_eq!(tree.len(), 3);
+/// assert_eq!(tree.first().map(|r| r.start), Some(0x1000)); // O(1)
+/// // The region holding an address: the last start at or below it.
+/// let hit = tree.floor(&0x2400).get().unwrap();
+/// assert!(hit.start <= 0x2400 && 0x2400 < hit.start + hit.len);
+/// tree.validate().unwrap();
+/// ```
 pub struct AvlTree<A: Adapter> {
     pub(crate) raw: RawTree,
     pub(crate) _owns: PhantomData<A::Pointer>,

@@ -51,6 +51,27 @@ use core::ptr::NonNull;
 pub(crate) use purge::Detached;
 
 /// A space `[start, end)` carved into areas, with one free-space policy.
+///
+/// Single-threaded (`Send`, not `Sync`); share it across CPUs with
+/// [`SharedSpace`](crate::SharedSpace). Area objects come from its
+/// [`NodeSource`]; here a `static` pool, so nothing allocates:
+///
+/// ```
+/// use vmarea::{AreaPool, Flags, Policy, Space};
+///
+/// static AREAS: AreaPool<32> = AreaPool::new();
+/// let mut s = Space::new(0x10_0000, 0x20_0000, 0x1000, Policy::InstantFit, &AREAS).unwrap();
+/// let a = s.alloc(0x3000, 0, Flags::ALLOC).unwrap(); // three pages and a guard
+/// assert_eq!((a.size, a.usable()), (0x4000, 0x3000));
+/// let b = s.alloc_request(&s.request(0x1000).align(0x1_0000)).unwrap();
+/// assert_eq!(b.addr % 0x1_0000, 0);
+/// assert_eq!(s.find(a.addr + 0x2fff).map(|i| i.addr), Some(a.addr)); // O(log n)
+/// s.free(a.addr).unwrap(); // merged with its free neighbours
+/// s.free_lazy(b.addr).unwrap(); // reusable after the next purge
+/// assert_eq!(s.purge(), 1);
+/// s.validate().unwrap();
+/// assert_eq!(s.used_count(), 0);
+/// ```
 pub struct Space<S: NodeSource> {
     start: usize,
     end: usize,
