@@ -334,6 +334,16 @@ impl Sweep {
             Sweep::OwnFree => p.ns_per_pair_own,
         }
     }
+
+    /// The time plotted for row `r` at `p`: the floor, which cannot free by
+    /// address, shows its by-handle time on both plots (the reference).
+    fn time(self, r: &Row, p: &Point) -> Option<f64> {
+        if r.name == FLOOR {
+            p.ns_per_pair_own
+        } else {
+            self.ns(p)
+        }
+    }
 }
 
 /// The name of the floor's row: every sweep ratio is to its time.
@@ -437,10 +447,54 @@ pub fn table(rows: &[Row], opts: &Options) -> String {
 /// dozen plain elements, byte-identical from run to run (diffable in
 /// review), and needs no font handling or dependency tree.
 pub fn svg(rows: &[Row], sweep: Sweep) -> String {
-    let rows: Vec<&Row> = rows
+    svg_stamped(rows, sweep, "")
+}
+
+/// The contenders that are not vmarea: drawn dashed, legended apart.
+const BASELINES: [&str; 4] = ["linux-2.4", "offset-allocator", "range-alloc", FLOOR];
+
+/// Whether `r` is one of vmarea's own contenders.
+fn ours(r: &Row) -> bool {
+    !BASELINES.contains(&r.name.as_str())
+}
+
+/// The plot's title: what it shows, from the measurements. vmarea's
+/// growth from the smallest to the largest N measured, against the
+/// steepest baseline's.
+fn finding(rows: &[&Row], sweep: Sweep) -> String {
+    let growth = |r: &&Row| -> Option<f64> {
+        let pts: Vec<f64> = r.sweep.iter().filter_map(|p| sweep.time(r, p)).collect();
+        Some(pts.last()? / pts.first()?)
+    };
+    let ours_max = rows
         .iter()
-        .filter(|r| sweep == Sweep::OwnFree || r.by_address)
+        .filter(|r| ours(r))
+        .filter_map(growth)
+        .fold(0.0f64, f64::max);
+    let steepest = rows
+        .iter()
+        .filter(|r| !ours(r))
+        .filter_map(|r| Some((r.name.as_str(), growth(r)?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    match steepest {
+        Some((name, g)) if g > ours_max => {
+            format!("vmarea grows at most {ours_max:.1}× across the sweep; {name} {g:.0}×")
+        }
+        _ => format!("vmarea grows at most {ours_max:.1}× across the sweep"),
+    }
+}
+
+/// As [`svg`], with `stamp` (the commit and date, say) in the caption.
+/// Both sweeps share one y range, so the two plots read side by side.
+pub fn svg_stamped(rows: &[Row], sweep: Sweep, stamp: &str) -> String {
+    let all_rows = rows;
+    let mut rows: Vec<&Row> = rows
+        .iter()
+        .filter(|r| sweep == Sweep::OwnFree || r.by_address || r.name == FLOOR)
         .collect();
+    // vmarea's lines first, then the baselines and peers (the legend's
+    // two groups).
+    rows.sort_by_key(|r| !ours(r));
     let (w, h) = (840.0, 520.0);
     let (left, right, top, bottom) = (70.0, 260.0, 40.0, 110.0);
     let pts: Vec<(f64, f64)> = rows
@@ -448,7 +502,7 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
         .flat_map(|r| {
             r.sweep
                 .iter()
-                .filter_map(move |p| Some((p.live as f64, sweep.ns(p)?)))
+                .filter_map(move |p| Some((p.live as f64, sweep.time(r, p)?)))
         })
         .collect();
     if pts.is_empty() {
@@ -458,9 +512,15 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
     let (x0, x1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
         (a.min(lx(p.0)), b.max(lx(p.0)))
     });
-    let (y0, y1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
-        (a.min(lx(p.1)), b.max(lx(p.1)))
-    });
+    // One y range for both plots: every time of either sweep.
+    let (y0, y1) = all_rows
+        .iter()
+        .flat_map(|r| r.sweep.iter())
+        .flat_map(|p| [p.ns_per_pair, p.ns_per_pair_own])
+        .flatten()
+        .fold((f64::MAX, f64::MIN), |(a, b), y| {
+            (a.min(lx(y)), b.max(lx(y)))
+        });
     let (y0, y1) = (y0.floor(), y1.ceil().max(y0.floor() + 1.0));
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
@@ -473,8 +533,9 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
         "#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#999999",
         "#882255", "#44AA99", "#117733", "#AA4499",
     ];
+    // vmarea solid, every baseline and peer dashed (each its own pattern).
     let dashes = [
-        "", "6 3", "2 2", "8 3 2 3", "", "4 4", "1 3", "10 4", "3 1", "12 2 2 2", "5 2 1 2", "2 6",
+        "6 3", "2 2", "8 3 2 3", "4 4", "1 3", "10 4", "3 1", "12 2 2 2", "5 2 1 2", "2 6",
     ];
     let marker = |i: usize, x: f64, y: f64, c: &str| -> String {
         match i % 4 {
@@ -501,12 +562,7 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
             ),
         }
     };
-    let title = match sweep {
-        Sweep::ByAddress => "Cost of one alloc+free pair as live areas grow, freed by address",
-        Sweep::OwnFree => {
-            "Cost of one alloc+free pair as live areas grow, each allocator's own free"
-        }
-    };
+    let title = finding(&rows, sweep);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
@@ -549,13 +605,40 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
         top + plot_h / 2.0
     );
     let (lx0, ly0) = (left + plot_w + 16.0, top + 8.0);
+    let first_baseline = rows.iter().position(|r| !ours(r)).unwrap_or(rows.len());
+    // Group headings of the legend: each group's first entry is pushed down
+    // one line to make room.
+    let legend_y = |i: usize| -> f64 {
+        let headings = if i >= first_baseline && first_baseline > 0 {
+            2
+        } else {
+            1
+        };
+        ly0 + 20.0 * (i + headings) as f64
+    };
+    if first_baseline > 0 {
+        s += &format!(
+            "<text x=\"{lx0:.1}\" y=\"{:.1}\" font-weight=\"bold\">vmarea (solid)</text>\n",
+            ly0 + 4.0
+        );
+    }
+    if first_baseline < rows.len() {
+        s += &format!(
+            "<text x=\"{lx0:.1}\" y=\"{:.1}\" font-weight=\"bold\">baselines and peers (dashed)</text>\n",
+            legend_y(first_baseline) - 16.0
+        );
+    }
     for (i, r) in rows.iter().enumerate() {
         let c = colours[i % colours.len()];
-        let dash = dashes[i % dashes.len()];
+        let dash = if ours(r) {
+            ""
+        } else {
+            dashes[(i - first_baseline) % dashes.len()]
+        };
         let measured: Vec<(f64, f64)> = r
             .sweep
             .iter()
-            .filter_map(|p| Some((sx(p.live as f64), sy(sweep.ns(p)?))))
+            .filter_map(|p| Some((sx(p.live as f64), sy(sweep.time(r, p)?))))
             .collect();
         if !measured.is_empty() {
             let line: Vec<String> = measured
@@ -572,7 +655,7 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
             s += "\n";
         }
         // Cut off: a point after the last measured one was not measured.
-        let last = r.sweep.iter().rposition(|p| sweep.ns(p).is_some());
+        let last = r.sweep.iter().rposition(|p| sweep.time(r, p).is_some());
         if let (Some(l), Some(&(x, y))) = (last, measured.last()) {
             if l + 1 < r.sweep.len() {
                 s += &format!(
@@ -585,7 +668,7 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
             }
         }
         // Legend: a line sample with its marker, then the name.
-        let ly = ly0 + 20.0 * i as f64;
+        let ly = legend_y(i);
         s += &format!(
             "<line x1=\"{lx0:.1}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{c}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\"/>{}<text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
             lx0 + 34.0,
@@ -600,16 +683,31 @@ pub fn svg(rows: &[Row], sweep: Sweep) -> String {
         Sweep::ByAddress => "freed by address (allocators that free by handle look it up in a map from address)",
         Sweep::OwnFree => "freed the way its own API frees (by handle where it has one; the floor: bump + exact-size stacks)",
     };
+    let floor_note = match sweep {
+        Sweep::ByAddress => {
+            " The floor cannot free by address: its line is its by-handle time, the reference."
+        }
+        Sweep::OwnFree => "",
+    };
+    let line3 = format!(
+        "allocator. ✕ cut off: the next point would exceed the time budget (Linux 2.4 walks every area).{floor_note}"
+    );
+    let line4 = if stamp.is_empty() {
+        String::from("Both plots share one y range.")
+    } else {
+        format!("Both plots share one y range. Measured at {stamp}.")
+    };
     let caption = [
         "Each point: the median time of an alloc (1–4 pages + guard page) immediately freed again,",
         how,
         "with that many one-page areas live (every 8th freed, leaving holes), same layout for every",
-        "allocator. ✕ cut off: the next point would exceed the time budget (Linux 2.4 walks every area).",
+        line3.as_str(),
+        line4.as_str(),
     ];
     for (k, line) in caption.iter().enumerate() {
         s += &format!(
             "<text x=\"{left}\" y=\"{:.1}\" font-size=\"11\" fill=\"#444\">{line}</text>\n",
-            h - 54.0 + 14.0 * k as f64
+            h - 68.0 + 14.0 * k as f64
         );
     }
     s += "</svg>\n";
@@ -628,7 +726,7 @@ fn fmt_power(d: i32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{svg, table, Options, Point, Row, Sweep, FLOOR};
+    use super::{svg, svg_stamped, table, Options, Point, Row, Sweep, FLOOR};
 
     fn row(name: &str, by_address: bool, ns: &[Option<f64>]) -> Row {
         Row {
@@ -654,22 +752,33 @@ mod tests {
     #[test]
     fn the_plot_reads_on_its_own() {
         let rows = [
-            row("slow", true, &[Some(100.0), Some(1000.0), None]),
-            row("fast", true, &[Some(50.0), Some(55.0), Some(60.0)]),
+            row("offset-allocator", true, &[Some(100.0), Some(1000.0), None]),
+            row("FirstFit", true, &[Some(50.0), Some(55.0), Some(60.0)]),
         ];
         let s = svg(&rows, Sweep::ByAddress);
         // Axis titles, a caption, a legend entry per contender.
         assert!(s.contains("ns per alloc+free pair"));
         assert!(s.contains("live areas (log scale)"));
         assert!(s.contains("Each point:"));
-        assert!(s.contains(">slow</text>") && s.contains(">fast</text>"));
+        assert!(s.contains(">offset-allocator</text>") && s.contains(">FirstFit</text>"));
         // A marker per measured point (5), plus one in each legend sample.
         let markers = s.matches("<circle").count() + s.matches("width=\"7\"").count();
         assert_eq!(markers, 5 + 2, "{s}");
         // The cut-off contender is marked, once.
         assert_eq!(s.matches(">cut off</text>").count(), 1);
-        // Distinct dash patterns.
+        // vmarea solid, the others dashed, in two legend groups; a title
+        // that states the finding (FirstFit 1.2× across, the other 10×).
         assert!(s.contains("stroke-dasharray=\"\"") && s.contains("stroke-dasharray=\"6 3\""));
+        assert!(
+            s.contains(">vmarea (solid)</text>")
+                && s.contains(">baselines and peers (dashed)</text>")
+        );
+        assert!(
+            s.contains("vmarea grows at most 1.2× across the sweep; offset-allocator 10×"),
+            "{s}"
+        );
+        assert!(svg_stamped(&rows, Sweep::ByAddress, "abc1234, 2026-12-04")
+            .contains("Measured at abc1234, 2026-12-04."));
     }
 
     #[test]
@@ -678,9 +787,16 @@ mod tests {
             row("slow", true, &[Some(100.0), Some(1000.0)]),
             row(FLOOR, false, &[Some(4.0), Some(5.0)]),
         ];
-        assert!(!svg(&rows, Sweep::ByAddress).contains(">floor</text>"));
+        // The floor on both plots (its by-handle time), on one y range.
+        let by_addr = svg(&rows, Sweep::ByAddress);
+        assert!(
+            by_addr.contains(">floor</text>")
+                && by_addr.contains("The floor cannot free by address")
+        );
         let own = svg(&rows, Sweep::OwnFree);
-        assert!(own.contains(">floor</text>") && own.contains("own free"));
+        assert!(own.contains(">floor</text>") && own.contains("its own API frees"));
+        let y_labels = |s: &str| s.matches("text-anchor=\"end\"").count();
+        assert_eq!(y_labels(&by_addr), y_labels(&own));
         let opts = Options {
             sizes: vec![100, 1000],
             ..Options::quick()

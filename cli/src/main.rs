@@ -353,11 +353,12 @@ fn compare_cmd(a: CompareArgs) {
         bar.inc(1);
     });
     bar.finish_and_clear();
+    let stamp = stamp();
     for (path, sweep) in [
         (&a.svg, compare::Sweep::ByAddress),
         (&own_svg, compare::Sweep::OwnFree),
     ] {
-        if let Err(e) = std::fs::write(path, compare::svg(&rows, sweep)) {
+        if let Err(e) = std::fs::write(path, compare::svg_stamped(&rows, sweep, &stamp)) {
             eprintln!("vmarea: cannot write the plot to {}: {e}", path.display());
             std::process::exit(1);
         }
@@ -392,6 +393,36 @@ fn compare_cmd(a: CompareArgs) {
     } else {
         println!("{}\n{svg_note}", compare::table(&rows, &opts));
     }
+}
+
+/// The commit (`git rev-parse --short HEAD`, if this runs in a checkout)
+/// and today's date (UTC), for the plots' captions.
+fn stamp() -> String {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|c| !c.is_empty())
+        .map_or_else(
+            || "an unknown commit".to_string(),
+            |c| format!("commit {c}"),
+        );
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{commit}, {year:04}-{month:02}-{day:02}")
 }
 
 /// `compare.svg` → `compare-own.svg`, beside it.
