@@ -114,10 +114,9 @@ impl core::fmt::Debug for Cached<'_> {
 
 impl Drop for Cached<'_> {
     fn drop(&mut self) {
-        // SAFETY: `origin` is the `SharedSpace<L, S>` that `free_dropped`
-        // was instantiated for, alive while `'a` borrows it; the area is a
-        // live cached allocation of it, which this move-only value alone
-        // may free, and it is freed here once.
+        // `origin` is the `SharedSpace<L, S>` `free_dropped` was made for,
+        // alive while `'a` borrows it. SAFETY: so the pointer is live; the
+        // area is its live cached allocation, freed by this value alone, once.
         unsafe { (self.free_dropped)(self.origin, self.handle) }
     }
 }
