@@ -189,17 +189,7 @@ impl<S: NodeSource> Space<S> {
         policy: Policy,
         source: S,
     ) -> Result<Self, Error> {
-        match Self::check_bounds(start, end, quantum) {
-            Ok(()) => Ok(Self::build(
-                start,
-                end,
-                quantum,
-                policy,
-                AddressIndex::BusyTree,
-                source,
-            )),
-            Err(e) => Err(e),
-        }
+        Self::with_address_index(start, end, quantum, policy, AddressIndex::BusyTree, source)
     }
 
     /// As [`new`](Self::new), with the given [`AddressIndex`]: drop the busy
