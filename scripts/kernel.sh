@@ -69,6 +69,13 @@ boot() {
             exit 1
         fi
     done
+    # Issue 20 item 3: the guard-page fault was answered while another CPU
+    # held the space's lock (the handler's lookup never takes it).
+    if [ "$VMK_CPUS" -gt 1 ] &&
+        ! grep -q "^page fault at .*(expected; found with the space's lock held by CPU 1)" "$log"; then
+        echo "kernel run ($mode) failed: the guard-page fault was not answered with the lock held elsewhere" >&2
+        exit 1
+    fi
     # Issue 20: no shootdown per free; purges flush in batches.
     local line
     line=$(grep -E "^smp_stress: cpus $VMK_CPUS frees [0-9]+ ipis [0-9]+ ipis_per_free [0-9]+\.[0-9]{4}\s*$" "$log" || true)

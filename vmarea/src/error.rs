@@ -51,6 +51,10 @@ pub enum Error {
         /// The size asked for.
         size: usize,
     },
+    /// [`SharedSpace::find_fault`](crate::SharedSpace::find_fault) on a
+    /// space made with [`AddressIndex::None`](crate::AddressIndex::None):
+    /// it has no busy tree to read without the space's lock.
+    NoAddressIndex,
 }
 
 impl fmt::Display for Error {
@@ -72,6 +76,9 @@ impl fmt::Display for Error {
                 f,
                 "{size} bytes is above the per-CPU caches' classes; allocate from the shared space"
             ),
+            Error::NoAddressIndex => {
+                f.write_str("the space keeps no busy tree (AddressIndex::None): use find")
+            }
         }
     }
 }

@@ -100,15 +100,15 @@ pub use smp::cache::{Cached, CpuCache, ForeignCached};
 pub use smp::depot::{CACHE_CLASSES, DEPOT_MAGAZINES, ROUNDS};
 pub use smp::sharded::ShardedSpace;
 pub use smp::shared::{Guard, RawLock, SharedSpace};
-pub use smp::spin::RawSpinlock;
-#[cfg(not(loom))]
-pub use smp::spin::SpinMutex;
 pub use smp::vmap_blocks::{
     BlockError, ForeignMapped, MappedRam, VmapBlocks, BLOCK_QUANTA, BLOCK_SLOTS, MAX_BLOCK_MAP,
 };
 pub use space::{Handle, Import, Space};
 #[cfg(loom)]
 pub use sync::weaken;
+pub use sync::RawSpinlock;
+#[cfg(not(loom))]
+pub use sync::SpinMutex;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -9,7 +9,7 @@
 
 use crate::area::Area;
 use crate::containers::list::ListLink;
-use crate::smp::spin::RawSpinlock;
+use crate::sync::RawSpinlock;
 use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;

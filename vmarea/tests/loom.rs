@@ -452,3 +452,62 @@ fn purge_flushes_before_merging_outside_the_lock() {
 fn purge_merging_before_its_flush_is_caught() {
     weakened(weaken::MERGE_BEFORE_FLUSH, || model(purge_races_alloc));
 }
+
+// Issue 20 item 3: a fault lookup never waits on the space's lock. One
+// thread holds the lock, frees an area under it (a change of the busy
+// tree) and then waits for the other thread's acknowledgement, as a CPU
+// waiting for a TLB shootdown would; the other thread, the "faulting CPU",
+// looks the area up and only then acknowledges. The lookup must finish
+// with the lock held (the twin that takes the space's lock never does),
+// and must not overlap the tree change (the twin whose change skips the
+// busy lock is a race loom reports).
+
+loom::lazy_static! {
+    static ref ACKED: loom::sync::atomic::AtomicBool = loom::sync::atomic::AtomicBool::new(false);
+}
+
+fn fault_lookup_beside_a_holder() {
+    ACKED.store(false, loom::sync::atomic::Ordering::Relaxed);
+    let sh = Arc::new(space());
+    let (a, _) = sh.alloc_request(&req(2)).unwrap();
+    let holder = {
+        let sh = sh.clone();
+        thread::spawn(move || {
+            let mut g = sh.lock();
+            g.free(a.addr).unwrap();
+            while !ACKED.load(loom::sync::atomic::Ordering::Acquire) {
+                thread::yield_now();
+            }
+            drop(g);
+        })
+    };
+    let seen = sh.find_fault(a.addr + Q).unwrap();
+    ACKED.store(true, loom::sync::atomic::Ordering::Release);
+    holder.join().unwrap();
+    // Before the free or after it: the area, or nothing.
+    assert!(seen.is_none_or(|i| i.addr == a.addr && i.used));
+    let s = Arc::try_unwrap(sh).ok().expect("sole owner").into_inner();
+    s.validate().unwrap();
+    assert_eq!(s.used_count(), 0);
+}
+
+#[test]
+fn fault_lookup_never_waits_on_the_space_lock() {
+    model(fault_lookup_beside_a_holder);
+}
+
+#[test]
+#[should_panic(expected = "maximum number of branches")]
+fn fault_lookup_taking_the_space_lock_is_caught() {
+    weakened(weaken::FAULT_TAKES_SPACE_LOCK, || {
+        model(fault_lookup_beside_a_holder)
+    });
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn busy_tree_changed_without_the_busy_lock_is_caught() {
+    weakened(weaken::BUSY_EDIT_UNLOCKED, || {
+        model(fault_lookup_beside_a_holder)
+    });
+}

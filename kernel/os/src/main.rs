@@ -22,7 +22,7 @@ mod vmalloc;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{entry_point, BootInfo};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 pub static BOOTLOADER_CONFIG: BootloaderConfig = {
     let mut config = BootloaderConfig::new_default();
@@ -115,16 +115,63 @@ fn kmain(boot: &'static mut BootInfo) -> ! {
     if sent == 0 || sent != shootdown::IPIS_HANDLED.load(Ordering::Relaxed) {
         fail(format_args!("TLB shootdowns were not all sent and handled"));
     }
-    // Last: touch a guard page on purpose; the fault handler must see a
-    // guard-page hit and finishes the run.
+    // Last: touch a guard page on purpose while CPU 1 holds the space's
+    // lock (and never lets go): the fault handler must see a guard-page hit
+    // through `find_fault`, which never takes that lock, and finishes the
+    // run. A handler that took the lock would hang, and the run time out.
     let v =
         vmalloc::vmalloc(4096).unwrap_or_else(|| fail(format_args!("vmalloc for the guard test")));
-    println!("touching the guard page of {:#x}", v.addr);
+    GUARD_TEST_ADDR.store(v.addr + v.usable, Ordering::SeqCst);
+    smp::run_on_all(guard_fault_with_the_lock_held_elsewhere);
+    fail(format_args!("the guard page did not fault"))
+}
+
+/// The guard page `guard_fault_with_the_lock_held_elsewhere` touches.
+static GUARD_TEST_ADDR: AtomicUsize = AtomicUsize::new(0);
+
+/// Cycles the guard-page fault may take before the watchdog fails the run
+/// (its handler needs well under 10^7, even under TCG).
+const GUARD_FAULT_WATCHDOG: u64 = 5_000_000_000;
+
+/// On every CPU at once: CPU 1 (or none, with one CPU) takes the space's
+/// lock and holds it for good; the boot CPU, once it is held, touches the
+/// guard page; CPU 2, if there is one, fails the run if the fault is not
+/// answered in time (a handler waiting on the lock would never answer).
+/// The other CPUs return.
+fn guard_fault_with_the_lock_held_elsewhere(cpu: usize) {
+    if cpu == 2 {
+        while !vmalloc::EXPECT_GUARD_FAULT.load(Ordering::SeqCst) {
+            core::hint::spin_loop();
+        }
+        let t0 = arch::rdtsc();
+        while arch::rdtsc() - t0 < GUARD_FAULT_WATCHDOG {
+            core::hint::spin_loop();
+        }
+        fail(format_args!(
+            "the guard-page fault was not answered within {GUARD_FAULT_WATCHDOG} cycles while CPU 1 held the space's lock"
+        ));
+    }
+    let holder = usize::from(smp::online() > 1);
+    if cpu == holder && cpu != 0 {
+        let g = vmalloc::VMALLOC.lock();
+        vmalloc::LOCK_HELD_FOR_GOOD.store(true, Ordering::SeqCst);
+        core::mem::forget(g);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+    if cpu != 0 {
+        return;
+    }
+    while holder != 0 && !vmalloc::LOCK_HELD_FOR_GOOD.load(Ordering::SeqCst) {
+        core::hint::spin_loop();
+    }
+    let addr = GUARD_TEST_ADDR.load(Ordering::SeqCst);
+    println!("touching the guard page at {addr:#x}");
     vmalloc::EXPECT_GUARD_FAULT.store(true, Ordering::SeqCst);
     // SAFETY: deliberately faults: the page after the usable one is the
     // unmapped guard page; the page-fault handler ends the run.
-    unsafe { ((v.addr + v.usable) as *const u8).read_volatile() };
-    fail(format_args!("the guard page did not fault"))
+    unsafe { (addr as *const u8).read_volatile() };
 }
 
 /// Ends the run as a pass (after the guard-page fault).

@@ -333,14 +333,33 @@ pub fn on_timer() {
 /// Set by the guard-page test just before it touches a guard page.
 pub static EXPECT_GUARD_FAULT: AtomicBool = AtomicBool::new(false);
 
+/// Set by the CPU that takes the space's lock for good before the
+/// guard-page test.
+pub static LOCK_HELD_FOR_GOOD: AtomicBool = AtomicBool::new(false);
+
+/// Looks the faulting address up with `find_fault`: under the space's busy
+/// lock only, never its lock, which another CPU may hold while it waits for
+/// this one (the guard-page test holds it on CPU 1 for good).
 pub fn on_page_fault(addr: usize, code: u64, ip: u64) -> ! {
-    let guard_of = VMALLOC
-        .find(addr)
+    let found = if cfg!(feature = "sabotage-fault-takes-lock") {
+        // CI's sabotage build: the lookup waits for CPU 1, which never
+        // lets go; the watchdog CPU fails the run.
+        Ok(VMALLOC.find(addr))
+    } else {
+        VMALLOC.find_fault(addr)
+    };
+    let guard_of = found
+        .unwrap_or_else(|e| crate::fail(format_args!("find_fault: {e}")))
         .filter(|a| a.guard > 0 && addr >= a.end() - a.guard);
     match guard_of {
         Some(a) if EXPECT_GUARD_FAULT.load(Ordering::Relaxed) => {
+            let held = if LOCK_HELD_FOR_GOOD.load(Ordering::SeqCst) {
+                "held by CPU 1"
+            } else {
+                "free: one CPU"
+            };
             crate::println!(
-                "page fault at {addr:#x}: guard page of the area {:#x}-{:#x} (expected)",
+                "page fault at {addr:#x}: guard page of the area {:#x}-{:#x} (expected; found with the space's lock {held})",
                 a.addr,
                 a.end()
             );

@@ -320,7 +320,7 @@ impl FreeIndex {
     }
 
     /// Free areas the first-fit tree's searches have stopped at so far.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "alloc"))]
     pub(crate) fn tree_visits(&self) -> usize {
         match self {
             FreeIndex::FirstFit(t) => t.visits.get(),

@@ -167,6 +167,18 @@ impl<L: RawLock, S: NodeSource, const N: usize> ShardedSpace<L, S, N> {
         self.nodes[self.node_of(addr)?].find(addr)
     }
 
+    /// The used area containing `addr`, under its node's busy lock only,
+    /// never a space lock (see [`SharedSpace::find_fault`]).
+    ///
+    /// # Errors
+    /// [`Error::NoAddressIndex`] if the nodes keep no busy tree.
+    pub fn find_fault(&self, addr: usize) -> Result<Option<AreaInfo>, Error> {
+        match self.node_of(addr) {
+            Some(i) => self.nodes[i].find_fault(addr),
+            None => Ok(None),
+        }
+    }
+
     /// Purges every node's lazy frees; returns how many areas in all.
     pub fn purge(&self) -> usize {
         self.nodes.iter().map(|n| n.lock().purge()).sum()

@@ -34,15 +34,17 @@
 //!   takes the lock and may spin; the lock is never held across a flush.
 
 use super::depot::{Depot, Flushing};
-use super::spin::RawSpinlock;
 use crate::area::{Area, Flags};
+use crate::busy::{AddressIndex, SharedBusy};
 use crate::error::Error;
 use crate::info::AreaInfo;
 use crate::nodes::{NodeSource, Stash};
 use crate::request::Request;
 use crate::space::Detached;
 use crate::space::{Handle, Space, SPAN_NODES};
-use crate::sync::{model_failed, ord, site, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{
+    model_failed, ord, site, AtomicPtr, AtomicUsize, Ordering, Protected, RawSpinlock,
+};
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
@@ -82,7 +84,7 @@ unsafe impl<R: lock_api::RawMutex> RawLock for R {
 
 // SAFETY: see `RawSpinlock::acquire`/`release`.
 #[cfg(loom)]
-unsafe impl RawLock for crate::smp::spin::RawSpinlock {
+unsafe impl RawLock for RawSpinlock {
     type GuardMarker = lock_api::GuardSend;
     fn lock(&self) {
         self.acquire()
@@ -90,58 +92,6 @@ unsafe impl RawLock for crate::smp::spin::RawSpinlock {
     unsafe fn unlock(&self) {
         // SAFETY: forwarded contract.
         unsafe { self.release() }
-    }
-}
-
-/// `core::cell::UnsafeCell`, or loom's (which checks every access) under
-/// `--cfg loom`.
-struct Protected<T> {
-    #[cfg(not(loom))]
-    cell: core::cell::UnsafeCell<T>,
-    #[cfg(loom)]
-    cell: loom::cell::UnsafeCell<T>,
-}
-
-impl<T> Protected<T> {
-    #[cfg(not(loom))]
-    const fn new(v: T) -> Self {
-        Protected {
-            cell: core::cell::UnsafeCell::new(v),
-        }
-    }
-
-    #[cfg(loom)]
-    fn new(v: T) -> Self {
-        Protected {
-            cell: loom::cell::UnsafeCell::new(v),
-        }
-    }
-
-    /// The value, for shared access.
-    ///
-    /// # Safety
-    /// No exclusive access overlaps the use of the pointer (the lock is held).
-    #[cfg(not(loom))]
-    unsafe fn get(&self) -> *const T {
-        self.cell.get()
-    }
-
-    /// The value, for shared access (loom cannot track a raw pointer that
-    /// outlives the call; the model tests never deref a guard).
-    #[cfg(loom)]
-    unsafe fn get(&self) -> *const T {
-        self.cell.with(|p| p)
-    }
-
-    /// # Safety
-    /// No other access to the value overlaps this one (the lock is held).
-    unsafe fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        #[cfg(not(loom))]
-        // SAFETY: caller contract: exclusive access.
-        return f(unsafe { &mut *self.cell.get() });
-        #[cfg(loom)]
-        // SAFETY: caller contract: exclusive access (loom checks it).
-        return self.cell.with_mut(|p| f(unsafe { &mut *p }));
     }
 }
 
@@ -214,12 +164,21 @@ pub struct SharedSpace<L: RawLock, S: NodeSource> {
     purge_lock: RawSpinlock,
     /// The depot's dirty magazines a purge is flushing, under `purge_lock`.
     flushing: Protected<Flushing>,
+    /// The space's busy tree, behind a busy lock of its own, which
+    /// [`find_fault`](Self::find_fault) takes instead of the space's lock.
+    busy: SharedBusy,
+    /// Whether the space has a busy tree ([`AddressIndex::BusyTree`]).
+    indexed: bool,
 }
 
 // SAFETY: the space and the depot are only reached under the lock, which
 // serialises holders; the source is called from any thread without it, so
 // it must be `Sync` (and `Send`: objects taken on one thread are given back
-// on another). The deferred stack and the counters are atomics.
+// on another). The deferred stack and the counters are atomics. The busy
+// tree is changed under the lock and the busy lock, and `find_fault` reads
+// it (and the fields of the used areas in it that no holder writes while
+// they are there, or writes atomically) under the busy lock only: see
+// `busy/shared.rs`.
 unsafe impl<L: RawLock + Sync, S: NodeSource + Send + Sync> Sync for SharedSpace<L, S> {}
 // SAFETY: as above: everything inside may move when `S` and `L` may; the
 // space owns its areas (`Space<Stash>: Send`).
@@ -253,8 +212,15 @@ pub struct Guard<'a, L: RawLock, S: NodeSource> {
 impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
     /// Runs `f` on the locked space.
     fn with<R>(&mut self, f: impl FnOnce(&mut Space<Stash>) -> R) -> R {
+        let busy = &self.shared.busy;
         // SAFETY: this guard holds the lock, so no other access overlaps.
-        unsafe { self.shared.space.with_mut(f) }
+        unsafe {
+            self.shared.space.with_mut(|s| {
+                // The shared space may have moved since the last guard.
+                s.attach_busy(busy);
+                f(s)
+            })
+        }
     }
 
     /// [`Space::alloc`] on the locked space (a purge it needs runs with the
@@ -465,6 +431,7 @@ macro_rules! from_parts {
         SharedSpace {
             lock: $lock,
             quantum: $space.quantum(),
+            indexed: matches!($space.address_index(), AddressIndex::BusyTree),
             lo: AtomicUsize::new($space.bounds().0),
             hi: AtomicUsize::new($space.bounds().1),
             published: Protected::new($space.bounds()),
@@ -477,6 +444,7 @@ macro_rules! from_parts {
             deferred: AtomicPtr::new(ptr::null_mut()),
             in_caches: AtomicUsize::new(0),
             instances: AtomicUsize::new(0),
+            busy: SharedBusy::new(),
         }
     };
 }
@@ -488,7 +456,12 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// (see [`Guard::set_import`]).
     pub fn with_lock(lock: L, space: Space<S>) -> Self {
         let (space, source) = space.replace_source(Stash::new());
-        Self::from_parts(lock, space, source)
+        let shared = Self::from_parts(lock, space, source);
+        // Its busy tree may hold areas already: move it where `find_fault`
+        // reads it now, not at the first guard.
+        // SAFETY: owned: no guard exists.
+        unsafe { shared.space.with_mut(|s| s.attach_busy(&shared.busy)) };
+        shared
     }
 
     /// A shared space over `[start, end)` behind `lock`, built by a `const
@@ -881,9 +854,61 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         self.lock().with(|s| s.free_lazy(addr))
     }
 
-    /// The used area containing `addr`.
+    /// The used area containing `addr`, under the space's lock (see
+    /// [`find_fault`](Self::find_fault) for a lookup that never takes it).
     pub fn find(&self, addr: usize) -> Option<AreaInfo> {
         self.lock().with(|s| s.find(addr))
+    }
+
+    /// The used area containing `addr`, for a page-fault handler: read
+    /// under the busy lock only, never the space's lock (Linux's
+    /// `find_vmap_area` under `vmap_node.busy.lock`).
+    ///
+    /// Every change to the busy tree takes the busy lock inside the space's
+    /// lock, for one O(log n) link or unlink, and calls, allocates and waits
+    /// for nothing while holding it. So this is safe with interrupts off on
+    /// any CPU while another CPU holds the space's lock for as long as it
+    /// likes (waiting for a TLB shootdown this CPU must answer, say): it
+    /// waits at most for one tree change in progress. It must not be called
+    /// from code that interrupted a change of this space's busy tree on the
+    /// same CPU (a fault handler is fine: the change touches only area
+    /// objects already in use, so it does not fault).
+    ///
+    /// Answers as [`find`](Self::find) does, except for an area whose
+    /// deferred free was pushed and not drained yet: `find` drains first and
+    /// never finds it; this one does not find it once the push is visible
+    /// to its CPU (the push and this read share the area's atomic `aux`).
+    ///
+    /// # Errors
+    /// [`Error::NoAddressIndex`] for a space made with
+    /// [`AddressIndex::None`](crate::AddressIndex::None), which keeps no
+    /// busy tree.
+    ///
+    /// ```
+    /// use vmarea::{AreaPool, Flags, Policy, RawSpinlock, SharedSpace};
+    ///
+    /// static AREAS: AreaPool<16> = AreaPool::new();
+    /// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<16>> = SharedSpace::const_new(
+    ///     RawSpinlock::new(), 0x10_0000, 0x100_0000, 0x1000, Policy::FirstFit, &AREAS);
+    ///
+    /// let (a, _) = VMALLOC.alloc(2 * 0x1000, 0, Flags::ALLOC).unwrap();
+    /// let guard = VMALLOC.lock(); // another CPU holding the lock, say
+    /// // The guard page is inside the area: the fault handler can tell.
+    /// let hit = VMALLOC.find_fault(a.addr + 2 * 0x1000).unwrap().unwrap();
+    /// assert_eq!((hit.addr, hit.usable()), (a.addr, 2 * 0x1000));
+    /// assert_eq!(VMALLOC.find_fault(0x20_0000), Ok(None));
+    /// drop(guard);
+    /// ```
+    pub fn find_fault(&self, addr: usize) -> Result<Option<AreaInfo>, Error> {
+        if !self.indexed {
+            return Err(Error::NoAddressIndex);
+        }
+        #[cfg(loom)]
+        if crate::sync::weaken::is(site::FAULT_TAKES_SPACE_LOCK) {
+            // The broken twin: the lookup `find` makes, under the lock.
+            return Ok(self.find(addr));
+        }
+        Ok(self.busy.containing(addr, self.quantum))
     }
 
     /// Applies pending deferred frees now; returns how many.
@@ -955,14 +980,17 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         // Taking the lock drains the deferred stack; nothing can push after
         // it, since `self` is owned.
         self.flush_depot();
+        // The busy tree goes back into the space it belongs to.
+        // SAFETY: owned: no guard exists.
+        unsafe { self.space.with_mut(|s| s.detach_busy(&self.busy)) };
         let me = core::mem::ManuallyDrop::new(self);
         // SAFETY: each field with a destructor is read out of `me` exactly
-        // once and `me` is never used or dropped again (the depot and the
-        // atomics have no destructor).
+        // once and `me` is never used or dropped again (the depot, the
+        // atomics and the busy tree, empty now, have none to run).
         let (lock, space, source) = unsafe {
             (
                 ptr::read(&me.lock),
-                ptr::read(&me.space).cell.into_inner(),
+                ptr::read(&me.space).into_inner(),
                 ptr::read(&me.source),
             )
         };
@@ -984,8 +1012,13 @@ impl<L: RawLock, S: NodeSource> Drop for SharedSpace<L, S> {
         // SAFETY: `&mut self`: no guard or cache borrows the space.
         unsafe {
             self.space.with_mut(|s| {
+                // The shared space may have moved since the last guard.
+                s.attach_busy(&self.busy);
                 s.release_all();
                 s.source().give_all(&self.source);
+                // The empty tree back into the space, which is dropped
+                // after this and must not reach for `self.busy`.
+                s.detach_busy(&self.busy);
             })
         };
     }

@@ -272,7 +272,7 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// Free areas the first-fit tree's searches have stopped at so far.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "alloc"))]
     pub(crate) fn tree_visits(&self) -> usize {
         self.free.tree_visits()
     }

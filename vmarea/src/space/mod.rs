@@ -38,7 +38,7 @@ mod query;
 mod spans;
 
 use crate::area::Area;
-use crate::busy::{AddressIndex, UsedAreas};
+use crate::busy::{AddressIndex, SharedBusy, UsedAreas};
 use crate::containers::list::List;
 use crate::error::Error;
 use crate::flush::FlushHook;
@@ -232,7 +232,7 @@ impl<S: NodeSource> Space<S> {
     }
 
     /// The address index chosen at creation.
-    pub fn address_index(&self) -> AddressIndex {
+    pub const fn address_index(&self) -> AddressIndex {
         self.busy.index()
     }
 
@@ -417,6 +417,17 @@ impl<S: NodeSource> Space<S> {
 }
 
 impl<S: NodeSource> Space<S> {
+    /// Keeps the busy tree in `shared` (moving it there the first time):
+    /// a shared space calls this each time it hands out the locked space.
+    pub(crate) fn attach_busy(&mut self, shared: &SharedBusy) {
+        self.busy.attach(shared);
+    }
+
+    /// Takes the busy tree back from `shared` into the space.
+    pub(crate) fn detach_busy(&mut self, shared: &SharedBusy) {
+        self.busy.detach(shared);
+    }
+
     /// Hands every area object back to the source, leaving an empty,
     /// unmaterialized space (every area and handle of it is gone).
     pub(crate) fn release_all(&mut self) {

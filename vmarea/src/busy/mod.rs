@@ -1,7 +1,13 @@
 //! The used areas: by default in the busy tree by address (the RFC's
 //! `vm_avl_used`), which answers `free(addr)` and `find(addr)` for any
 //! address inside an area; or, for callers that free by handle only,
-//! merely counted ([`AddressIndex::None`]).
+//! merely counted ([`AddressIndex::None`]). Under a
+//! [`SharedSpace`](crate::SharedSpace) the tree lives beside the space's
+//! lock, behind a busy lock of its own, for fault handlers (`shared`).
+
+mod shared;
+
+pub(crate) use shared::SharedBusy;
 
 use crate::area::Area;
 use crate::containers::list::List;
@@ -57,9 +63,21 @@ pub enum AddressIndex {
 /// The used areas: in the busy tree, or only counted (found on the address
 /// list), as the space's [`AddressIndex`] says.
 pub(crate) struct UsedAreas {
-    tree: AvlTree<BusyTree>,
+    home: Home,
     index: AddressIndex,
     count: usize,
+}
+
+/// Where the busy tree's head lives.
+enum Home {
+    /// In the space itself: a plain `Space`.
+    Inline(AvlTree<BusyTree>),
+    /// Beside a shared space's lock, behind the busy lock, so that a fault
+    /// handler reads it without the space's lock ([`SharedBusy`]). The
+    /// shared space re-points this each time it hands out the locked space
+    /// (it may have moved since the last time), and takes the tree back
+    /// before the space leaves it.
+    Shared(NonNull<SharedBusy>),
 }
 
 /// A used area as the address list holds it: used, not lazily freed.
@@ -70,14 +88,66 @@ fn is_live(a: &Area) -> bool {
 impl UsedAreas {
     pub(crate) const fn new(index: AddressIndex) -> Self {
         UsedAreas {
-            tree: AvlTree::new(),
+            home: Home::Inline(AvlTree::new()),
             index,
             count: 0,
         }
     }
 
-    pub(crate) fn index(&self) -> AddressIndex {
+    pub(crate) const fn index(&self) -> AddressIndex {
         self.index
+    }
+
+    /// The tree, for reading. Only a holder of the space (`&self`; under a
+    /// `SharedSpace`, its lock) reads it this way.
+    fn tree(&self) -> &AvlTree<BusyTree> {
+        match &self.home {
+            Home::Inline(t) => t,
+            // `p` was re-pointed when the shared space handed out the locked
+            // space, whose borrow this one is.
+            // SAFETY: only that lock's holder (this caller) changes the
+            // tree: this read overlaps only fault handlers' reads.
+            Home::Shared(p) => unsafe { p.as_ref().tree() },
+        }
+    }
+
+    /// Changes the tree: under a shared space, with the busy lock held, so
+    /// that no fault handler reads it meanwhile.
+    fn edit<R>(&mut self, f: impl FnOnce(&mut AvlTree<BusyTree>) -> R) -> R {
+        match &mut self.home {
+            Home::Inline(t) => f(t),
+            // SAFETY: live, as in `tree`; `&mut self` means no `tree()`
+            // borrow of the caller's is alive, and `edit` excludes fault
+            // handlers with the busy lock.
+            Home::Shared(p) => unsafe { p.as_ref().edit(f) },
+        }
+    }
+
+    /// Moves the tree to (or re-points it at) `shared`, the busy tree
+    /// beside the shared space that holds this space. Nothing to do
+    /// without a tree.
+    pub(crate) fn attach(&mut self, shared: &SharedBusy) {
+        if self.index == AddressIndex::None {
+            return;
+        }
+        let at = NonNull::from(shared);
+        if let Home::Inline(t) = &mut self.home {
+            let t = t.take();
+            shared.edit(|st| {
+                debug_assert!(st.is_empty(), "a shared space's tree is its space's");
+                *st = t;
+            });
+        }
+        self.home = Home::Shared(at);
+    }
+
+    /// Takes the tree back from `shared` (the space is leaving its shared
+    /// space, or the shared space is being dropped).
+    pub(crate) fn detach(&mut self, shared: &SharedBusy) {
+        if let Home::Shared(p) = self.home {
+            debug_assert!(core::ptr::eq(p.as_ptr(), shared));
+            self.home = Home::Inline(shared.edit(|t| t.take()));
+        }
     }
 
     /// Used areas (deferred frees not yet drained included). O(1).
@@ -104,21 +174,17 @@ impl UsedAreas {
         }
         // SAFETY: caller contract: the space keeps `u` live while linked.
         let node = unsafe { UnsafeRef::from_raw(u) };
-        let linked = match neighbour() {
+        let beside = neighbour();
+        let linked = self.edit(|tree| match beside {
             // SAFETY: the neighbour is a member (caller contract).
-            Some((n, true)) => {
-                unsafe { self.tree.cursor_mut_from_ptr(n.as_ptr()) }.insert_before(node)
-            }
+            Some((n, true)) => unsafe { tree.cursor_mut_from_ptr(n.as_ptr()) }.insert_before(node),
             // SAFETY: as above.
-            Some((n, false)) => {
-                unsafe { self.tree.cursor_mut_from_ptr(n.as_ptr()) }.insert_after(node)
-            }
-            None => self
-                .tree
+            Some((n, false)) => unsafe { tree.cursor_mut_from_ptr(n.as_ptr()) }.insert_after(node),
+            None => tree
                 .insert(node)
                 .map(|_| ())
                 .map_err(|e| intrusive_avl::AlreadyLinked(e.into_rejected())),
-        };
+        });
         debug_assert!(linked.is_ok(), "a fresh area is never linked");
     }
 
@@ -130,14 +196,14 @@ impl UsedAreas {
         self.count -= 1;
         if self.index == AddressIndex::BusyTree {
             // SAFETY: caller contract.
-            unsafe { self.tree.cursor_mut_from_ptr(u.as_ptr()) }.remove();
+            self.edit(|tree| unsafe { tree.cursor_mut_from_ptr(u.as_ptr()) }.remove());
         }
     }
 
     /// The used area starting exactly at `addr`.
     pub(crate) fn starting_at(&self, addr: usize, all: &List) -> Option<NonNull<Area>> {
         match self.index {
-            AddressIndex::BusyTree => self.tree.get(&addr).map(NonNull::from),
+            AddressIndex::BusyTree => self.tree().get(&addr).map(NonNull::from),
             AddressIndex::None => list_areas(all).find(|&p| {
                 // SAFETY: list members are live areas.
                 let a = unsafe { p.as_ref() };
@@ -149,7 +215,7 @@ impl UsedAreas {
     /// The used area containing `addr`.
     pub(crate) fn containing(&self, addr: usize, all: &List) -> Option<NonNull<Area>> {
         let hit = match self.index {
-            AddressIndex::BusyTree => self.tree.floor(&addr).get().map(NonNull::from),
+            AddressIndex::BusyTree => self.tree().floor(&addr).get().map(NonNull::from),
             AddressIndex::None => list_areas(all).find(|&p| {
                 // SAFETY: list members are live areas.
                 let a = unsafe { p.as_ref() };
@@ -162,7 +228,7 @@ impl UsedAreas {
 
     /// The used areas in address order.
     pub(crate) fn iter<'a>(&'a self, all: &'a List) -> impl Iterator<Item = &'a Area> + 'a {
-        let tree = (self.index == AddressIndex::BusyTree).then(|| self.tree.iter());
+        let tree = (self.index == AddressIndex::BusyTree).then(|| self.tree().iter());
         let list = (self.index == AddressIndex::None).then(|| {
             list_areas(all)
                 // SAFETY: list members are live areas of the space.
@@ -176,7 +242,7 @@ impl UsedAreas {
     pub(crate) fn holds(&self, a: &Area) -> bool {
         match self.index {
             AddressIndex::BusyTree => self
-                .tree
+                .tree()
                 .get(&a.addr.get())
                 .is_some_and(|m| core::ptr::eq(m, a)),
             AddressIndex::None => is_live(a),
@@ -185,8 +251,9 @@ impl UsedAreas {
 
     /// The tree's own structure (nothing to check without one).
     pub(crate) fn validate(&self) -> Result<(), ValidateError> {
-        self.tree.validate().map_err(ValidateError::BusyTree)?;
-        if self.index == AddressIndex::BusyTree && self.tree.len() != self.count {
+        let tree = self.tree();
+        tree.validate().map_err(ValidateError::BusyTree)?;
+        if self.index == AddressIndex::BusyTree && tree.len() != self.count {
             return Err(ValidateError::Counts);
         }
         Ok(())
@@ -194,7 +261,7 @@ impl UsedAreas {
 
     /// Forgets every member (the tree unlinks its links).
     pub(crate) fn clear(&mut self) {
-        self.tree.clear();
+        self.edit(|t| t.clear());
         self.count = 0;
     }
 }

@@ -1,5 +1,15 @@
 //! Every atomic the crate uses comes from here, so that under `--cfg loom`
-//! the loom model checker sees (and permutes) each of them.
+//! the loom model checker sees (and permutes) each of them; so do the two
+//! primitives built on them: the spinlock (`spin`) and the cell a lock
+//! guards (`protected`).
+
+mod protected;
+mod spin;
+
+pub(crate) use protected::Protected;
+pub use spin::RawSpinlock;
+#[cfg(not(loom))]
+pub use spin::SpinMutex;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -52,6 +62,12 @@ pub mod weaken {
     /// Not an ordering but the purge's order of steps: the twin merges a
     /// detached batch back without waiting for the flush hook.
     pub const MERGE_BEFORE_FLUSH: u8 = site::MERGE_BEFORE_FLUSH;
+    /// Not an ordering but the fault path's lock: the twin's `find_fault`
+    /// takes the space's lock, as `find` does.
+    pub const FAULT_TAKES_SPACE_LOCK: u8 = site::FAULT_TAKES_SPACE_LOCK;
+    /// The busy lock around a change of the busy tree: the twin changes
+    /// the tree without it.
+    pub const BUSY_EDIT_UNLOCKED: u8 = site::BUSY_EDIT_UNLOCKED;
 
     std::thread_local! {
         static SITES: Cell<u8> = const { Cell::new(0) };
@@ -75,6 +91,10 @@ pub(crate) mod site {
     pub(crate) const DEFERRED_TAKE: u8 = 1 << 3;
     #[cfg(loom)]
     pub(crate) const MERGE_BEFORE_FLUSH: u8 = 1 << 4;
+    #[cfg(loom)]
+    pub(crate) const FAULT_TAKES_SPACE_LOCK: u8 = 1 << 5;
+    #[cfg(loom)]
+    pub(crate) const BUSY_EDIT_UNLOCKED: u8 = 1 << 6;
 }
 
 /// Busy-wait hint; under loom, a yield so the model can make progress.
