@@ -100,6 +100,7 @@ impl UsedAreas {
 
     /// The tree, for reading. Only a holder of the space (`&self`; under a
     /// `SharedSpace`, its lock) reads it this way.
+    #[inline(always)]
     fn tree(&self) -> &AvlTree<BusyTree> {
         match &self.home {
             Home::Inline(t) => t,
@@ -113,6 +114,7 @@ impl UsedAreas {
 
     /// Changes the tree: under a shared space, with the busy lock held, so
     /// that no fault handler reads it meanwhile.
+    #[inline(always)]
     fn edit<R>(&mut self, f: impl FnOnce(&mut AvlTree<BusyTree>) -> R) -> R {
         match &mut self.home {
             Home::Inline(t) => f(t),

@@ -212,15 +212,8 @@ pub struct Guard<'a, L: RawLock, S: NodeSource> {
 impl<L: RawLock, S: NodeSource> Guard<'_, L, S> {
     /// Runs `f` on the locked space.
     fn with<R>(&mut self, f: impl FnOnce(&mut Space<Stash>) -> R) -> R {
-        let busy = &self.shared.busy;
         // SAFETY: this guard holds the lock, so no other access overlaps.
-        unsafe {
-            self.shared.space.with_mut(|s| {
-                // The shared space may have moved since the last guard.
-                s.attach_busy(busy);
-                f(s)
-            })
-        }
+        unsafe { self.shared.space.with_mut(f) }
     }
 
     /// [`Space::alloc`] on the locked space (a purge it needs runs with the
@@ -673,6 +666,9 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
                 _marker: PhantomData,
             };
             let short = g.with(|s| {
+                // The shared space may have moved since the last guard
+                // (not while this one borrows it).
+                s.attach_busy(&self.busy);
                 s.source().take_all(&carried);
                 drained += Self::drain_into(&self.deferred, s);
                 (s.nodes_wanted() + extra).saturating_sub(s.source().len())
