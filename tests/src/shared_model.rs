@@ -449,7 +449,16 @@ fn step<'a, S: NodeSource + Send + Sync>(
         }
         SOp::Find(page) => {
             let addr = START.wrapping_add(page.wrapping_mul(Q)).wrapping_add(5);
-            if let Some(i) = sh.find(addr) {
+            // The fault path's lookup (busy lock only) first: `find` drains
+            // pending deferred frees, which `find_fault` already skips.
+            let fault = sh.find_fault(addr);
+            let found = sh.find(addr);
+            assert_eq!(
+                fault,
+                Ok(found),
+                "find_fault and find disagree at {addr:#x}"
+            );
+            if let Some(i) = found {
                 assert!(i.addr <= addr && addr < i.end() && i.used);
             }
         }

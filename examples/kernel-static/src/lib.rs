@@ -125,6 +125,15 @@ pub fn find_vm_area(addr: usize) -> Option<AreaInfo> {
     VMALLOC.find(addr)
 }
 
+/// From the page-fault handler, interrupts off: the area holding `addr`,
+/// looked up under the space's busy lock only, never its lock (another
+/// CPU may hold that while it waits for this one). `None` for an address
+/// outside every used area (the space keeps a busy tree, so `find_fault`
+/// cannot refuse).
+pub fn area_of_fault(addr: usize) -> Option<AreaInfo> {
+    VMALLOC.find_fault(addr).ok().flatten()
+}
+
 /// Pages flushed so far.
 pub fn flushed_pages() -> usize {
     FLUSHED_PAGES.load(Ordering::Relaxed)
