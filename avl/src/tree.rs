@@ -117,6 +117,39 @@ impl<A: Adapter> AvlTree<A> {
         CursorMut::new(self, Some(link))
     }
 
+    /// Unlinks the member `ptr` points to, rebalancing, and returns its
+    /// owner: O(log n), no key comparison, and (unlike a cursor's
+    /// [`remove`](CursorMut::remove), which moves on to the next node) no
+    /// walk to a neighbour. Linux's `rb_erase`, illumos' `avl_remove`.
+    ///
+    /// ```
+    /// use intrusive_avl::{adapter, AvlTree, Link};
+    ///
+    /// struct Area { start: u64, link: Link }
+    /// adapter!(ByStart = Box<Area>: Area { link } key u64 = |a| a.start);
+    ///
+    /// let mut tree = AvlTree::<ByStart>::new();
+    /// for start in [0x1000, 0x2000, 0x3000] {
+    ///     tree.insert(Box::new(Area { start, link: Link::new() })).ok().unwrap();
+    /// }
+    /// // A pointer the caller kept (a handle), not a key: no search.
+    /// let held: *const Area = tree.get(&0x2000).unwrap();
+    /// // SAFETY: `held` points to a member of `tree`.
+    /// let area = unsafe { tree.remove_ptr(held) };
+    /// assert_eq!(area.start, 0x2000);
+    /// assert!(!area.link.is_linked());
+    /// assert_eq!(tree.len(), 2);
+    /// ```
+    ///
+    /// # Safety
+    /// `ptr` must point to a node that is linked in *this* tree.
+    pub unsafe fn remove_ptr(&mut self, ptr: *const A::Value) -> A::Pointer {
+        // SAFETY: caller contract: a member of this tree, so non-null.
+        let link = A::link(unsafe { NonNull::new_unchecked(ptr as *mut A::Value) });
+        // SAFETY: caller contract: `link` is a member of this tree.
+        unsafe { self.unlink(link) }
+    }
+
     /// Iterates in order, both ways.
     pub fn iter(&self) -> Iter<'_, A> {
         Iter::new(self.raw.first, self.raw.last)

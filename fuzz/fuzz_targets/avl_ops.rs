@@ -15,7 +15,8 @@ fn decode(data: &[u8]) -> Vec<Op> {
             match c[0] % 20 {
                 0..=4 => Op::Insert(a, b),
                 5 => Op::InsertMulti(a, b),
-                6..=8 => Op::Remove(a),
+                6 | 7 => Op::Remove(a),
+                8 => Op::RemovePtr(usize::from(c[2])),
                 9 => Op::Find(a),
                 10 => Op::Bounds(a),
                 11 => Op::Range(a, u64::from(c[2] % 48), c[2] & 1 == 1),

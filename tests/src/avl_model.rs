@@ -12,6 +12,9 @@ pub enum Op {
     Insert(u64, u64),
     InsertMulti(u64, u64),
     Remove(u64),
+    /// Removes the member at this position (mod the length) by pointer,
+    /// `remove_ptr` (Linux's `rb_erase`): no search, no successor.
+    RemovePtr(usize),
     Find(u64),
     Bounds(u64),
     Range(u64, u64, bool),
@@ -82,6 +85,16 @@ where
                     } else {
                         assert_eq!(n, 0);
                     }
+                }
+            }
+            Op::RemovePtr(i) => {
+                if !m.is_empty() {
+                    let i = i % m.len();
+                    let p: *const Node = t.iter().nth(i).unwrap();
+                    // SAFETY: `p` points to a member of `t`.
+                    let got = unsafe { t.remove_ptr(p) };
+                    assert!(!got.link.is_linked());
+                    assert_eq!((got.key, got.val.get()), m.remove(i));
                 }
             }
             Op::Find(k) => {

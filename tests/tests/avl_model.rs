@@ -12,6 +12,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::Insert(k, v)),
         2 => (k.clone(), v.clone()).prop_map(|(k, v)| Op::InsertMulti(k, v)),
         4 => k.clone().prop_map(Op::Remove),
+        2 => (0usize..64).prop_map(Op::RemovePtr),
         1 => k.clone().prop_map(Op::Find),
         1 => k.clone().prop_map(Op::Bounds),
         1 => (k.clone(), k.clone(), any::<bool>()).prop_map(|(a, b, i)| Op::Range(a, b, i)),

@@ -198,7 +198,7 @@ impl UsedAreas {
         self.count -= 1;
         if self.index == AddressIndex::BusyTree {
             // SAFETY: caller contract.
-            self.edit(|tree| unsafe { tree.cursor_mut_from_ptr(u.as_ptr()) }.remove());
+            self.edit(|tree| unsafe { tree.remove_ptr(u.as_ptr()) });
         }
     }
 

@@ -100,7 +100,7 @@ impl AddressTree {
     /// `area` is a member of this tree.
     pub(crate) unsafe fn remove(&mut self, area: NonNull<Area>) {
         // SAFETY: caller contract.
-        let _ = unsafe { self.tree.cursor_mut_from_ptr(area.as_ptr()) }.remove();
+        let _ = unsafe { self.tree.remove_ptr(area.as_ptr()) };
     }
 
     /// # Safety
