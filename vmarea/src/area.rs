@@ -203,125 +203,149 @@ impl Area {
         fresh_area!()
     }
 
+    #[inline]
     pub(crate) fn size(&self) -> usize {
         self.size_used.get() & !STATE
     }
 
+    #[inline]
     pub(crate) fn set_size(&self, size: usize) {
         debug_assert!(size & STATE == 0);
         self.size_used.set(size | (self.size_used.get() & STATE));
     }
 
+    #[inline]
     pub(crate) fn end(&self) -> usize {
         self.addr.get() + self.size()
     }
 
+    #[inline]
     pub(crate) fn is_used(&self) -> bool {
         self.size_used.get() & USED != 0
     }
 
     /// Marks the area used with `flags` and `tag` (they share `aux` with the
     /// free tree's summary).
+    #[inline]
     pub(crate) fn set_used(&self, flags: Flags, tag: u32) {
         self.size_used.set(self.size() | USED);
         self.aux.set(u64::from(flags.0) | (u64::from(tag) << 32));
     }
 
+    #[inline]
     pub(crate) fn set_free(&self) {
         self.size_used.set(self.size());
         self.aux.set(0);
     }
 
     /// Flags as given by the caller (without the crate's state bits).
+    #[inline]
     pub(crate) fn flags(&self) -> Flags {
         Flags(self.aux.get() as u32 & !Flags::RESERVED.0)
     }
 
     /// Held by a cache (only meaningful for a used area).
+    #[inline]
     pub(crate) fn is_cached(&self) -> bool {
         self.is_used() && self.aux.get() & CACHED != 0
     }
 
     /// Marks a used area held (or no longer held) by a cache, with `flags`.
+    #[inline]
     pub(crate) fn set_cached(&self, flags: Flags, cached: bool) {
         let bit = if cached { CACHED } else { 0 };
         self.aux.set(u64::from(flags.0 & !Flags::RESERVED.0) | bit);
     }
 
     /// A deferred free of this used area is pending.
+    #[inline]
     pub(crate) fn is_deferred(&self) -> bool {
         self.is_used() && self.aux.get() & DEFERRED != 0
     }
 
     /// `aux` value that marks an area deferred and links it to `next` (null
     /// for the end of the stack).
+    #[inline]
     pub(crate) fn deferred_link(next: *mut Area) -> u64 {
         (next.expose_provenance() as u64).rotate_left(LINK_ROTATION) | DEFERRED
     }
 
     /// Whether `aux` holds a `deferred_link` value.
+    #[inline]
     pub(crate) fn is_deferred_link(aux: u64) -> bool {
         aux & DEFERRED != 0
     }
 
     /// The next area on the deferred stack, from a `deferred_link` value.
+    #[inline]
     pub(crate) fn deferred_next(aux: u64) -> *mut Area {
         let addr = (aux & !DEFERRED).rotate_right(LINK_ROTATION);
         core::ptr::with_exposed_provenance_mut(addr as usize)
     }
 
     /// Freed lazily, awaiting a purge: still counted as occupied.
+    #[inline]
     pub(crate) fn is_lazy(&self) -> bool {
         self.size_used.get() & LAZY != 0
     }
 
+    #[inline]
     pub(crate) fn set_lazy(&self) {
         self.size_used.set(self.size_used.get() | LAZY);
     }
 
     /// Marks a fresh area as the range between two spans.
+    #[inline]
     pub(crate) fn set_gap(&self) {
         self.size_used.set(self.size() | USED | LAZY);
         self.aux.set(GAP);
     }
 
     /// The range between two spans: not part of the space.
+    #[inline]
     pub(crate) fn is_gap(&self) -> bool {
         self.is_lazy() && self.aux.get() & GAP != 0
     }
 
     /// Marks a used area as held in a size pool.
+    #[inline]
     pub(crate) fn set_pooled(&self) {
         self.size_used.set(self.size() | USED | LAZY);
         self.aux.set(POOLED);
     }
 
     /// Held in a size pool, ready to be handed out again.
+    #[inline]
     pub(crate) fn is_pooled(&self) -> bool {
         self.is_lazy() && self.aux.get() & POOLED != 0
     }
 
+    #[inline]
     pub(crate) fn tag(&self) -> u32 {
         debug_assert!(!self.is_deferred(), "a pending deferred free has no tag");
         (self.aux.get() >> 32) as u32
     }
 
     /// The AVL view of `node` (offset 0 of the area).
+    #[inline]
     pub(crate) fn tree_link(area: NonNull<Area>) -> NonNull<Link> {
         area.cast()
     }
 
     /// The free-chain view of `node` (offset 0 of the area).
+    #[inline]
     pub(crate) fn chain_link(area: NonNull<Area>) -> NonNull<ListLink> {
         area.cast()
     }
 
     /// The area whose free-chain view is `link`.
+    #[inline]
     pub(crate) fn from_chain(link: NonNull<ListLink>) -> NonNull<Area> {
         link.cast()
     }
 
     /// The list link of `area`, by pointer arithmetic (keeps provenance).
+    #[inline]
     pub(crate) fn list_link(area: NonNull<Area>) -> NonNull<ListLink> {
         // SAFETY: the field offset lies inside the area.
         unsafe {
@@ -335,6 +359,7 @@ impl Area {
     ///
     /// # Safety
     /// `link` came from [`Area::list_link`].
+    #[inline]
     pub(crate) unsafe fn from_list(link: NonNull<ListLink>) -> NonNull<Area> {
         // SAFETY: caller contract: stepping back by the field offset lands on
         // the area.

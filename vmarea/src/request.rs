@@ -125,7 +125,10 @@ impl Request {
     /// The bytes the area takes (guard included) at the effective alignment
     /// `align`, and vmem_xalloc's constraints: a phase below the alignment,
     /// in quanta; a power-of-two boundary the area fits between.
+    /// `quantum` is a power of two (every space's is).
+    #[inline]
     pub(crate) fn check_fit(&self, quantum: usize, align: usize) -> Result<usize, Error> {
+        debug_assert!(quantum.is_power_of_two());
         let guard = if self.flags.contains(Flags::NO_GUARD) {
             0
         } else {
@@ -135,7 +138,11 @@ impl Request {
             .and_then(|s| s.checked_add(guard))
             .filter(|s| s.checked_add(align).is_some())
             .ok_or(Error::Overflow)?;
-        if self.phase >= align || self.phase % quantum != 0 {
+        // The common request (no phase, no boundary): nothing more to check.
+        if self.phase | self.nocross == 0 {
+            return Ok(need);
+        }
+        if self.phase >= align || self.phase & (quantum - 1) != 0 {
             return Err(Error::BadAlign);
         }
         if self.nocross != 0

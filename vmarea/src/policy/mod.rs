@@ -267,6 +267,7 @@ impl FreeIndex {
     /// # Safety
     /// `area` is a live free area of the space, in no index, and stays live
     /// and in place until it is removed (or the index is forgotten).
+    #[inline]
     pub(crate) unsafe fn insert(&mut self, area: NonNull<Area>, shift: u32) {
         // SAFETY: forwarded caller contract.
         unsafe {
@@ -282,6 +283,7 @@ impl FreeIndex {
     ///
     /// # Safety
     /// `area` is in this index under `size`.
+    #[inline]
     pub(crate) unsafe fn remove(&mut self, area: NonNull<Area>, size: usize, shift: u32) {
         // SAFETY: forwarded caller contract.
         unsafe {
@@ -298,6 +300,7 @@ impl FreeIndex {
     ///
     /// # Safety
     /// `area` is in this index under `old`.
+    #[inline]
     pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
         // SAFETY: forwarded caller contract.
         unsafe {
@@ -311,6 +314,7 @@ impl FreeIndex {
 
     /// The policy's choice of a free area for `fit` and where in it, or
     /// None when its index holds none (the RFC then bumps).
+    #[inline]
     pub(crate) fn search(&self, fit: &Fit, g: &Geometry) -> Option<(NonNull<Area>, usize)> {
         match self {
             FreeIndex::FirstFit(t) => t.search(fit),
