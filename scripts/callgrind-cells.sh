@@ -2,6 +2,7 @@
 # Prints instructions per alloc+free pair (or per random-free step) for the
 # cells issues 21 and 23 name, from callgrind, in one run:
 #   bash scripts/callgrind-cells.sh [LIVE] [PAIRS]     (default 100000 20000)
+# (LIVE 0: an empty space, issue 21's other column.)
 # Every measurement must exit cleanly: a contender that fails, panics or
 # runs out of room exits non-zero, and then this script stops with an error
 # before printing that cell (a failed run's instruction count is no
@@ -49,6 +50,12 @@ cell "InstantFit, 64 KiB aligned, busy tree, by handle" PAIR_ALIGN=65536 -- Inst
 cell "FirstFit, busy tree, by handle" PAIR_X=1 -- FirstFit "$live" "$pairs" handle
 cell "BestFit, busy tree, by handle" PAIR_X=1 -- BestFit "$live" "$pairs" handle
 cell "offset-allocator" PAIR_X=1 -- offset-allocator "$live" "$pairs"
+cell "vmem 1.0 (frees by address)" PAIR_X=1 -- vmem "$live" "$pairs"
+cell "xalloc 0.2.7 SysTlsf (by handle)" PAIR_X=1 -- xalloc-tlsf "$live" "$pairs"
+cell "buddy_system_allocator 0.13 FrameAllocator" PAIR_X=1 -- buddy-frames "$live" "$pairs"
 cell "floor" PAIR_X=1 -- floor "$live" "$pairs"
-cell "InstantFit + pools, random frees (per step)" PAIR_POOLS=1 -- InstantFit "$live" "$pairs" handle random
-cell "offset-allocator, random frees (per step)" PAIR_X=1 -- offset-allocator "$live" "$pairs" x random
+# Random frees replace live areas: none to replace in an empty space.
+if [ "$live" -gt 0 ]; then
+    cell "InstantFit + pools, random frees (per step)" PAIR_POOLS=1 -- InstantFit "$live" "$pairs" handle random
+    cell "offset-allocator, random frees (per step)" PAIR_X=1 -- offset-allocator "$live" "$pairs" x random
+fi

@@ -2,8 +2,9 @@
 //! run: each vmarea policy (free by address, and by handle; InstantFit also
 //! with size pools and no busy tree, freeing by handle only), a faithful
 //! Linux 2.4 `get_vm_area`/`vfree` (the RFC's problem, the baseline), the
-//! Rust range allocators `offset-allocator` and `range-alloc`, and the floor
-//! (a bump pointer and exact-size free stacks, `baselines::floor`).
+//! Rust range allocators `offset-allocator`, `range-alloc`, `vmem`,
+//! `xalloc`'s TLSF and `buddy_system_allocator`'s frame allocator, and the
+//! floor (a bump pointer and exact-size free stacks, `baselines::floor`).
 //!
 //! Workload, in 4 KiB pages: N live 1-page areas (2 pages with the guard)
 //! are laid out from the start of the space, then every 8th is freed to
@@ -45,7 +46,7 @@ fn span_pages(n: usize) -> usize {
     2 * prefill_count(n) + 1024
 }
 
-const CONTENDERS: [&str; 11] = [
+const CONTENDERS: [&str; 14] = [
     "linux-2.4",
     "Rfc",
     "FirstFit",
@@ -57,6 +58,9 @@ const CONTENDERS: [&str; 11] = [
     "range-alloc",
     "InstantFit-pools-handle-only",
     "floor",
+    "vmem",
+    "xalloc-tlsf",
+    "buddy-frames",
 ];
 
 /// How a vmarea contender is set up and frees.
@@ -202,6 +206,62 @@ fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
         });
 }
 
+/// Issue 21's peers, each freeing its own way: `vmem` by address (its hash
+/// of allocated segments), `xalloc`'s TLSF by region handle, the buddy by
+/// frame and count.
+fn bench_new_peers(c: &mut Criterion, n: usize, sz: &[usize]) {
+    let span = span_pages(n);
+    let mut k = 0usize;
+    let mut arena = vmarea_cli::peers::vmem_arena(START, span * PAGE);
+    lay_out(
+        &mut arena,
+        n,
+        |a| a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit).expect("prefill"),
+        |a, x| a.free(x).expect("free"),
+    );
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(CONTENDERS[11], n), |b| {
+            b.iter(|| {
+                let bytes = (sz[k & 4095] + 1) * PAGE;
+                k += 1;
+                let x = arena.alloc(bytes, vmem::AllocPolicy::InstantFit).expect("alloc");
+                arena.free(black_box(x)).expect("free");
+            })
+        });
+    let mut tlsf = xalloc::SysTlsf::<u32>::new(span as u32);
+    lay_out(
+        &mut tlsf,
+        n,
+        |a| a.alloc(2).expect("prefill").0,
+        |a, r| a.dealloc(r).expect("free"),
+    );
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(CONTENDERS[12], n), |b| {
+            b.iter(|| {
+                let (r, _) = tlsf.alloc(sz[k & 4095] as u32 + 1).expect("alloc");
+                k += 1;
+                tlsf.dealloc(black_box(r)).expect("free");
+            })
+        });
+    let mut buddy = buddy_system_allocator::FrameAllocator::<33>::new();
+    buddy.add_frame(0, span);
+    lay_out(
+        &mut buddy,
+        n,
+        |a| a.alloc(2).expect("prefill"),
+        |a, x| a.dealloc(x, 2),
+    );
+    c.benchmark_group("pair")
+        .bench_function(BenchmarkId::new(CONTENDERS[13], n), |b| {
+            b.iter(|| {
+                let pages = sz[k & 4095] + 1;
+                k += 1;
+                let x = buddy.alloc(pages).expect("alloc");
+                buddy.dealloc(black_box(x), pages);
+            })
+        });
+}
+
 /// One `random` cell: `replace(slot, pages)` frees the area in `slot` and
 /// puts a new one of `pages` pages (+ guard) there.
 fn bench_random<T>(
@@ -340,6 +400,7 @@ fn main() {
             &sz,
         );
         bench_floor(&mut c, n, &sz);
+        bench_new_peers(&mut c, n, &sz);
         bench_random_all(&mut c, n, &sz);
     }
     c.final_summary();

@@ -24,6 +24,10 @@
 //! With `PAIR_ALIGN=65536` the measured requests (vmarea only) are
 //! aligned to 64 KiB (issue 23's aligned cell).
 //!
+//! CONTENDER `vmem`, `xalloc-tlsf` or `buddy-frames` is one of issue 21's
+//! peers, driven natively (pairs only: no random-frees mode), collected in
+//! `measured_vmem` / `measured_xalloc` / `measured_buddy`.
+//!
 //! CONTENDER `floor` is the floor (`vmarea_cli::baselines::floor`: a bump
 //! pointer and exact-size free stacks, freed by handle, nothing else).
 //!
@@ -37,6 +41,7 @@ use bench_table::workload::{
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, NodeSource, Policy, SlabNodes, Space};
 use vmarea_cli::baselines::floor::{Floor, FloorArea};
+use vmarea_cli::peers::{vmem_arena, Arena as VmemArena};
 use vmarea_cli::workload::lay_out_by_handle;
 
 const PAGE: usize = 4096;
@@ -56,6 +61,36 @@ fn measured_offset(a: &mut offset_allocator::Allocator<u32>, sizes: &[usize], pa
         // Pages plus the guard page, as the vmarea requests.
         let x = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
         a.free(black_box(x));
+    }
+}
+
+#[inline(never)]
+fn measured_vmem(a: &VmemArena, sizes: &[usize], pairs: usize) {
+    for k in 0..pairs {
+        // Pages plus the guard page, as the vmarea requests; vmem frees by
+        // address (its own hash of allocated segments).
+        let bytes = (sizes[k & 4095] + 1) * PAGE;
+        let x = a
+            .alloc(bytes, vmem::AllocPolicy::InstantFit)
+            .expect("alloc");
+        a.free(black_box(x)).expect("free");
+    }
+}
+
+#[inline(never)]
+fn measured_xalloc(a: &mut xalloc::SysTlsf<u32>, sizes: &[usize], pairs: usize) {
+    for k in 0..pairs {
+        let (r, _) = a.alloc(sizes[k & 4095] as u32 + 1).expect("alloc");
+        a.dealloc(black_box(r)).expect("free");
+    }
+}
+
+#[inline(never)]
+fn measured_buddy(a: &mut buddy_system_allocator::FrameAllocator, sizes: &[usize], pairs: usize) {
+    for k in 0..pairs {
+        let pages = sizes[k & 4095] + 1;
+        let x = a.alloc(pages).expect("alloc");
+        a.dealloc(black_box(x), pages);
     }
 }
 
@@ -148,7 +183,8 @@ fn main() {
         "Rfc" => Policy::Rfc,
         "FirstFit" => Policy::FirstFit,
         "BestFit" => Policy::BestFit,
-        "InstantFit" | "offset-allocator" | "linux-2.4" | "floor" => Policy::InstantFit,
+        "InstantFit" | "offset-allocator" | "linux-2.4" | "floor" | "vmem" | "xalloc-tlsf"
+        | "buddy-frames" => Policy::InstantFit,
         _ => {
             // Never a silent default: a typo would publish another
             // contender's figure under this name.
@@ -205,6 +241,15 @@ fn main() {
         println!("floor n={n} pairs={pairs}");
         return;
     }
+    if who == "vmem" || who == "xalloc-tlsf" || who == "buddy-frames" {
+        if random {
+            eprintln!("pair_profile: no random-frees mode for {who}");
+            std::process::exit(2);
+        }
+        run_new_peer(&who, n, span_pages, &sizes, pairs);
+        println!("{who} n={n} pairs={pairs}");
+        return;
+    }
     if who == "offset-allocator" {
         let pages = span_pages as u32;
         // Nodes for every live area and every free region between them
@@ -241,6 +286,48 @@ fn main() {
     } else {
         let s = Space::with_address_index(START, end, PAGE, policy, index, SlabNodes::new());
         run_space(s.expect("space"), &run, &sizes);
+    }
+}
+
+/// Lays out `n` areas in one of issue 21's new peers (pages plus the guard,
+/// holes every 8th, as for every contender), then runs its measured loop.
+fn run_new_peer(who: &str, n: usize, span_pages: usize, sizes: &[usize], pairs: usize) {
+    match who {
+        "vmem" => {
+            let mut a = vmem_arena(START, span_pages * PAGE);
+            lay_out(
+                &mut a,
+                n,
+                |a| {
+                    a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit)
+                        .expect("prefill")
+                },
+                |a, x| a.free(x).expect("free"),
+            );
+            measured_vmem(&a, sizes, pairs);
+        }
+        "xalloc-tlsf" => {
+            let pages = u32::try_from(span_pages).expect("pages fit u32");
+            let mut a = xalloc::SysTlsf::<u32>::new(pages);
+            lay_out(
+                &mut a,
+                n,
+                |a| a.alloc(2).expect("prefill").0,
+                |a, r| a.dealloc(r).expect("free"),
+            );
+            measured_xalloc(&mut a, sizes, pairs);
+        }
+        _ => {
+            let mut a = buddy_system_allocator::FrameAllocator::new();
+            a.add_frame(0, span_pages);
+            lay_out(
+                &mut a,
+                n,
+                |a| a.alloc(2).expect("prefill"),
+                |a, x| a.dealloc(x, 2),
+            );
+            measured_buddy(&mut a, sizes, pairs);
+        }
     }
 }
 

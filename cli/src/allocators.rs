@@ -33,6 +33,15 @@ pub enum Token {
     Range(core::ops::Range<usize>),
     /// A floor area.
     Floor(FloorArea),
+    /// An `xalloc` TLSF region.
+    Tlsf(xalloc::SysTlsfRegion),
+    /// A buddy block: its first frame and the pages asked for.
+    Frames {
+        /// First frame.
+        frame: usize,
+        /// Pages asked for (the buddy rounds them up again on free).
+        pages: usize,
+    },
 }
 
 /// The map from address to handle the tool keeps for an allocator that
@@ -638,6 +647,18 @@ fn make_range_alloc() -> Box<dyn VmAlloc + Send> {
     Box::new(RangeAlloc::new(VMALLOC_SIZE / PAGE))
 }
 
+fn make_vmem() -> Box<dyn VmAlloc + Send> {
+    Box::new(crate::peers::VmemArena::new())
+}
+
+fn make_xalloc() -> Box<dyn VmAlloc + Send> {
+    Box::new(crate::peers::XallocTlsf::new())
+}
+
+fn make_buddy() -> Box<dyn VmAlloc + Send> {
+    Box::new(crate::peers::BuddyFrames::new())
+}
+
 fn make_handle_only_pooled<const P: usize>() -> Box<dyn VmAlloc + Send> {
     Box::new(VmArea::handle_only_with_pools(POLICIES[P]))
 }
@@ -651,7 +672,7 @@ fn make_floor() -> Box<dyn VmAlloc + Send> {
 }
 
 /// Every contender, the 2.4 baseline first and the floor last.
-pub const CONTENDERS: [Contender; 12] = [
+pub const CONTENDERS: [Contender; 15] = [
     Contender {
         name: "linux-2.4",
         cli: "linux-2.4",
@@ -710,6 +731,24 @@ pub const CONTENDERS: [Contender; 12] = [
         name: "range-alloc",
         cli: "range-alloc",
         make: make_range_alloc,
+        by_address: true,
+    },
+    Contender {
+        name: "vmem",
+        cli: "vmem",
+        make: make_vmem,
+        by_address: true,
+    },
+    Contender {
+        name: "xalloc-tlsf",
+        cli: "xalloc-tlsf",
+        make: make_xalloc,
+        by_address: true,
+    },
+    Contender {
+        name: "buddy-frames",
+        cli: "buddy-frames",
+        make: make_buddy,
         by_address: true,
     },
     Contender {

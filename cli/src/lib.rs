@@ -6,6 +6,7 @@ pub mod allocators;
 pub mod baselines;
 pub mod compare;
 pub mod input;
+pub mod peers;
 pub mod recording;
 pub mod report;
 pub mod test_vmalloc;
