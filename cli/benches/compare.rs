@@ -216,7 +216,10 @@ fn bench_new_peers(c: &mut Criterion, n: usize, sz: &[usize]) {
     lay_out(
         &mut arena,
         n,
-        |a| a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit).expect("prefill"),
+        |a| {
+            a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit)
+                .expect("prefill")
+        },
         |a, x| a.free(x).expect("free"),
     );
     c.benchmark_group("pair")
@@ -224,7 +227,9 @@ fn bench_new_peers(c: &mut Criterion, n: usize, sz: &[usize]) {
             b.iter(|| {
                 let bytes = (sz[k & 4095] + 1) * PAGE;
                 k += 1;
-                let x = arena.alloc(bytes, vmem::AllocPolicy::InstantFit).expect("alloc");
+                let x = arena
+                    .alloc(bytes, vmem::AllocPolicy::InstantFit)
+                    .expect("alloc");
                 arena.free(black_box(x)).expect("free");
             })
         });

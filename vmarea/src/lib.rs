@@ -38,6 +38,15 @@
 //! flushes before lazily freed ranges are reused); it never calls its node
 //! source with its lock held, and it can be built in a `static`
 //! ([`SharedSpace::const_new`]).
+//!
+//! The whole kernel-style setup ships with the crate as an example,
+//! `examples/kernel_static.rs` in the package: a static pool, a static
+//! shared space behind the kernel's own `lock_api` lock, per-CPU caches, the
+//! flush hook, `vfree_atomic` through the deferred free, and the page-fault
+//! handler's [`SharedSpace::find_fault`]. It builds for a kernel target
+//! (`cargo build -p vmarea --example kernel_static --target
+//! x86_64-unknown-none --no-default-features`) and runs on the host
+//! (`cargo run -p vmarea --example kernel_static`).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
