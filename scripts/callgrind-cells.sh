@@ -47,6 +47,7 @@ cell "InstantFit, busy tree, by address" PAIR_X=1 -- InstantFit "$live" "$pairs"
 cell "InstantFit + pools, busy tree, by handle" PAIR_POOLS=1 -- InstantFit "$live" "$pairs" handle
 cell "InstantFit + pools, handle only (no busy tree)" PAIR_POOLS=1 -- InstantFit "$live" "$pairs" handle-only
 cell "InstantFit, 64 KiB aligned, busy tree, by handle" PAIR_ALIGN=65536 -- InstantFit "$live" "$pairs" handle
+cell "BestFit, 64 KiB aligned, busy tree, by handle" PAIR_ALIGN=65536 -- BestFit "$live" "$pairs" handle
 cell "FirstFit, busy tree, by handle" PAIR_X=1 -- FirstFit "$live" "$pairs" handle
 cell "BestFit, busy tree, by handle" PAIR_X=1 -- BestFit "$live" "$pairs" handle
 cell "offset-allocator" PAIR_X=1 -- offset-allocator "$live" "$pairs"

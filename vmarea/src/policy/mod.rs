@@ -56,7 +56,12 @@ pub enum Policy {
     /// requests without alignment or window constraints.
     InstantFit,
     /// vmem's best fit over the same lists: the smallest free area that fits
-    /// within the first list holding any.
+    /// within the first list holding any. For a request with an alignment,
+    /// phase or boundary anywhere in the space, the lists below the first
+    /// one whose every area holds it wherever it starts are probed eight
+    /// areas deep (a hole there holds it only if it happens to start
+    /// well), so such a request costs O(1) plus that list's scan instead
+    /// of trying every smaller hole.
     BestFit,
     /// vmem's next fit (`VM_NEXTFIT`): the lowest fit at or after the end
     /// of the previous allocation (a rotor), wrapping to the start of the
@@ -323,11 +328,13 @@ impl FreeIndex {
         }
     }
 
-    /// Free areas the first-fit tree's searches have stopped at so far.
+    /// Free areas the searches have stopped at so far (first-fit tree and
+    /// size lists).
     #[cfg(all(test, feature = "alloc"))]
-    pub(crate) fn tree_visits(&self) -> usize {
+    pub(crate) fn search_visits(&self) -> usize {
         match self {
             FreeIndex::FirstFit(t) => t.visits.get(),
+            FreeIndex::Lists(l) => l.visits.get(),
             _ => 0,
         }
     }

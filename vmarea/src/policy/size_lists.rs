@@ -4,7 +4,10 @@
 //! the non-empty lists. Instant fit takes the head of the first list whose
 //! every member is large enough; best fit takes the smallest fit of the
 //! first list holding any — for a small request an exact list answers at
-//! once, instead of scanning a power-of-two list of smaller holes.
+//! once, instead of scanning a power-of-two list of smaller holes. With an
+//! alignment, phase or boundary both look first where every member holds
+//! the request wherever it starts (the sure room); best fit probes a few
+//! members of each smaller list before it.
 
 use super::{Fit, Geometry};
 use crate::area::Area;
@@ -37,6 +40,10 @@ fn first_sure(quanta: usize) -> usize {
     }
 }
 
+/// Members of each list below the sure lists that an aligned best-fit
+/// request probes (each holds the request only if it starts well).
+const PROBE: usize = 8;
+
 /// Bits `k` and above.
 fn from(k: usize) -> u128 {
     if k >= 128 {
@@ -53,6 +60,9 @@ pub(crate) struct SizeLists {
     nonempty: u128,
     /// Best fit (else instant fit).
     best: bool,
+    /// Members the searches looked at (tests bound the scans with it).
+    #[cfg(test)]
+    pub(crate) visits: core::cell::Cell<usize>,
 }
 
 impl SizeLists {
@@ -61,6 +71,8 @@ impl SizeLists {
             chains: HashChains::new_array(),
             nonempty: 0,
             best,
+            #[cfg(test)]
+            visits: core::cell::Cell::new(0),
         }
     }
 
@@ -138,6 +150,26 @@ impl SizeLists {
                     }
                 }
             }
+        } else if self.best && !fit.unconstrained(g) && fit.lo == g.start && fit.hi == g.end {
+            // Best fit with an alignment, phase or boundary: below the
+            // sure lists a hole holds the request only if it happens to
+            // start well, so probe the first few of each (the smallest fit
+            // of the first list where one does); from the sure lists on,
+            // every member holds it: the best fit of the first non-empty
+            // one. Without the bound every hole of every smaller list was
+            // tried (issue 23).
+            if let Some(room) = fit.sure_room(1 << g.shift) {
+                let sure = first_sure(room >> g.shift);
+                let first = class_of(fit.need >> g.shift);
+                let below = self.scan_lists(fit, self.nonempty & from(first) & !from(sure), PROBE);
+                if below.is_some() {
+                    return below;
+                }
+                let sure_fit = self.scan_lists(fit, self.nonempty & from(sure), usize::MAX);
+                if sure_fit.is_some() {
+                    return sure_fit;
+                }
+            }
         }
         self.scan(fit, g.shift)
     }
@@ -145,18 +177,36 @@ impl SizeLists {
     /// Scans the lists from the class of `need` upward: the first fit, or
     /// with `best` the smallest fit of the first list holding any.
     fn scan(&self, fit: &Fit, shift: u32) -> Option<(NonNull<Area>, usize)> {
-        let first = class_of(fit.need >> shift);
-        let mut classes = self.nonempty & from(first);
+        self.scan_lists(
+            fit,
+            self.nonempty & from(class_of(fit.need >> shift)),
+            usize::MAX,
+        )
+    }
+
+    /// Scans the lists in `classes` (a mask of non-empty lists) upward,
+    /// looking at the first `probe` members of each: the first fit, or with
+    /// `best` the smallest fit of the first list holding any (in an exact
+    /// list every member has the same size, so its first fit is its best).
+    fn scan_lists(
+        &self,
+        fit: &Fit,
+        mut classes: u128,
+        probe: usize,
+    ) -> Option<(NonNull<Area>, usize)> {
         while classes != 0 {
             let k = classes.trailing_zeros() as usize;
             classes &= classes - 1;
+            let exact = k < EXACT - 1;
             let mut pick: Option<(NonNull<Area>, usize)> = None;
-            for f in self.chain(k) {
+            for f in self.chain(k).take(probe) {
+                #[cfg(test)]
+                self.visits.set(self.visits.get() + 1);
                 // SAFETY: list members are live free areas.
                 let fa = unsafe { f.as_ref() };
                 if let Some(x) = fit.place_in(fa) {
                     // First fit, or a best fit that cannot be beaten.
-                    if !self.best || fa.size() == fit.need {
+                    if !self.best || exact || fa.size() == fit.need {
                         return Some((f, x));
                     }
                     // SAFETY: as above.

@@ -1,4 +1,5 @@
-//! How far the first-fit tree walks: constrained requests stay O(log n).
+//! How far the searches walk: constrained requests stay O(log n) in the
+//! first-fit tree and O(1) in the size lists (plus a bounded probe).
 
 use crate::{BoxNodes, Flags, Policy, Space};
 use std::vec::Vec;
@@ -9,7 +10,12 @@ const Q: usize = 4096;
 /// odd quantum (so none holds two quanta aligned to two quanta), then one
 /// free area of three quanta, then the untracked top.
 fn odd_holes(holes: usize) -> (Space<BoxNodes>, usize) {
-    let mut s = Space::new(0, 1 << 40, Q, Policy::FirstFit, BoxNodes).unwrap();
+    odd_holes_in(Policy::FirstFit, holes)
+}
+
+/// [`odd_holes`] under `policy`.
+fn odd_holes_in(policy: Policy, holes: usize) -> (Space<BoxNodes>, usize) {
+    let mut s = Space::new(0, 1 << 40, Q, policy, BoxNodes).unwrap();
     let mut take = |pages: usize| s.alloc(pages * Q, 0, Flags::NO_GUARD).unwrap().addr;
     take(1);
     let mut free = Vec::new();
@@ -37,9 +43,9 @@ fn an_aligned_request_skips_the_holes_that_cannot_hold_it() {
     };
     for &holes in sizes {
         let (mut s, wide) = odd_holes(holes);
-        let before = s.tree_visits();
+        let before = s.search_visits();
         let a = s.alloc(2 * Q, 2 * Q, Flags::NO_GUARD).unwrap();
-        let visits = s.tree_visits() - before;
+        let visits = s.search_visits() - before;
         // The lowest area that holds two aligned quanta wherever it starts.
         assert_eq!(a.addr, wide + Q);
         // A walk through every hole would stop at each; the sure-room
@@ -80,5 +86,60 @@ fn without_sure_room_the_exact_walk_still_finds_a_fit() {
         s.alloc(2 * Q, 2 * Q, Flags::NO_GUARD).unwrap_err(),
         crate::Error::NoSpace
     );
+    s.validate().unwrap();
+}
+
+/// Issue 23: BestFit with an alignment probed every hole of every list
+/// from the request's size up (each failing on its alignment). Now it
+/// probes a few members of each list below the first list where every
+/// member fits, then takes that list's best fit: the same area here.
+#[test]
+fn an_aligned_best_fit_request_probes_a_bounded_number_of_holes() {
+    let sizes: &[usize] = if cfg!(miri) {
+        &[16, 64]
+    } else {
+        &[64, 1024, 16384]
+    };
+    for &holes in sizes {
+        let (mut s, wide) = odd_holes_in(Policy::BestFit, holes);
+        let before = s.search_visits();
+        let a = s.alloc(2 * Q, 2 * Q, Flags::NO_GUARD).unwrap();
+        let visits = s.search_visits() - before;
+        // The only area that holds two aligned quanta.
+        assert_eq!(a.addr, wide + Q);
+        assert!(visits <= 16, "{holes} holes: {visits} visits");
+        s.validate().unwrap();
+    }
+}
+
+/// The bounded probe still finds a fit below the sure lists when one of
+/// the first holes it looks at holds the request, and prefers it (a
+/// smaller area) to the sure list's.
+#[test]
+fn an_aligned_best_fit_takes_a_probed_hole_that_fits() {
+    // Quanta: used 0-1, free 2-3 (aligned to two quanta: fits), used 4,
+    // free 5-6 (odd: does not), used 7-9, free 10-13 (four quanta: the
+    // sure list for two quanta at two-quanta alignment), used after.
+    let mut s = Space::new(0, 64 * Q, Q, Policy::BestFit, BoxNodes).unwrap();
+    let mut holes = Vec::new();
+    for (pages, hole) in [
+        (2, false),
+        (2, true),
+        (1, false),
+        (2, true),
+        (3, false),
+        (4, true),
+    ] {
+        let a = s.alloc(pages * Q, 0, Flags::NO_GUARD).unwrap();
+        if hole {
+            holes.push(a.addr);
+        }
+    }
+    s.alloc(40 * Q, 0, Flags::NO_GUARD).unwrap();
+    for addr in holes {
+        s.free(addr).unwrap();
+    }
+    let a = s.alloc(2 * Q, 2 * Q, Flags::NO_GUARD).unwrap();
+    assert_eq!(a.addr, 2 * Q);
     s.validate().unwrap();
 }

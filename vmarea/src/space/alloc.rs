@@ -271,10 +271,10 @@ impl<S: NodeSource> Space<S> {
         }
     }
 
-    /// Free areas the first-fit tree's searches have stopped at so far.
+    /// Free areas the searches have stopped at so far.
     #[cfg(all(test, feature = "alloc"))]
-    pub(crate) fn tree_visits(&self) -> usize {
-        self.free.tree_visits()
+    pub(crate) fn search_visits(&self) -> usize {
+        self.free.search_visits()
     }
 
     /// Validates a request; returns (bytes with guard, effective alignment).
