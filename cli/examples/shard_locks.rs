@@ -127,7 +127,7 @@ fn main() {
         let gt = run(
             cpus,
             ops,
-            &|_| global.alloc_request(&greq).unwrap().0.addr,
+            &|_| global.alloc_request(&greq).unwrap().addr,
             &|a| {
                 global.free(a).unwrap();
             },

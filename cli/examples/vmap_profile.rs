@@ -36,7 +36,7 @@ fn measured_blocks(vb: &mut VmapBlocks<'_, RawSpinlock, BoxNodes>, pairs: usize)
 fn measured_areas(sh: &Shared, pairs: usize) {
     let req = sh.request(PAGE).flags(Flags::MAP | Flags::NO_GUARD);
     for _ in 0..pairs {
-        let (a, _) = sh.alloc_request(&req).expect("alloc");
+        let (a, _) = sh.alloc_handle(&req).expect("alloc");
         black_box(a.addr);
         sh.lock().free_lazy(a.addr).expect("free");
     }

@@ -338,7 +338,7 @@ fn step<'a, S: NodeSource + Send + Sync>(
             };
             let before = snapshot(sh);
             let lazy_pending = before.iter().any(|i| i.lazy);
-            match sh.alloc_request(&req) {
+            match sh.alloc_handle(&req) {
                 Ok((a, h)) => {
                     assert!(a.addr >= lo && a.end() <= hi && a.size >= size);
                     assert!(

@@ -49,7 +49,7 @@ fn run(threads: usize, cached: bool, random: bool) -> f64 {
                             phase: 0,
                             nocross: 0,
                         };
-                        let (a, _) = sh.alloc_request(&req).unwrap();
+                        let a = sh.alloc_request(&req).unwrap();
                         sh.free(std::hint::black_box(a.addr)).unwrap();
                     }
                 }

@@ -111,7 +111,7 @@ pub fn vmalloc_init() {
 /// Allocates `size` bytes of address space (a guard page follows); the
 /// handle is for [`vfree_atomic`].
 pub fn vmalloc(size: usize) -> Result<(AreaInfo, Handle), Error> {
-    VMALLOC.alloc_request(&VMALLOC.request(size))
+    VMALLOC.alloc_handle(&VMALLOC.request(size))
 }
 
 /// Frees lazily: the range is reused only after `flush_tlb` saw it.

@@ -43,7 +43,7 @@ fn shared_space_plain_alloc() {
         )
         .unwrap(),
     );
-    let (a, _) = sh.alloc(8192, 0x4000, Flags::ALLOC).unwrap();
+    let a = sh.alloc(8192, 0x4000, Flags::ALLOC).unwrap();
     assert_eq!(a.addr % 0x4000, 0);
     assert_eq!(a.usable(), 8192);
     assert_eq!(sh.free(a.addr).unwrap().addr, a.addr);

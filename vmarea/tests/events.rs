@@ -115,7 +115,7 @@ fn a_shared_space_reports_through_its_guard() {
     let sh: SharedSpace<RawSpinlock, BoxNodes> =
         SharedSpace::new(Space::new(S, S + 64 * Q, Q, Policy::FirstFit, BoxNodes).unwrap());
     sh.lock().set_event_hook(Some(record));
-    let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let a = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
     sh.free(a.addr).unwrap();
     assert_eq!(take().len(), 2);
     sh.lock().set_event_hook(None);

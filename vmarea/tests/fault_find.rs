@@ -28,7 +28,7 @@ fn shared(policy: Policy) -> SharedSpace<RawSpinlock, BoxNodes> {
 #[test]
 fn a_fault_lookup_answers_while_another_thread_holds_the_space_lock() {
     let sh = shared(Policy::FirstFit);
-    let (a, _) = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
+    let a = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|t| {
         let guard = sh.lock();
@@ -86,7 +86,7 @@ fn the_fault_lookup_agrees_with_find_through_every_kind_of_change() {
         };
         let mut live = Vec::new();
         for n in 1..12 {
-            live.push(sh.alloc(n * Q, 0, Flags::ALLOC).unwrap());
+            live.push(sh.alloc_handle(&sh.request(n * Q)).unwrap());
             agree(&sh);
         }
         let mut kept = Vec::new();
@@ -131,7 +131,7 @@ fn fault_lookups_run_beside_allocations_and_frees() {
         t.spawn(|| {
             let mut live = std::collections::VecDeque::new();
             for i in 0..rounds {
-                live.push_back(sh.alloc((i % 5 + 1) * Q, 0, Flags::ALLOC).unwrap().0.addr);
+                live.push_back(sh.alloc((i % 5 + 1) * Q, 0, Flags::ALLOC).unwrap().addr);
                 if live.len() > 8 {
                     let addr = live.pop_front().unwrap();
                     if i % 2 == 0 {
@@ -173,7 +173,7 @@ fn the_busy_tree_follows_the_space_through_moves_and_back() {
         moved.find_fault(b.addr).unwrap().map(|i| i.addr),
         Some(b.addr)
     );
-    let (c, _) = moved.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let c = moved.alloc(Q, 0, Flags::ALLOC).unwrap();
     let back = unbox(moved);
     assert_eq!(
         back.find_fault(c.addr).unwrap().map(|i| i.addr),
@@ -216,7 +216,7 @@ fn a_static_shared_space_answers_fault_lookups() {
         &AREAS,
     );
     assert_eq!(SH.find_fault(S), Ok(None));
-    let (a, _) = SH.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let a = SH.alloc(Q, 0, Flags::ALLOC).unwrap();
     assert_eq!(SH.find_fault(a.addr).unwrap().map(|i| i.addr), Some(a.addr));
     SH.free(a.addr).unwrap();
     assert_eq!(SH.find_fault(a.addr), Ok(None));
@@ -236,7 +236,7 @@ fn a_space_without_a_busy_tree_refuses_fault_lookups_and_changes_nothing() {
     )
     .unwrap();
     let sh = SharedSpace::<RawSpinlock, _>::with_lock(RawSpinlock::new(), space);
-    let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let a = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
     let before: Vec<_> = sh.lock().iter().collect();
     assert_eq!(sh.find_fault(a.addr), Err(Error::NoAddressIndex));
     assert_eq!(sh.lock().iter().collect::<Vec<_>>(), before);

@@ -168,7 +168,7 @@ fn deferred_frees_are_flushed_before_reuse() {
     }
     for round in 0..4 {
         let mut held = Vec::new();
-        while let Ok((a, h)) = sh.alloc_request(&sh.request(Q)) {
+        while let Ok((a, h)) = sh.alloc_handle(&sh.request(Q)) {
             assert_not_unflushed(a.addr, a.size);
             held.push((a, h));
         }

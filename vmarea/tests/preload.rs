@@ -94,7 +94,7 @@ fn the_locked_paths_never_call_the_node_source() {
                     for i in 0..steps {
                         let pages = 1 + (i * 7 + id) % 13;
                         match i % 5 {
-                            0 | 1 => live.push(sh.alloc_request(&sh.request(pages * Q)).unwrap()),
+                            0 | 1 => live.push(sh.alloc_handle(&sh.request(pages * Q)).unwrap()),
                             2 => cached.push(c.alloc(Q).unwrap()),
                             3 if !live.is_empty() => {
                                 let (a, h) = live.swap_remove(i % live.len());
@@ -151,7 +151,7 @@ fn a_pool_feeds_a_space_shared_by_threads() {
         for _ in 0..2 {
             t.spawn(|| {
                 for i in 0..if cfg!(miri) { 20 } else { 200 } {
-                    let (a, _) = sh.alloc_request(&sh.request((1 + i % 3) * Q)).unwrap();
+                    let a = sh.alloc_request(&sh.request((1 + i % 3) * Q)).unwrap();
                     sh.free(a.addr).unwrap();
                 }
             });
@@ -184,7 +184,7 @@ fn a_static_space_with_static_areas_and_per_cpu_caches() {
             t.spawn(move || {
                 for i in 0..if cfg!(miri) { 10 } else { 100 } {
                     let (a, h) = VMALLOC
-                        .alloc_request(&VMALLOC.request((1 + i % 4) * Q))
+                        .alloc_handle(&VMALLOC.request((1 + i % 4) * Q))
                         .unwrap();
                     assert_eq!(VMALLOC.find(a.addr + 1).unwrap().addr, a.addr);
                     if i % 2 == 0 {

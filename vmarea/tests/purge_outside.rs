@@ -47,7 +47,7 @@ fn hook(batch: &PurgeBatch<'_>) {
     let ranges: Vec<(usize, usize)> = batch.ranges().collect();
     let mut got = Vec::new();
     for _ in 0..FREE_PAGES.load(Ordering::Relaxed) {
-        let (a, _) = SH
+        let a = SH
             .alloc_request(&SH.request(Q).flags(Flags::ALLOC | Flags::NO_GUARD))
             .expect("a free page");
         assert!(
@@ -77,12 +77,7 @@ fn the_space_lock_is_free_while_the_hook_runs() {
     reset();
     // Half the space freed lazily, half still held.
     let held: Vec<_> = (0..PAGES / 2)
-        .map(|_| {
-            SH.alloc(Q, 0, Flags::ALLOC | Flags::NO_GUARD)
-                .unwrap()
-                .0
-                .addr
-        })
+        .map(|_| SH.alloc(Q, 0, Flags::ALLOC | Flags::NO_GUARD).unwrap().addr)
         .collect();
     for &a in held.iter().step_by(2) {
         SH.lock().free_lazy(a).unwrap();
@@ -114,7 +109,7 @@ fn every_purge_path_of_a_shared_space_flushes_outside_the_lock() {
     let all: Vec<_> = std::iter::from_fn(|| {
         SH.alloc(Q, 0, Flags::ALLOC | Flags::NO_GUARD)
             .ok()
-            .map(|(a, _)| a.addr)
+            .map(|a| a.addr)
     })
     .collect();
     assert_eq!(all.len(), PAGES);
@@ -122,7 +117,7 @@ fn every_purge_path_of_a_shared_space_flushes_outside_the_lock() {
         SH.lock().free_lazy(a).unwrap();
     }
     // The allocation's purge (pressure), a guard's purge, and the threshold.
-    let (a, _) = SH.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let a = SH.alloc(Q, 0, Flags::ALLOC).unwrap();
     SH.lock().free_lazy(a.addr).unwrap();
     assert_eq!(SH.lock().purge(), 1);
     {

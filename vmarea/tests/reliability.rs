@@ -339,7 +339,7 @@ fn a_panicking_flush_hook_under_a_shared_space_releases_the_lock() {
     let _one = HOOK_TEST.lock().unwrap_or_else(|e| e.into_inner());
     let sh = shared_at(S, 1024);
     sh.lock().set_flush_hook(Some(flush_hook));
-    let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let a = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
     sh.lock().free_lazy(a.addr).unwrap();
     assert!(panics("flush", || {
         let _ = sh.lock().purge();
@@ -464,7 +464,7 @@ fn a_hook_panicking_in_a_drain_of_deferred_frees_loses_none_of_them() {
     let sh = shared_at(S, 1024);
     sh.lock().set_event_hook(Some(event_hook));
     let handles: Vec<_> = (0..3)
-        .map(|_| sh.alloc(Q, 0, Flags::ALLOC).unwrap().1)
+        .map(|_| sh.alloc_handle(&sh.request(Q)).unwrap().1)
         .collect();
     for h in handles {
         // SAFETY: live areas of `sh`, each freed once, here only.
@@ -494,7 +494,7 @@ fn a_panicking_flush_hook_in_a_shared_purge_loses_no_lazy_or_cached_area() {
     for a in got {
         c.free(a).unwrap(); // the dirty magazine fills and goes to the depot
     }
-    let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+    let a = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
     sh.free_lazy(a.addr).unwrap();
     let before = snapshot(&sh.lock());
     let cached = sh.cached_areas();

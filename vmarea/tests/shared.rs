@@ -45,8 +45,8 @@ fn req_in(pages: usize, space_pages: usize) -> Request {
 fn shared_api_and_deferred_free() {
     for p in POLICIES {
         let sh = shared(p, 1024);
-        let (a, ha) = sh.alloc_request(&req(2)).unwrap();
-        let (b, _) = sh.alloc_request(&req(1)).unwrap();
+        let (a, ha) = sh.alloc_handle(&req(2)).unwrap();
+        let b = sh.alloc_request(&req(1)).unwrap();
         assert_eq!(sh.find(a.addr + 5).unwrap().addr, a.addr);
         // SAFETY: `ha` is live and freed only here.
         unsafe { sh.free_deferred(ha) };
@@ -64,14 +64,14 @@ fn shared_api_and_deferred_free() {
 fn deferred_frees_are_applied_by_the_next_lock_holder() {
     let sh = shared(Policy::FirstFit, 64);
     let hs: Vec<_> = (0..8)
-        .map(|_| sh.alloc_request(&req(1)).unwrap().1)
+        .map(|_| sh.alloc_handle(&req(1)).unwrap().1)
         .collect();
     for h in hs {
         // SAFETY: each handle is live and freed once.
         unsafe { sh.free_deferred(h) };
     }
     // The next allocation's lock acquisition drains all eight first.
-    let (a, _) = sh.alloc_request(&req(1)).unwrap();
+    let a = sh.alloc_request(&req(1)).unwrap();
     assert_eq!(a.addr, S);
     assert_eq!(sh.lock().used_count(), 1);
 }
@@ -95,7 +95,7 @@ fn stress_every_policy() {
                         x ^= x << 17;
                         if mine.len() < 16 && x % 3 != 0 {
                             let (a, h) = sh
-                                .alloc_request(&req_in(1 + (x % 8) as usize, 1 << 16))
+                                .alloc_handle(&req_in(1 + (x % 8) as usize, 1 << 16))
                                 .unwrap();
                             let prev = held.lock().unwrap().insert(a.addr, t);
                             assert_eq!(prev, None, "{p:?}: {:#x} handed out twice", a.addr);
@@ -267,7 +267,7 @@ mod caches {
             phase: 0,
             nocross: 0,
         };
-        let (a, _) = sh.alloc_request(&big).unwrap();
+        let a = sh.alloc_request(&big).unwrap();
         assert_eq!(sh.flush_depot(), 0, "the depot's magazines were given back");
         sh.free(a.addr).unwrap();
         // A cache allocation under pressure also flushes the depot first.
@@ -343,7 +343,7 @@ fn the_depot_decays_a_quarter_per_purge() {
     assert_eq!(sh.cached_areas(), full);
     let mut depot = DEPOT_MAGAZINES;
     while depot > 0 {
-        let (a, _) = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
+        let a = sh.alloc(Q, 0, Flags::ALLOC).unwrap();
         let mut g = sh.lock();
         g.free_lazy(a.addr).unwrap();
         assert_eq!(g.purge(), 1);

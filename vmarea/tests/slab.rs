@@ -97,7 +97,7 @@ fn a_shared_space_over_slabs_drops_cleanly() {
     let sh: SharedSpace<RawSpinlock, SlabNodes> = SharedSpace::new(space);
     let mut kept = Vec::new();
     for i in 0..if cfg!(miri) { 30 } else { 2000 } {
-        let (a, _) = sh.alloc_request(&sh.request((1 + i % 5) * Q)).unwrap();
+        let a = sh.alloc_request(&sh.request((1 + i % 5) * Q)).unwrap();
         match i % 3 {
             0 => drop(sh.free(a.addr).unwrap()),
             1 => drop(sh.lock().free_lazy(a.addr).unwrap()),

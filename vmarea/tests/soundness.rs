@@ -139,10 +139,8 @@ fn a_pending_deferred_free_reads_as_freed() {
         Policy::Rfc,
     ] {
         let sh = shared(p);
-        let (a, h) = sh
-            .alloc_request(&req(2, Flags::ALLOC | Flags::MAP))
-            .unwrap();
-        let (b, hb) = sh.alloc_request(&req(1, Flags::IOREMAP)).unwrap();
+        let (a, h) = sh.alloc_handle(&req(2, Flags::ALLOC | Flags::MAP)).unwrap();
+        let (b, hb) = sh.alloc_handle(&req(1, Flags::IOREMAP)).unwrap();
         let mut g = sh.lock();
         // SAFETY: `h` and `hb` are live and freed only here.
         unsafe {

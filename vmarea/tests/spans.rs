@@ -229,7 +229,7 @@ mod import {
         }));
         let sh = SharedSpace::<RawSpinlock, BoxNodes>::new(s);
         let got: Vec<_> = (0..4)
-            .map(|_| sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap().0)
+            .map(|_| sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap())
             .collect();
         let imported = PARENT.with_borrow(|p| p.0.len());
         assert!(imported >= 1);
@@ -244,7 +244,7 @@ mod import {
         assert_eq!(sh.bounds(), (S, S + 8 * Q));
         // A request built from the old bounds is refused, nothing changed.
         let stale = vmarea::Request::new(Q, S, hi);
-        assert_eq!(sh.alloc_request(&stale).map(|r| r.0), Err(Error::BadRange));
+        assert_eq!(sh.alloc_request(&stale), Err(Error::BadRange));
         let g = sh.lock();
         g.validate().unwrap();
         assert_eq!(g.used_count(), 0);
@@ -306,14 +306,11 @@ fn a_shared_space_grows_by_a_span() {
         let sh = SharedSpace::<RawSpinlock, BoxNodes>::new(
             Space::new(S, S + 4 * Q, Q, policy, BoxNodes).unwrap(),
         );
-        let (a, _) = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
-        assert_eq!(
-            sh.alloc(Q, 0, Flags::ALLOC).map(|r| r.0),
-            Err(Error::NoSpace)
-        );
+        let a = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
+        assert_eq!(sh.alloc(Q, 0, Flags::ALLOC), Err(Error::NoSpace));
         sh.add_span(S + 8 * Q, S + 16 * Q).unwrap();
         assert_eq!(sh.bounds(), (S, S + 16 * Q), "{policy:?}");
-        let (b, _) = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
+        let b = sh.alloc(3 * Q, 0, Flags::ALLOC).unwrap();
         assert!(
             b.addr >= S + 8 * Q && b.end() <= S + 16 * Q,
             "{policy:?}: {b:?}"

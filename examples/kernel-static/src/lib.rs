@@ -97,7 +97,7 @@ pub fn vmalloc_init() {
 pub fn vmalloc(size: usize) -> Result<usize, Error> {
     VMALLOC
         .alloc_request(&VMALLOC.request(size))
-        .map(|(a, _)| a.addr)
+        .map(|a| a.addr)
 }
 
 /// A small allocation (up to 7 pages) from CPU `cpu`'s cache: no lock

@@ -198,7 +198,7 @@ pub fn vmalloc_align(size: usize, align: usize) -> Option<Vm> {
         phase: 0,
         nocross: 0,
     };
-    let (a, handle) = VMALLOC.alloc_request(&req).ok()?;
+    let (a, handle) = VMALLOC.alloc_handle(&req).ok()?;
     map_new(a, handle, |addr| {
         VMALLOC.free(addr).ok();
     })
@@ -253,7 +253,7 @@ pub fn ioremap(phys: u64, size: usize) -> Option<usize> {
         phase: 0,
         nocross: 0,
     };
-    let (a, _) = VMALLOC.alloc_request(&req).ok()?;
+    let a = VMALLOC.alloc_request(&req).ok()?;
     let mut mem = memory();
     for (i, page) in pages(a.addr, a.usable()).enumerate() {
         if !mem.map_device(page, phys + (i * P) as u64) {

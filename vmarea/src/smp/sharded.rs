@@ -139,7 +139,7 @@ impl<L: RawLock, S: NodeSource, const N: usize> ShardedSpace<L, S, N> {
             if lo >= hi {
                 continue;
             }
-            match self.nodes[i].alloc_request(&Request { lo, hi, ..*req }) {
+            match self.nodes[i].alloc_handle(&Request { lo, hi, ..*req }) {
                 Ok(r) => return Ok(r),
                 // Another node may have room (or a window part that fits).
                 Err(e @ (Error::NoSpace | Error::BadAlign)) => last = e,

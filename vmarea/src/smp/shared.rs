@@ -122,7 +122,7 @@ const STASH_KEEP: usize = 4;
 /// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<64>> = SharedSpace::const_new(
 ///     RawSpinlock::new(), 0x10_0000, 0x100_0000, 0x1000, Policy::FirstFit, &AREAS);
 ///
-/// let (a, handle) = VMALLOC.alloc(3 * 0x1000, 0, Flags::ALLOC).unwrap();
+/// let (a, handle) = VMALLOC.alloc_handle(&VMALLOC.request(3 * 0x1000)).unwrap();
 /// assert_eq!(VMALLOC.find(a.addr + 5).unwrap().addr, a.addr);
 /// // SAFETY: `handle` names a live area of VMALLOC, freed by nothing else.
 /// unsafe { VMALLOC.free_deferred(handle) };
@@ -470,7 +470,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     ///     RawSpinlock::new(), 0x1000_0000, 0x2000_0000, 4096, Policy::FirstFit, &AREAS,
     /// );
     ///
-    /// let (a, _) = VMALLOC.alloc_request(&VMALLOC.request(3 * 4096)).unwrap();
+    /// let a = VMALLOC.alloc_request(&VMALLOC.request(3 * 4096)).unwrap();
     /// assert_eq!(a.usable(), 3 * 4096);
     /// VMALLOC.free(a.addr).unwrap();
     /// ```
@@ -692,16 +692,12 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     }
 
     /// Allocates `size` bytes aligned to `align` anywhere in the space
-    /// (`vmalloc`'s common case), with a handle for
-    /// [`free_deferred`](Self::free_deferred): as
+    /// (`vmalloc`'s common case), as [`Space::alloc`]: as
     /// [`alloc_request`](Self::alloc_request) with
-    /// `self.request(size).align(align).flags(flags)`.
-    pub fn alloc(
-        &self,
-        size: usize,
-        align: usize,
-        flags: Flags,
-    ) -> Result<(AreaInfo, Handle), Error> {
+    /// `self.request(size).align(align).flags(flags)`. For the handle
+    /// [`free_deferred`](Self::free_deferred) takes, use
+    /// [`alloc_handle`](Self::alloc_handle).
+    pub fn alloc(&self, size: usize, align: usize, flags: Flags) -> Result<AreaInfo, Error> {
         // The window is the space's bounds as they are under the lock, not
         // as last published (a span may have just been added).
         self.purging_on_no_space(|| {
@@ -710,6 +706,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
                 depot.alloc_or_flush(s, &req)
             })
         })
+        .map(|(info, _)| info)
     }
 
     /// `alloc()`, and on `NoSpace` or `NoNode`, a purge (outside the lock)
@@ -832,10 +829,17 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
         })
     }
 
-    /// Allocates as `req` says (see [`Space::alloc_handle`]). With no space
-    /// left, the depot's cached areas are returned first and the allocation
-    /// retried.
-    pub fn alloc_request(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
+    /// Allocates as `req` says (see [`Space::alloc_request`]). With no
+    /// space left, the depot's cached areas are returned first and the
+    /// allocation retried.
+    pub fn alloc_request(&self, req: &Request) -> Result<AreaInfo, Error> {
+        self.alloc_handle(req).map(|(info, _)| info)
+    }
+
+    /// As [`alloc_request`](Self::alloc_request), with the area's handle
+    /// (see [`Space::alloc_handle`]): what
+    /// [`free_deferred`](Self::free_deferred) takes.
+    pub fn alloc_handle(&self, req: &Request) -> Result<(AreaInfo, Handle), Error> {
         self.purging_on_no_space(|| self.with_depot(|s, depot| depot.alloc_or_flush(s, req)))
     }
 
@@ -887,7 +891,7 @@ impl<L: RawLock, S: NodeSource> SharedSpace<L, S> {
     /// static VMALLOC: SharedSpace<RawSpinlock, &AreaPool<16>> = SharedSpace::const_new(
     ///     RawSpinlock::new(), 0x10_0000, 0x100_0000, 0x1000, Policy::FirstFit, &AREAS);
     ///
-    /// let (a, _) = VMALLOC.alloc(2 * 0x1000, 0, Flags::ALLOC).unwrap();
+    /// let a = VMALLOC.alloc(2 * 0x1000, 0, Flags::ALLOC).unwrap();
     /// let guard = VMALLOC.lock(); // another CPU holding the lock, say
     /// // The guard page is inside the area: the fault handler can tell.
     /// let hit = VMALLOC.find_fault(a.addr + 2 * 0x1000).unwrap().unwrap();
