@@ -51,6 +51,7 @@ cell "BestFit, 64 KiB aligned, busy tree, by handle" PAIR_ALIGN=65536 -- BestFit
 cell "FirstFit, busy tree, by handle" PAIR_X=1 -- FirstFit "$live" "$pairs" handle
 cell "BestFit, busy tree, by handle" PAIR_X=1 -- BestFit "$live" "$pairs" handle
 cell "offset-allocator" PAIR_X=1 -- offset-allocator "$live" "$pairs"
+cell "offset-allocator + address map (by address)" PAIR_X=1 -- offset-allocator "$live" "$pairs" address
 cell "vmem 1.0 (frees by address)" PAIR_X=1 -- vmem "$live" "$pairs"
 cell "xalloc 0.2.7 SysTlsf (by handle)" PAIR_X=1 -- xalloc-tlsf "$live" "$pairs"
 cell "buddy_system_allocator 0.13 FrameAllocator" PAIR_X=1 -- buddy-frames "$live" "$pairs"

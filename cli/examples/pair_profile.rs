@@ -31,6 +31,10 @@
 //! CONTENDER `floor` is the floor (`vmarea_cli::baselines::floor`: a bump
 //! pointer and exact-size free stacks, freed by handle, nothing else).
 //!
+//! For `offset-allocator`, a fourth argument `address` frees by address
+//! through the tool's address map (`measured_offset_by_address`): what
+//! issue 21 compares vmarea's `free(addr)` with.
+//!
 //! A fifth argument `random` measures the cache-missing case instead: each
 //! step frees a pseudo-randomly chosen live area (by handle) and allocates
 //! a new one in its place (`measured_random`, `measured_offset_random`).
@@ -40,6 +44,7 @@ use bench_table::workload::{
 };
 use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, NodeSource, Policy, SlabNodes, Space};
+use vmarea_cli::allocators::AddrMap;
 use vmarea_cli::baselines::floor::{Floor, FloorArea};
 use vmarea_cli::peers::{vmem_arena, Arena as VmemArena};
 use vmarea_cli::workload::lay_out_by_handle;
@@ -61,6 +66,26 @@ fn measured_offset(a: &mut offset_allocator::Allocator<u32>, sizes: &[usize], pa
         // Pages plus the guard page, as the vmarea requests.
         let x = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
         a.free(black_box(x));
+    }
+}
+
+/// offset-allocator freeing by address, as a kernel's `vfree(addr)` would
+/// drive it: the handle kept in the tool's address map (`AddrMap`, one
+/// multiply of the page number as the hash), looked up and removed on
+/// free.
+#[inline(never)]
+fn measured_offset_by_address(
+    a: &mut offset_allocator::Allocator<u32>,
+    map: &mut AddrMap<offset_allocator::Allocation<u32>>,
+    sizes: &[usize],
+    pairs: usize,
+) {
+    for k in 0..pairs {
+        let x = a.allocate(sizes[k & 4095] as u32 + 1).expect("alloc");
+        let addr = START + x.offset as usize * PAGE;
+        map.insert(addr, x);
+        let x = map.remove(&black_box(addr)).expect("mapped");
+        a.free(x);
     }
 }
 
@@ -266,7 +291,13 @@ fn main() {
         if random {
             measured_offset_random(&mut a, &mut live, &sizes, pairs);
         } else {
-            measured_offset(&mut a, &sizes, pairs);
+            if mode == "address" {
+                let mut map = AddrMap::default();
+                map.reserve(1024);
+                measured_offset_by_address(&mut a, &mut map, &sizes, pairs);
+            } else {
+                measured_offset(&mut a, &sizes, pairs);
+            }
         }
         println!("offset-allocator n={n} pairs={pairs}");
         return;

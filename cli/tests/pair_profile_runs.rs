@@ -57,6 +57,31 @@ fn every_mode_exits_cleanly() {
     }
 }
 
+/// Issue 21's peers (pairs only: they have no random mode, refused with a
+/// non-zero exit) and offset-allocator freeing by address.
+#[test]
+fn the_new_peers_and_the_by_address_mode_exit_cleanly() {
+    for args in [
+        &["vmem", "3000", "300"][..],
+        &["xalloc-tlsf", "3000", "300"],
+        &["buddy-frames", "3000", "300"],
+        &["vmem", "0", "300"],
+        &["offset-allocator", "3000", "300", "address"],
+    ] {
+        let o = run(args, &[]);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = run(&["vmem", "3000", "300", "x", "random"], &[]);
+    assert!(
+        !o.status.success(),
+        "a random mode it does not have must fail"
+    );
+}
+
 #[test]
 fn an_unknown_contender_is_refused_not_measured_as_another() {
     // It used to measure InstantFit under the name it was given.
