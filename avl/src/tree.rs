@@ -126,14 +126,15 @@ impl<A: Adapter> AvlTree<A> {
     /// use intrusive_avl::{adapter, AvlTree, Link};
     ///
     /// struct Area { start: u64, link: Link }
-    /// adapter!(ByStart = Box<Area>: Area { link } key u64 = |a| a.start);
+    /// adapter!(ByStart<'a> = &'a Area: Area { link } key u64 = |a| a.start);
     ///
+    /// let areas = [0x1000, 0x2000, 0x3000].map(|start| Area { start, link: Link::new() });
     /// let mut tree = AvlTree::<ByStart>::new();
-    /// for start in [0x1000, 0x2000, 0x3000] {
-    ///     tree.insert(Box::new(Area { start, link: Link::new() })).ok().unwrap();
+    /// for a in &areas {
+    ///     tree.insert(a).ok().unwrap();
     /// }
     /// // A pointer the caller kept (a handle), not a key: no search.
-    /// let held: *const Area = tree.get(&0x2000).unwrap();
+    /// let held: *const Area = &areas[1];
     /// // SAFETY: `held` points to a member of `tree`.
     /// let area = unsafe { tree.remove_ptr(held) };
     /// assert_eq!(area.start, 0x2000);
