@@ -51,6 +51,11 @@ unsafe impl vmem::Lock for Unshared {
 /// The `vmem` arena every measurement drives.
 pub type Arena = vmem::Arena<'static, 'static, BoxTags, Unshared>;
 
+// The no-op lock is sound only while no arena using it can be shared.
+static_assertions::assert_not_impl_any!(Unshared: Sync);
+static_assertions::assert_not_impl_any!(Arena: Sync);
+static_assertions::assert_not_impl_any!(VmemArena: Sync);
+
 /// An arena with a page quantum over `[start, start + len)`, boxed before
 /// the span goes in (the arena's lists may point into it, so it must not
 /// move afterwards).
@@ -84,11 +89,6 @@ impl Default for VmemArena {
         Self::new()
     }
 }
-
-// SAFETY: the arena owns its boundary tags (boxed by `BoxTags`, which has no
-// state) and is reached only through `&mut self`: moving the owner to
-// another thread moves everything with it.
-unsafe impl Send for VmemArena {}
 
 impl VmAlloc for VmemArena {
     fn name(&self) -> String {
