@@ -18,7 +18,10 @@ use core::ptr::NonNull;
 ///   and does not move until the same pointer is passed to `from_raw`;
 /// - `from_raw(into_raw(p))` gives back an owner equivalent to `p`;
 /// - no `&mut Target` to the pointee is created by anyone while the raw
-///   pointer is outstanding.
+///   pointer is outstanding;
+/// - with [`FROM_ANY_SHARED`](Self::FROM_ANY_SHARED) true, `from_raw` of
+///   any pointer to the pointee that is valid for shared access gives back
+///   that same owner.
 pub unsafe trait PointerOps: Sized {
     /// The node type pointed to.
     type Target;
@@ -32,6 +35,16 @@ pub unsafe trait PointerOps: Sized {
     /// `raw` must come from `into_raw` of this same type and be passed back
     /// exactly once.
     unsafe fn from_raw(raw: NonNull<Self::Target>) -> Self;
+
+    /// Whether `from_raw` may also be given any pointer to the pointee
+    /// that is valid for shared access (one a caller got from `&Target`),
+    /// not only the one `into_raw` returned. True for `&T` and
+    /// `UnsafeRef<T>`, which only rebuild a shared borrow or a raw pointer;
+    /// false (the default) for owners such as `Box`, whose `from_raw` needs
+    /// the provenance `into_raw` gave. With false, removing a member named
+    /// by a caller's pointer (`remove_ptr`, `cursor_mut_from_ptr`) first
+    /// re-reads the tree's own copy of that pointer (one parent read).
+    const FROM_ANY_SHARED: bool = false;
 }
 
 // SAFETY: a shared borrow keeps the pointee alive and immobile for 'a, and
@@ -47,6 +60,8 @@ unsafe impl<T> PointerOps for &T {
         // SAFETY: `raw` came from a `&'a T` (caller contract), still live.
         unsafe { raw.as_ref() }
     }
+    // A shared borrow rebuilt from any pointer valid for shared access.
+    const FROM_ANY_SHARED: bool = true;
 }
 
 /// A raw, unowned node pointer for callers that manage node memory themselves
@@ -124,6 +139,8 @@ unsafe impl<T> PointerOps for UnsafeRef<T> {
     unsafe fn from_raw(raw: NonNull<T>) -> Self {
         UnsafeRef { ptr: raw }
     }
+    // Only a raw pointer is rebuilt; its users' contract covers access.
+    const FROM_ANY_SHARED: bool = true;
 }
 
 #[cfg(feature = "alloc")]

@@ -112,9 +112,42 @@ impl<A: Adapter> AvlTree<A> {
     /// # Safety
     /// `ptr` must point to a node that is linked in *this* tree.
     pub unsafe fn cursor_mut_from_ptr(&mut self, ptr: *const A::Value) -> CursorMut<'_, A> {
-        // SAFETY: caller contract: a member of this tree, so non-null.
-        let link = A::link(unsafe { NonNull::new_unchecked(ptr as *mut A::Value) });
+        // SAFETY: caller contract: a member of this tree.
+        let link = unsafe { self.held_link(ptr) };
         CursorMut::new(self, Some(link))
+    }
+
+    /// The link of the member `ptr` points to, as the tree holds it (the
+    /// root pointer, or its parent's child pointer): with the provenance the
+    /// tree was given in `into_raw`, not the caller's. A caller's pointer
+    /// often comes from a shared reference (`get`, `iter`); rebuilding an
+    /// owner (`Box::from_raw`) from that one would be undefined behaviour.
+    /// O(1): one parent read and one child compare; nothing for pointer
+    /// types that accept any shared pointer (`PointerOps::FROM_ANY_SHARED`).
+    ///
+    /// # Safety
+    /// `ptr` points to a node that is linked in this tree.
+    unsafe fn held_link(&self, ptr: *const A::Value) -> NonNull<Link> {
+        // SAFETY: caller contract: a member of this tree, so non-null.
+        let given = A::link(unsafe { NonNull::new_unchecked(ptr as *mut A::Value) });
+        if A::Pointer::FROM_ANY_SHARED {
+            return given;
+        }
+        // SAFETY: a member's link is live; reading its parent word is a
+        // read of a `Cell`, allowed through any pointer to it.
+        let slot = match unsafe { r(given) }.parent() {
+            None => self.raw.root,
+            Some(p) => {
+                // SAFETY: the parent of a member is a member.
+                let p = unsafe { r(p) };
+                match p.child(LEFT) {
+                    Some(c) if c == given => Some(c),
+                    _ => p.child(RIGHT),
+                }
+            }
+        };
+        // Equal by address; the tree's copy carries the owner's provenance.
+        slot.filter(|&s| s == given).unwrap_or(given)
     }
 
     /// Unlinks the member `ptr` points to, rebalancing, and returns its
@@ -145,8 +178,8 @@ impl<A: Adapter> AvlTree<A> {
     /// # Safety
     /// `ptr` must point to a node that is linked in *this* tree.
     pub unsafe fn remove_ptr(&mut self, ptr: *const A::Value) -> A::Pointer {
-        // SAFETY: caller contract: a member of this tree, so non-null.
-        let link = A::link(unsafe { NonNull::new_unchecked(ptr as *mut A::Value) });
+        // SAFETY: caller contract: a member of this tree.
+        let link = unsafe { self.held_link(ptr) };
         // SAFETY: caller contract: `link` is a member of this tree.
         unsafe { self.unlink(link) }
     }
