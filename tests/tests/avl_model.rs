@@ -30,8 +30,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Native: every run. Under Miri (both borrow models, in CI): a few
+/// cases per test, the CI budget's share (25 minutes on 2 cores).
 fn cases() -> u32 {
-    cross_tests::proptest_cases(256, 4)
+    cross_tests::proptest_cases(256, 3)
 }
 
 proptest! {

@@ -107,7 +107,7 @@ fn alloc_find_free() {
             .map(|_| {
                 let sh = sh.clone();
                 thread::spawn(move || {
-                    let (a, _) = sh.alloc_request(&req(2)).unwrap();
+                    let a = sh.alloc_request(&req(2)).unwrap();
                     // While held, the area is ours alone.
                     assert_eq!(
                         sh.find(a.addr).map(|i| (i.addr, i.size)),
@@ -134,8 +134,8 @@ fn deferred_free_races_drain() {
 fn deferred_races_drain() {
     {
         let sh = Arc::new(space());
-        let (_, h1) = sh.alloc_request(&req(1)).unwrap();
-        let (_, h2) = sh.alloc_request(&req(1)).unwrap();
+        let (_, h1) = sh.alloc_handle(&req(1)).unwrap();
+        let (_, h2) = sh.alloc_handle(&req(1)).unwrap();
         let pusher = {
             let sh = sh.clone();
             // SAFETY: h1/h2 are live and each is freed once, here.
@@ -214,7 +214,7 @@ fn three_threads_one_deferred() {
     // final drain must account for every area.
     {
         let sh = Arc::new(space());
-        let (_, pre) = sh.alloc_request(&req(1)).unwrap();
+        let (_, pre) = sh.alloc_handle(&req(1)).unwrap();
         let ts: Vec<_> = (0..3)
             .map(|i| {
                 let sh = sh.clone();
@@ -223,7 +223,7 @@ fn three_threads_one_deferred() {
                         // SAFETY: `pre` is live and freed once, here.
                         unsafe { sh.free_deferred(pre) };
                     }
-                    sh.alloc_request(&req(1 + i)).unwrap()
+                    sh.alloc_handle(&req(1 + i)).unwrap()
                 })
             })
             .collect();
@@ -308,7 +308,7 @@ fn span_races_alloc() {
     let (_, hi) = sh.bounds();
     if hi == S + 40 * Q {
         let r = Request::new(4 * Q, S + 32 * Q, hi).flags(Flags::NO_GUARD);
-        let (a, _) = sh
+        let a = sh
             .alloc_request(&r)
             .expect("a span seen in bounds() is in the space");
         assert!(a.addr >= S + 32 * Q);
@@ -429,7 +429,7 @@ fn purge_races_alloc() {
     // Finds no room until a purge (its own or the other thread's) merged
     // the range back: by then the hook must have returned.
     let mut reused_early = false;
-    if let Ok((a, _)) = sh.alloc_request(&req(16)) {
+    if let Ok(a) = sh.alloc_request(&req(16)) {
         reused_early = !FLUSHED.load(loom::sync::atomic::Ordering::Acquire);
         sh.free(a.addr).unwrap();
     }
@@ -469,7 +469,7 @@ loom::lazy_static! {
 fn fault_lookup_beside_a_holder() {
     ACKED.store(false, loom::sync::atomic::Ordering::Relaxed);
     let sh = Arc::new(space());
-    let (a, _) = sh.alloc_request(&req(2)).unwrap();
+    let a = sh.alloc_request(&req(2)).unwrap();
     let holder = {
         let sh = sh.clone();
         thread::spawn(move || {
