@@ -133,41 +133,35 @@ impl SizeLists {
                 // SAFETY: list members are live free areas.
                 return Some((f, unsafe { f.as_ref() }.addr.get()));
             }
-        } else if !self.best && fit.lo == g.start && fit.hi == g.end {
-            // Instant fit with an alignment, phase or boundary (vmem's
-            // `vmem_xalloc`): the first list whose every area holds the
+        } else if !fit.unconstrained(g) && fit.lo == g.start && fit.hi == g.end {
+            // An alignment, phase or boundary anywhere in the space (vmem's
+            // `vmem_xalloc`): from the first list whose every area holds the
             // request wherever it starts — the sure room, `need + align −
-            // quantum` (twice that with a boundary) — and its head, in
-            // O(1), before any scan (which would try every hole of the
-            // smaller lists, each failing on its alignment).
+            // quantum` (twice that with a boundary) — every member fits.
+            // Instant fit takes that list's head, in O(1). Best fit probes
+            // the first few areas of each smaller list (a hole there holds
+            // the request only if it happens to start well; the smallest
+            // fit of the first list where one does), then takes the best
+            // fit of the first sure list. Either way no scan tries every
+            // hole of the smaller lists, each failing on its alignment.
             if let Some(room) = fit.sure_room(1 << g.shift) {
-                let mask = self.nonempty & from(first_sure(room >> g.shift));
-                if mask != 0 {
-                    let f = self.chain(mask.trailing_zeros() as usize).next()?;
-                    // SAFETY: list members are live free areas.
-                    if let Some(x) = fit.place_in(unsafe { f.as_ref() }) {
-                        return Some((f, x));
+                let sure = self.nonempty & from(first_sure(room >> g.shift));
+                if !self.best {
+                    if sure != 0 {
+                        let f = self.chain(sure.trailing_zeros() as usize).next()?;
+                        // SAFETY: list members are live free areas.
+                        if let Some(x) = fit.place_in(unsafe { f.as_ref() }) {
+                            return Some((f, x));
+                        }
                     }
-                }
-            }
-        } else if self.best && !fit.unconstrained(g) && fit.lo == g.start && fit.hi == g.end {
-            // Best fit with an alignment, phase or boundary: below the
-            // sure lists a hole holds the request only if it happens to
-            // start well, so probe the first few of each (the smallest fit
-            // of the first list where one does); from the sure lists on,
-            // every member holds it: the best fit of the first non-empty
-            // one. Without the bound every hole of every smaller list was
-            // tried (issue 23).
-            if let Some(room) = fit.sure_room(1 << g.shift) {
-                let sure = first_sure(room >> g.shift);
-                let first = class_of(fit.need >> g.shift);
-                let below = self.scan_lists(fit, self.nonempty & from(first) & !from(sure), PROBE);
-                if below.is_some() {
-                    return below;
-                }
-                let sure_fit = self.scan_lists(fit, self.nonempty & from(sure), usize::MAX);
-                if sure_fit.is_some() {
-                    return sure_fit;
+                } else {
+                    let below = self.nonempty & from(class_of(fit.need >> g.shift)) & !sure;
+                    let found = self
+                        .scan_lists(fit, below, PROBE)
+                        .or_else(|| self.scan_lists(fit, sure, usize::MAX));
+                    if found.is_some() {
+                        return found;
+                    }
                 }
             }
         }
