@@ -194,6 +194,7 @@ impl UsedAreas {
     ///
     /// # Safety
     /// `u` is a member (a used area of the space, not yet removed).
+    #[inline]
     pub(crate) unsafe fn remove(&mut self, u: NonNull<Area>) {
         self.count -= 1;
         if self.index == AddressIndex::BusyTree {

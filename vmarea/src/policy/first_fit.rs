@@ -111,6 +111,33 @@ impl AddressTree {
         unsafe { self.tree.cursor_mut_from_ptr(area.as_ptr()) }.propagate();
     }
 
+    /// The lowest area of at least `need` bytes, for a request anywhere
+    /// with no alignment above the quantum, phase or boundary: each step
+    /// goes left while the left subtree holds one, else stops here if this
+    /// area does, else goes right (whose largest then must), so it never
+    /// climbs: O(log n).
+    #[inline(never)]
+    pub(crate) fn lowest(&self, need: usize) -> Option<NonNull<Area>> {
+        let need = need as u64;
+        let big = |c: &Cursor<'_, FreeTree>| c.get().is_some_and(|n| n.aux.get() >= need);
+        let mut cur = self.tree.root();
+        if !big(&cur) {
+            return None;
+        }
+        loop {
+            let left = cur.left();
+            if big(&left) {
+                cur = left;
+                continue;
+            }
+            let n = cur.get()?;
+            if n.size() as u64 >= need {
+                return Some(NonNull::from(n));
+            }
+            cur = cur.right();
+        }
+    }
+
     /// The lowest area with `fit.room` bytes inside the window that holds
     /// the request: an in-order walk from the window's start that never
     /// enters a subtree whose largest free size is below `fit.room`.

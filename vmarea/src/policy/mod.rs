@@ -305,7 +305,7 @@ impl FreeIndex {
     ///
     /// # Safety
     /// `area` is in this index under `old`.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
         // SAFETY: forwarded caller contract.
         unsafe {

@@ -104,14 +104,24 @@ impl SizeLists {
 
     /// # Safety
     /// `area` is a member, filed under `old`.
+    #[inline(always)]
     pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
         // SAFETY: caller contract: `area` is a live member.
         let new = unsafe { area.as_ref() }.size();
-        if class_of(old >> shift) == class_of(new >> shift) {
-            // Still in the same list: nothing to move (a carve or merge
-            // that keeps the class, the common case, costs no relinking).
-            return;
+        if class_of(old >> shift) != class_of(new >> shift) {
+            // SAFETY: caller contract.
+            unsafe { self.refile(area, old, shift) };
         }
+        // Otherwise still in the same list: nothing to move (a carve or
+        // merge that keeps the class, the common case, costs no relinking).
+    }
+
+    /// Moves `area` from the list of `old` to the list of its size.
+    ///
+    /// # Safety
+    /// `area` is a member, filed under `old`.
+    #[inline(never)]
+    unsafe fn refile(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
         // SAFETY: filed under `old`; refiled under the new size.
         unsafe {
             self.remove(area, old, shift);
@@ -121,6 +131,21 @@ impl SizeLists {
 
     fn chain(&self, k: usize) -> impl Iterator<Item = NonNull<Area>> + '_ {
         self.chains.chain(k).map(Area::from_chain)
+    }
+
+    /// Instant fit's O(1) answer for `quanta` anywhere: the head of the
+    /// first list whose every area holds that many (None: no such list;
+    /// a smaller list may still hold a fit, for [`search`](Self::search)).
+    #[inline(always)]
+    pub(crate) fn instant(&self, quanta: usize) -> Option<NonNull<Area>> {
+        if self.best {
+            return None;
+        }
+        let mask = self.nonempty & from(first_sure(quanta));
+        if mask == 0 {
+            return None;
+        }
+        self.chain(mask.trailing_zeros() as usize).next()
     }
 
     pub(crate) fn search(&self, fit: &Fit, g: &Geometry) -> Option<(NonNull<Area>, usize)> {

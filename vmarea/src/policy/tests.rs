@@ -143,3 +143,38 @@ fn an_aligned_best_fit_takes_a_probed_hole_that_fits() {
     assert_eq!(a.addr, 2 * Q);
     s.validate().unwrap();
 }
+
+#[test]
+fn the_fast_paths_pick_what_the_general_search_picks() {
+    // Holes of 1 … 9 quanta in a scrambled order, then requests of every
+    // size up to past the largest: first fit's descent and instant fit's
+    // list head answer as the general search does (a request instant fit
+    // finds no sure list for is left to the general search: None).
+    for policy in [Policy::FirstFit, Policy::InstantFit] {
+        let mut s = Space::new(0, 1 << 40, Q, policy, BoxNodes).unwrap();
+        let mut holes = Vec::new();
+        let mut x = 7usize;
+        let n = if cfg!(miri) { 24 } else { 300 };
+        for _ in 0..n {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pages = (x >> 33) % 9 + 1;
+            holes.push(s.alloc(pages * Q, 0, Flags::NO_GUARD).unwrap().addr);
+            s.alloc(Q, 0, Flags::NO_GUARD).unwrap();
+        }
+        for (i, addr) in holes.iter().enumerate() {
+            if i % 3 != 1 {
+                s.free(*addr).unwrap();
+            }
+        }
+        s.validate().unwrap();
+        for pages in 1..=12 {
+            let (fast, general) = s.fast_and_general_choice(pages * Q);
+            match (policy, fast) {
+                (Policy::InstantFit, None) => {}
+                _ => assert_eq!(fast, general, "{policy:?}, {pages} pages"),
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::area::{Area, Flags};
 use crate::error::Error;
 use crate::info::AreaInfo;
 use crate::nodes::NodeSource;
-use crate::policy::{Fit, Geometry};
+use crate::policy::{Fit, FreeIndex, Geometry};
 use crate::request::Request;
 use core::ptr::NonNull;
 
@@ -215,6 +215,43 @@ impl<S: NodeSource> Space<S> {
         align: usize,
         req: &Request,
     ) -> Option<NonNull<Area>> {
+        // The common request (anywhere in the space, no alignment above
+        // the quantum, no phase or boundary) goes straight to the index,
+        // with no search state: instant fit takes the head of the first
+        // list whose every area holds it; first fit the lowest area that
+        // does. The size lists have no rotor and no sure-room pass, so every
+        // other request to them goes to their search at once; next fit, the
+        // RFC and first fit's other requests take the general path.
+        let anywhere = align == self.quantum
+            && req.phase | req.nocross == 0
+            && req.lo == self.start
+            && req.hi == self.end;
+        let f = match &self.free {
+            FreeIndex::Lists(l) => match l.instant(need >> self.shift).filter(|_| anywhere) {
+                Some(f) => f,
+                None => return self.place_from(&Fit::of(need, align, req)),
+            },
+            FreeIndex::FirstFit(t) if anywhere && t.rotor().is_none() => match t.lowest(need) {
+                Some(f) => f,
+                // No free area holds `need` at all: the general search
+                // would find none either.
+                None => return self.place_past_index(&Fit::of(need, align, req)),
+            },
+            _ => return self.place_searched(need, align, req),
+        };
+        // SAFETY: `f` is a free area in the index, at least `need` long:
+        // its first `need` bytes fit.
+        Some(unsafe { self.carve(f, a(f).addr.get(), need) })
+    }
+
+    /// [`place`](Self::place) beyond instant fit's common request.
+    #[inline(never)]
+    fn place_searched(
+        &mut self,
+        need: usize,
+        align: usize,
+        req: &Request,
+    ) -> Option<NonNull<Area>> {
         let fit = Fit::of(need, align, req);
         if let Some(r) = self.free.rotor().filter(|&r| r > fit.lo) {
             if let Some(u) = self.place_sure_first(&Fit { lo: r, ..fit }) {
@@ -243,21 +280,32 @@ impl<S: NodeSource> Space<S> {
     /// the request after the used areas, and the RFC, once that reaches
     /// the top, scans the address list.
     pub(super) fn place_from(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
-        let found = match self.free.search(fit, &self.geometry()) {
-            Some(hit) => hit,
-            None if self.policy.bumps() => {
-                if let Some(u) = self.bump(fit) {
-                    self.free.placed(fit_end(u));
-                    return Some(u);
-                }
-                if !self.policy.scans_when_full() {
-                    return None;
-                }
-                self.scan_fit(fit)?
+        match self.free.search(fit, &self.geometry()) {
+            Some((f, x)) => {
+                self.free.placed(x + fit.need);
+                // SAFETY: `f` is a free area in the index and `x` a fitting
+                // placement.
+                Some(unsafe { self.carve(f, x, fit.need) })
             }
-            None => return None,
-        };
-        let (f, x) = found;
+            None => self.place_past_index(fit),
+        }
+    }
+
+    /// The index holds no fit: a policy that bumps places the request after
+    /// the used areas; the RFC, once that reaches the top, scans the
+    /// address list.
+    fn place_past_index(&mut self, fit: &Fit) -> Option<NonNull<Area>> {
+        if !self.policy.bumps() {
+            return None;
+        }
+        if let Some(u) = self.bump(fit) {
+            self.free.placed(fit_end(u));
+            return Some(u);
+        }
+        if !self.policy.scans_when_full() {
+            return None;
+        }
+        let (f, x) = self.scan_fit(fit)?;
         self.free.placed(x + fit.need);
         // SAFETY: `f` is a free area in the index and `x` a fitting placement.
         Some(unsafe { self.carve(f, x, fit.need) })
@@ -269,6 +317,28 @@ impl<S: NodeSource> Space<S> {
             start: self.start,
             end: self.end,
         }
+    }
+
+    /// For a request of `size` bytes anywhere: the free area the fast path
+    /// of [`place`](Self::place) picks and the one the general search does
+    /// (tests hold them equal).
+    #[cfg(all(test, feature = "alloc"))]
+    pub(crate) fn fast_and_general_choice(
+        &self,
+        size: usize,
+    ) -> (Option<NonNull<Area>>, Option<NonNull<Area>>) {
+        let req = self.request(size);
+        let (need, align) = self.check(&req).unwrap();
+        let fast = match &self.free {
+            FreeIndex::Lists(l) => l.instant(need >> self.shift),
+            FreeIndex::FirstFit(t) => t.lowest(need),
+            FreeIndex::Hash(_) => None,
+        };
+        let general = self
+            .free
+            .search(&Fit::of(need, align, &req), &self.geometry())
+            .map(|(f, _)| f);
+        (fast, general)
     }
 
     /// Free areas the searches have stopped at so far.
@@ -390,6 +460,7 @@ impl<S: NodeSource> Space<S> {
     ///
     /// # Safety
     /// `f` is a free area in the index; `[x, x + need)` lies inside it.
+    #[inline(always)]
     pub(super) unsafe fn carve(
         &mut self,
         f: NonNull<Area>,

@@ -124,6 +124,7 @@ impl<S: NodeSource> Space<S> {
     ///
     /// # Safety
     /// `u` is a live used area of the space, on the address list, in no index.
+    #[inline]
     pub(super) unsafe fn release_used(&mut self, u: NonNull<Area>) -> AreaInfo {
         self.counters.frees += 1;
         // SAFETY: caller contract (a used area: a lazy one is not used, and
