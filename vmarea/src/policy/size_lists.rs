@@ -31,6 +31,19 @@ fn class_of(quanta: usize) -> usize {
     }
 }
 
+/// Whether sizes of `a` and `b` quanta (≥ 1) share a list: `class_of(a) ==
+/// class_of(b)` without two bit scans (above the exact lists, the same
+/// highest bit: then `a ^ b` clears it and stays below `a & b`, which keeps
+/// it).
+#[inline(always)]
+fn same_class(a: usize, b: usize) -> bool {
+    if a < EXACT || b < EXACT {
+        a == b
+    } else {
+        a ^ b < a & b
+    }
+}
+
 /// The first list whose every member holds at least `quanta`.
 fn first_sure(quanta: usize) -> usize {
     if quanta < EXACT || quanta.is_power_of_two() {
@@ -108,7 +121,7 @@ impl SizeLists {
     pub(crate) unsafe fn resized(&mut self, area: NonNull<Area>, old: usize, shift: u32) {
         // SAFETY: caller contract: `area` is a live member.
         let new = unsafe { area.as_ref() }.size();
-        if class_of(old >> shift) != class_of(new >> shift) {
+        if !same_class(old >> shift, new >> shift) {
             // SAFETY: caller contract.
             unsafe { self.refile(area, old, shift) };
         }
@@ -260,5 +273,31 @@ impl SizeLists {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{class_of, same_class};
+
+    #[test]
+    fn same_class_agrees_with_class_of() {
+        // Miri interprets every step: fewer sizes make the same point.
+        let (n, top) = if cfg!(miri) {
+            (40, 16)
+        } else {
+            (700, usize::BITS)
+        };
+        let mut sizes: std::vec::Vec<usize> = (1..n).collect();
+        for b in 5..top {
+            let p = 1usize << b;
+            sizes.extend([p - 1, p, p + 1, p | (p >> 1)]);
+        }
+        sizes.push(usize::MAX);
+        for &a in &sizes {
+            for &b in &sizes {
+                assert_eq!(same_class(a, b), class_of(a) == class_of(b), "{a} {b}");
+            }
+        }
     }
 }
