@@ -244,7 +244,9 @@ impl<S: NodeSource> Space<S> {
         Some(unsafe { self.carve(f, a(f).addr.get(), need) })
     }
 
-    /// [`place`](Self::place) beyond instant fit's common request.
+    /// [`place`](Self::place) for next fit, the RFC, and first fit's
+    /// requests with an alignment, phase, boundary or window: next fit's
+    /// rotor first, then the sure-room pass, then the exact search.
     #[inline(never)]
     fn place_searched(
         &mut self,
