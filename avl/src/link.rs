@@ -141,14 +141,6 @@ impl Link {
         self.parent_balance.get().addr() & BALANCE_MASK
     }
 
-    /// The code of balance factor `balance`.
-    #[inline]
-    fn code_of(balance: i8) -> usize {
-        debug_assert!((-1..=1).contains(&balance));
-        const CODE: [usize; 4] = [1, 0, 2, 0];
-        CODE[(balance + 1) as usize & BALANCE_MASK]
-    }
-
     /// Stores `parent` with balance code `code`.
     #[inline]
     pub(crate) fn set_parent_code(&self, parent: Option<NonNull<Link>>, code: usize) {
@@ -169,7 +161,8 @@ impl Link {
     /// The code of a balanced node.
     pub(crate) const BALANCED: usize = 0;
 
-    /// The code of a node leaning towards `dir` (balance `sign(dir)`).
+    /// The code of a node leaning towards `dir` (balance factor −1 towards
+    /// `LEFT`, +1 towards `RIGHT`).
     #[inline]
     pub(crate) fn lean_code(dir: usize) -> usize {
         1 + dir
@@ -196,14 +189,6 @@ impl Link {
         debug_assert!(code == word.addr() & BALANCE_MASK && code < 3);
         self.parent_balance.set(word.wrapping_byte_sub(code));
     }
-
-    #[inline]
-    pub(crate) fn set_balance(&self, balance: i8) {
-        let word = self.parent_balance.get();
-        let parent = word.wrapping_byte_sub(word.addr() & BALANCE_MASK);
-        self.parent_balance
-            .set(parent.wrapping_byte_add(Self::code_of(balance)));
-    }
 }
 
 impl Default for Link {
@@ -218,10 +203,4 @@ impl fmt::Debug for Link {
             .field("linked", &self.is_linked())
             .finish()
     }
-}
-
-/// Direction `dir` as the sign of a balance factor: LEFT → −1, RIGHT → +1.
-#[inline]
-pub(crate) fn sign(dir: usize) -> i8 {
-    (dir as i8) * 2 - 1
 }

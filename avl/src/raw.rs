@@ -24,7 +24,7 @@
 //! - Nothing here recurses or allocates; every loop climbs or descends one
 //!   level per step, so stack use is constant.
 
-use crate::link::{sign, Link, LEFT, RIGHT};
+use crate::link::{Link, LEFT, RIGHT};
 use core::ptr::NonNull;
 
 /// Recomputes augmented summaries; the tree instantiates it per adapter.
@@ -462,11 +462,16 @@ impl RawTree {
             loop {
                 let mut top = p;
                 if shrinking {
-                    let b = r(p).balance() - sign(side);
-                    if b == 0 {
-                        r(p).set_balance(0);
-                    } else if b == -sign(side) {
-                        r(p).set_balance(b);
+                    // By balance code, as the insert retrace: no factor
+                    // arithmetic through tables.
+                    let code = r(p).balance_code();
+                    if code == Link::lean_code(side) {
+                        // It leaned towards the side that shrank: balanced
+                        // now, and a level shorter.
+                        r(p).settle(code);
+                    } else if code == Link::BALANCED {
+                        // Balanced: it now leans away, its height kept.
+                        r(p).lean_from_balanced(1 - side);
                         shrinking = false;
                     } else {
                         let (t, shrunk) = self.rebalance::<H, false>(p, 1 - side);
