@@ -212,16 +212,7 @@ fn bench_range_alloc(c: &mut Criterion, n: usize, sz: &[usize]) {
 fn bench_new_peers(c: &mut Criterion, n: usize, sz: &[usize]) {
     let span = span_pages(n);
     let mut k = 0usize;
-    let mut arena = vmarea_cli::peers::vmem_arena(START, span * PAGE);
-    lay_out(
-        &mut arena,
-        n,
-        |a| {
-            a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit)
-                .expect("prefill")
-        },
-        |a, x| a.free(x).expect("free"),
-    );
+    let arena = vmarea_cli::peers::laid_out_vmem(START, span, n);
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(CONTENDERS[11], n), |b| {
             b.iter(|| {
@@ -233,13 +224,7 @@ fn bench_new_peers(c: &mut Criterion, n: usize, sz: &[usize]) {
                 arena.free(black_box(x)).expect("free");
             })
         });
-    let mut tlsf = xalloc::SysTlsf::<u32>::new(span as u32);
-    lay_out(
-        &mut tlsf,
-        n,
-        |a| a.alloc(2).expect("prefill").0,
-        |a, r| a.dealloc(r).expect("free"),
-    );
+    let mut tlsf = vmarea_cli::peers::laid_out_xalloc(span, n);
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(CONTENDERS[12], n), |b| {
             b.iter(|| {
@@ -248,14 +233,7 @@ fn bench_new_peers(c: &mut Criterion, n: usize, sz: &[usize]) {
                 tlsf.dealloc(black_box(r)).expect("free");
             })
         });
-    let mut buddy = buddy_system_allocator::FrameAllocator::<33>::new();
-    buddy.add_frame(0, span);
-    lay_out(
-        &mut buddy,
-        n,
-        |a| a.alloc(2).expect("prefill"),
-        |a, x| a.dealloc(x, 2),
-    );
+    let mut buddy = vmarea_cli::peers::laid_out_buddy(span, n);
     c.benchmark_group("pair")
         .bench_function(BenchmarkId::new(CONTENDERS[13], n), |b| {
             b.iter(|| {

@@ -46,7 +46,7 @@ use std::hint::black_box;
 use vmarea::{AddressIndex, BoxNodes, NodeSource, Policy, SlabNodes, Space};
 use vmarea_cli::allocators::AddrMap;
 use vmarea_cli::baselines::floor::{Floor, FloorArea};
-use vmarea_cli::peers::{vmem_arena, Arena as VmemArena};
+use vmarea_cli::peers::{laid_out_buddy, laid_out_vmem, laid_out_xalloc, Arena as VmemArena};
 use vmarea_cli::workload::lay_out_by_handle;
 
 const PAGE: usize = 4096;
@@ -324,41 +324,9 @@ fn main() {
 /// holes every 8th, as for every contender), then runs its measured loop.
 fn run_new_peer(who: &str, n: usize, span_pages: usize, sizes: &[usize], pairs: usize) {
     match who {
-        "vmem" => {
-            let mut a = vmem_arena(START, span_pages * PAGE);
-            lay_out(
-                &mut a,
-                n,
-                |a| {
-                    a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit)
-                        .expect("prefill")
-                },
-                |a, x| a.free(x).expect("free"),
-            );
-            measured_vmem(&a, sizes, pairs);
-        }
-        "xalloc-tlsf" => {
-            let pages = u32::try_from(span_pages).expect("pages fit u32");
-            let mut a = xalloc::SysTlsf::<u32>::new(pages);
-            lay_out(
-                &mut a,
-                n,
-                |a| a.alloc(2).expect("prefill").0,
-                |a, r| a.dealloc(r).expect("free"),
-            );
-            measured_xalloc(&mut a, sizes, pairs);
-        }
-        _ => {
-            let mut a = buddy_system_allocator::FrameAllocator::new();
-            a.add_frame(0, span_pages);
-            lay_out(
-                &mut a,
-                n,
-                |a| a.alloc(2).expect("prefill"),
-                |a, x| a.dealloc(x, 2),
-            );
-            measured_buddy(&mut a, sizes, pairs);
-        }
+        "vmem" => measured_vmem(&laid_out_vmem(START, span_pages, n), sizes, pairs),
+        "xalloc-tlsf" => measured_xalloc(&mut laid_out_xalloc(span_pages, n), sizes, pairs),
+        _ => measured_buddy(&mut laid_out_buddy(span_pages, n), sizes, pairs),
     }
 }
 

@@ -7,6 +7,7 @@
 //! users would; what each one's free takes is said by `own_free`.
 
 use crate::allocators::{AddrMap, Token, VmAlloc, PAGE, VMALLOC_SIZE, VMALLOC_START};
+use bench_table::workload::lay_out;
 use core::cell::Cell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -280,4 +281,47 @@ impl VmAlloc for BuddyFrames {
         // sets); the caller keeps the count: the map's entry.
         core::mem::size_of::<(usize, usize)>()
     }
+}
+
+/// `n` live two-page areas laid out in a fresh `vmem` arena over `span_pages`
+/// pages from `start`, as every contender of the benchmarks is laid out
+/// (`bench_table::workload::lay_out`: every eighth freed again).
+pub fn laid_out_vmem(start: usize, span_pages: usize, n: usize) -> Box<Arena> {
+    let mut arena = vmem_arena(start, span_pages * PAGE);
+    lay_out(
+        &mut arena,
+        n,
+        |a| {
+            a.alloc(2 * PAGE, vmem::AllocPolicy::InstantFit)
+                .expect("prefill")
+        },
+        |a, x| a.free(x).expect("free"),
+    );
+    arena
+}
+
+/// [`laid_out_vmem`] for `xalloc`'s TLSF over `span_pages` pages.
+pub fn laid_out_xalloc(span_pages: usize, n: usize) -> xalloc::SysTlsf<u32> {
+    let pages = u32::try_from(span_pages).expect("pages fit u32");
+    let mut tlsf = xalloc::SysTlsf::<u32>::new(pages);
+    lay_out(
+        &mut tlsf,
+        n,
+        |a| a.alloc(2).expect("prefill").0,
+        |a, r| a.dealloc(r).expect("free"),
+    );
+    tlsf
+}
+
+/// [`laid_out_vmem`] for the buddy allocator over frames `0..span_pages`.
+pub fn laid_out_buddy(span_pages: usize, n: usize) -> buddy_system_allocator::FrameAllocator {
+    let mut buddy = buddy_system_allocator::FrameAllocator::new();
+    buddy.add_frame(0, span_pages);
+    lay_out(
+        &mut buddy,
+        n,
+        |a| a.alloc(2).expect("prefill"),
+        |a, x| a.dealloc(x, 2),
+    );
+    buddy
 }
