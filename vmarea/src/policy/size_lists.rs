@@ -164,10 +164,7 @@ impl SizeLists {
     pub(crate) fn search(&self, fit: &Fit, g: &Geometry) -> Option<(NonNull<Area>, usize)> {
         if !self.best && fit.unconstrained(g) {
             // Instant fit: a list whose every area is at least `need`.
-            let k = first_sure(fit.need >> g.shift);
-            let mask = self.nonempty & from(k);
-            if mask != 0 {
-                let f = self.chain(mask.trailing_zeros() as usize).next()?;
+            if let Some(f) = self.instant(fit.need >> g.shift) {
                 // SAFETY: list members are live free areas.
                 return Some((f, unsafe { f.as_ref() }.addr.get()));
             }
